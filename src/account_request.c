@@ -1,0 +1,360 @@
+/*
+ * account_request.c: reading the POST API's single, uniform change.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include "account_request.h"
+#include "json.h"
+#include "validate.h"
+
+typedef const char *value_check(const char *s);
+
+typedef struct {
+    apr_pool_t *pool;
+    ub_account_request *ar;
+} reader;
+
+static void fail(reader *rd, const char *field, const char *code,
+                 const char *message)
+{
+    ub_field_error *e = apr_array_push(rd->ar->errors);
+
+    e->field = field;
+    e->code = code;
+    e->message = message;
+}
+
+static const char *path_of(reader *rd, const char *parent, const char *key)
+{
+    return parent ? apr_pstrcat(rd->pool, parent, ".", key, NULL) : key;
+}
+
+/* A member that may be absent or null (then NULL, "leave as is"), else
+ * must have the given JSON type. */
+static json_t *member(reader *rd, json_t *obj, const char *parent,
+                      const char *key, json_type type, const char *what)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+
+    if (v == NULL || json_is_null(v)) {
+        return NULL;
+    }
+    if (json_typeof(v) != type
+        && !(type == JSON_TRUE && json_is_boolean(v))) {
+        fail(rd, path_of(rd, parent, key), "invalid_type",
+             apr_pstrcat(rd->pool, "must be ", what, " or null", NULL));
+        return NULL;
+    }
+    return v;
+}
+
+static json_t *object_member(reader *rd, json_t *obj, const char *key)
+{
+    return member(rd, obj, NULL, key, JSON_OBJECT, "an object");
+}
+
+/* A string member: type, length and format checked; when column is given
+ * and the value is sent, it goes into the change. "" clears a value. */
+static const char *string_member(reader *rd, json_t *obj, const char *parent,
+                                 const char *key, apr_size_t max_chars,
+                                 value_check *check, const char *column)
+{
+    json_t *v = member(rd, obj, parent, key, JSON_STRING, "a string");
+    const char *s, *why;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    s = json_string_value(v);
+    if (ub_utf8_chars(s) > max_chars) {
+        fail(rd, path_of(rd, parent, key), "too_long",
+             apr_psprintf(rd->pool, "has at most %" APR_SIZE_T_FMT " characters",
+                          max_chars));
+        return NULL;
+    }
+    if (check != NULL && *s != '\0' && (why = check(s)) != NULL) {
+        fail(rd, path_of(rd, parent, key), "invalid_format", why);
+        return NULL;
+    }
+    if (column != NULL) {
+        json_object_set_new(rd->ar->change, column,
+                            *s ? json_string(s) : json_null());
+    }
+    return s;
+}
+
+static void bool_member(reader *rd, json_t *obj, const char *parent,
+                        const char *key, const char *column)
+{
+    json_t *v = member(rd, obj, parent, key, JSON_TRUE, "true, false");
+
+    if (v != NULL && column != NULL) {
+        json_object_set(rd->ar->change, column, v);
+    }
+}
+
+static json_t *int_member(reader *rd, json_t *obj, const char *parent,
+                          const char *key)
+{
+    json_t *v = member(rd, obj, parent, key, JSON_INTEGER, "an integer");
+
+    if (v != NULL && (json_integer_value(v) < -2147483647 - 1
+                      || json_integer_value(v) > 2147483647)) {
+        fail(rd, path_of(rd, parent, key), "out_of_range",
+             "must fit in 32 bits");
+        return NULL;
+    }
+    return v;
+}
+
+/* Two spellings of one value must agree when both are sent. */
+static void set_agreeing(reader *rd, const char *column, const char *a_name,
+                         const char *a, const char *b_name, const char *b)
+{
+    if (a != NULL && b != NULL && strcmp(a, b) != 0) {
+        fail(rd, b_name, "conflicting_fields",
+             apr_pstrcat(rd->pool, "disagrees with ", a_name, NULL));
+        return;
+    }
+    if (a != NULL || b != NULL) {
+        json_object_set_new(rd->ar->change, column, json_string(a ? a : b));
+    }
+}
+
+/* An array of ids, as strings or as objects holding the id under one of
+ * the given keys. Returns a JSON array of distinct ids, or NULL. */
+static json_t *id_list(reader *rd, json_t *obj, const char *key,
+                       const char *const *id_keys)
+{
+    json_t *arr = member(rd, obj, NULL, key, JSON_ARRAY, "an array");
+    json_t *ids, *item;
+    apr_hash_t *seen = apr_hash_make(rd->pool);
+    size_t i;
+
+    if (arr == NULL) {
+        return NULL;
+    }
+    ids = ub_json_own(rd->pool, json_array());
+    json_array_foreach(arr, i, item) {
+        const char *path = apr_psprintf(rd->pool, "%s[%lu]", key, (unsigned long)i);
+        const char *id = NULL, *why;
+        const char *const *k;
+
+        if (json_is_object(item)) {
+            for (k = id_keys; *k && id == NULL; k++) {
+                id = json_string_value(json_object_get(item, *k));
+            }
+        }
+        else {
+            id = json_string_value(item);
+        }
+        if (id == NULL) {
+            fail(rd, path, "invalid_type", "must be an id string");
+            continue;
+        }
+        if ((why = ub_check_uuid(id)) != NULL) {
+            fail(rd, path, "invalid_format", why);
+            continue;
+        }
+        if (apr_hash_get(seen, id, APR_HASH_KEY_STRING) != NULL) {
+            continue;
+        }
+        apr_hash_set(seen, id, APR_HASH_KEY_STRING, id);
+        json_array_append_new(ids, json_string(id));
+    }
+    return ids;
+}
+
+/* Targets: userIds, or userId alone when userIds is null or empty. A
+ * repeated id is refused: the caller probably meant someone else. */
+static void read_targets(reader *rd, const ub_request *req, json_t *body)
+{
+    static const char *const keys[] = { "userId", "id", NULL };
+    json_t *arr = member(rd, body, NULL, "userIds", JSON_ARRAY, "an array");
+    const char *one;
+    json_t *targets = ub_json_own(rd->pool, json_array());
+    apr_hash_t *seen = apr_hash_make(rd->pool);
+    size_t i, before;
+    json_t *item;
+
+    json_object_set(rd->ar->change, "targets", targets);
+    if (arr != NULL && json_array_size(arr) > 0) {
+        if (json_array_size(arr) > (size_t)req->max_records) {
+            fail(rd, "userIds", "too_many_records",
+                 apr_psprintf(rd->pool, "holds %lu ids; at most %d are allowed",
+                              (unsigned long)json_array_size(arr), req->max_records));
+            return;
+        }
+        json_array_foreach(arr, i, item) {
+            const char *path = apr_psprintf(rd->pool, "userIds[%lu]", (unsigned long)i);
+            const char *id = json_is_object(item)
+                ? json_string_value(json_object_get(item, keys[0]))
+                : json_string_value(item);
+            const char *why;
+
+            if (id == NULL) {
+                fail(rd, path, "invalid_type", "must be a user id string");
+                continue;
+            }
+            if ((why = ub_check_uuid(id)) != NULL) {
+                fail(rd, path, "invalid_format", why);
+                continue;
+            }
+            if (apr_hash_get(seen, id, APR_HASH_KEY_STRING) != NULL) {
+                fail(rd, path, "duplicate_id", "names a user already in userIds");
+                continue;
+            }
+            apr_hash_set(seen, id, APR_HASH_KEY_STRING, id);
+            json_array_append_new(targets, json_string(id));
+        }
+        rd->ar->targets = (int)json_array_size(targets);
+        return;
+    }
+    before = (size_t)rd->ar->errors->nelts;
+    one = string_member(rd, body, NULL, "userId", 36, ub_check_uuid, NULL);
+    if (one != NULL && *one != '\0') {
+        json_array_append_new(targets, json_string(one));
+        rd->ar->targets = 1;
+    }
+    else if ((size_t)rd->ar->errors->nelts == before) {
+        fail(rd, "userIds", "required", "name at least one user in userIds or userId");
+    }
+}
+
+/* Personal fields change one person: refused with several targets. */
+static void read_personal(reader *rd, json_t *body, json_t *access)
+{
+    static const char *const personal[] = { "name", "first_name", "middle_name",
+        "last_name", "phone1", "phone2", "email", "login_name",
+        "employee_code", "profile_pic", NULL };
+    const char *login, *access_login;
+    const char *const *k;
+
+    string_member(rd, body, NULL, "name", UB_LEN_DISPLAY, NULL, "name");
+    string_member(rd, body, NULL, "firstName", UB_LEN_PERSON_NAME, NULL, "first_name");
+    string_member(rd, body, NULL, "middleName", UB_LEN_PERSON_NAME, NULL, "middle_name");
+    string_member(rd, body, NULL, "lastName", UB_LEN_PERSON_NAME, NULL, "last_name");
+    string_member(rd, body, NULL, "phoneNumber1", UB_LEN_PHONE, ub_check_phone, "phone1");
+    string_member(rd, body, NULL, "phoneNumber2", UB_LEN_PHONE, ub_check_phone, "phone2");
+    string_member(rd, body, NULL, "employeeCode", UB_LEN_CODE, NULL, "employee_code");
+    string_member(rd, body, NULL, "profilePic", UB_LEN_PROFILE_PIC, NULL, "profile_pic");
+    if (json_is_string(json_object_get(body, "email"))
+        && *json_string_value(json_object_get(body, "email")) == '\0') {
+        fail(rd, "email", "invalid_format", "an email address cannot be empty");
+    }
+    else {
+        string_member(rd, body, NULL, "email", UB_LEN_EMAIL, ub_check_email, "email");
+    }
+    login = string_member(rd, body, NULL, "loginName", UB_LEN_LOGIN_NAME, NULL, NULL);
+    access_login = string_member(rd, access, "accountAccess", "loginName",
+                                 UB_LEN_LOGIN_NAME, NULL, NULL);
+    set_agreeing(rd, "login_name", "loginName", login, "accountAccess.loginName",
+                 access_login);
+    if (json_is_string(json_object_get(rd->ar->change, "login_name"))
+        && *json_string_value(json_object_get(rd->ar->change, "login_name")) == '\0') {
+        json_object_set_new(rd->ar->change, "login_name", json_null());
+    }
+
+    if (rd->ar->targets <= 1) {
+        return;
+    }
+    for (k = personal; *k; k++) {
+        if (json_object_get(rd->ar->change, *k) != NULL) {
+            fail(rd, "userIds", "personal_fields_need_one_user",
+                 "personal fields (name, email, phone numbers, loginName, "
+                 "employeeCode, profilePic) change one user at a time");
+            return;
+        }
+    }
+}
+
+static void read_uniform(reader *rd, json_t *body, json_t *access)
+{
+    static const char *const role_keys[] = { "userRoleId", "roleId", "id", NULL };
+    json_t *status = object_member(rd, body, "status");
+    json_t *details = object_member(rd, body, "statusDetails");
+    json_t *timezone = object_member(rd, body, "timezone");
+    json_t *team = object_member(rd, body, "team");
+    json_t *role_ids, *user_roles, *num;
+    const char *team_id, *org_unit;
+
+    role_ids = id_list(rd, body, "userRoleIds", role_keys);
+    user_roles = id_list(rd, body, "userRoles", role_keys);
+    if (role_ids != NULL && user_roles != NULL && !json_equal(role_ids, user_roles)) {
+        fail(rd, "userRoles", "conflicting_fields", "disagrees with userRoleIds");
+    }
+    else if (role_ids != NULL || user_roles != NULL) {
+        json_object_set(rd->ar->change, "role_ids", role_ids ? role_ids : user_roles);
+    }
+
+    team_id = string_member(rd, body, NULL, "teamId", 36, ub_check_uuid, NULL);
+    org_unit = string_member(rd, team, "team", "accountOrgUnitId", 36, ub_check_uuid, NULL);
+    set_agreeing(rd, "team_id", "teamId", team_id, "team.accountOrgUnitId", org_unit);
+    int_member(rd, team, "team", "levelOrdinal");
+    string_member(rd, team, "team", "accountOrgUnitName", 1000, NULL, NULL);
+    string_member(rd, team, "team", "accountOrgUnitCode", 1000, NULL, NULL);
+    string_member(rd, team, "team", "parentAccountOrgUnitId", 1000, NULL, NULL);
+    member(rd, team, "team", "subLevelUnits", JSON_ARRAY, "an array");
+
+    /* Status by any of its three names; the store checks they agree. */
+    string_member(rd, status, "status", "id", 36, ub_check_uuid, "status_uuid");
+    string_member(rd, status, "status", "name", 1000, NULL, NULL);
+    string_member(rd, status, "status", "code", 1000, NULL, NULL);
+    string_member(rd, body, NULL, "statusCode", 32, NULL, "status_code");
+    num = int_member(rd, details, "statusDetails", "statusId");
+    if (num != NULL) {
+        json_object_set(rd->ar->change, "status_num", num);
+    }
+    string_member(rd, details, "statusDetails", "uniqueId", 1000, NULL, NULL);
+    string_member(rd, details, "statusDetails", "statusName", 1000, NULL, NULL);
+    string_member(rd, details, "statusDetails", "statusCode", 1000, NULL, NULL);
+    string_member(rd, details, "statusDetails", "statusColor", 1000, NULL, NULL);
+
+    string_member(rd, timezone, "timezone", "timezoneId", UB_LEN_CODE, NULL, "timezone_id");
+    string_member(rd, timezone, "timezone", "timezoneName", 1000, NULL, NULL);
+    string_member(rd, timezone, "timezone", "code", 1000, NULL, NULL);
+    bool_member(rd, timezone, "timezone", "supportsDaylightSavingTime", NULL);
+    string_member(rd, timezone, "timezone", "daylightName", 1000, NULL, NULL);
+
+    bool_member(rd, access, "accountAccess", "resetPasswordState", "reset_password_state");
+    string_member(rd, access, "accountAccess", "activationDate", 64, ub_check_iso8601,
+                  "activation_date");
+    string_member(rd, access, "accountAccess", "expiryDate", 64, ub_check_iso8601,
+                  "expiry_date");
+    bool_member(rd, body, NULL, "isSSOUser", "is_sso_user");
+    bool_member(rd, body, NULL, "isEmployee", "is_employee");
+    bool_member(rd, body, NULL, "isTwoFactorEnabled", "is_two_factor_enabled");
+
+    string_member(rd, body, NULL, "keyword", 1000, NULL, NULL);   /* accepted, ignored */
+}
+
+ub_account_request *ub_account_request_parse(const ub_request *req,
+                                             const char *body, apr_size_t len,
+                                             ub_problem *problem)
+{
+    json_t *doc = ub_json_parse_body(req->pool, body, len, problem);
+    reader rd;
+    json_t *access;
+
+    if (doc == NULL) {
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        problem->status = 400;
+        problem->code = "invalid_body";
+        problem->message = "the body must be one JSON object";
+        problem->description = "Send {\"userIds\": [...], ...}.";
+        return NULL;
+    }
+    rd.pool = req->pool;
+    rd.ar = apr_pcalloc(req->pool, sizeof(*rd.ar));
+    rd.ar->change = ub_json_own(req->pool, json_object());
+    rd.ar->errors = apr_array_make(req->pool, 2, sizeof(ub_field_error));
+
+    read_targets(&rd, req, doc);
+    access = object_member(&rd, doc, "accountAccess");
+    read_uniform(&rd, doc, access);
+    read_personal(&rd, doc, access);
+    return rd.ar;
+}

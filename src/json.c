@@ -1,0 +1,220 @@
+/*
+ * json.c: jansson tied to pools, and the brigade JSON writer.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include "json.h"
+
+static apr_status_t json_release(void *doc)
+{
+    json_decref((json_t *)doc);
+    return APR_SUCCESS;
+}
+
+json_t *ub_json_own(apr_pool_t *pool, json_t *doc)
+{
+    if (doc != NULL) {
+        apr_pool_cleanup_register(pool, doc, json_release,
+                                  apr_pool_cleanup_null);
+    }
+    return doc;
+}
+
+json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
+                           ub_problem *problem)
+{
+    json_error_t err;
+    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+
+    if (doc == NULL) {
+        problem->status = 400;
+        problem->code = "invalid_json";
+        problem->message = apr_psprintf(pool,
+            "the body is not valid JSON: %s (line %d, column %d)",
+            err.text, err.line, err.column);
+        problem->description = "Send a JSON document encoded in UTF-8, "
+            "without duplicate keys or NUL characters.";
+        return NULL;
+    }
+    return ub_json_own(pool, doc);
+}
+
+const char *ub_json_dump(apr_pool_t *pool, const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    char *copy;
+
+    if (text == NULL) {
+        return NULL;
+    }
+    copy = apr_pstrdup(pool, text);
+    free(text);
+    return copy;
+}
+
+/* ---- writer ---------------------------------------------------------- */
+
+static void put(ub_jw *w, const char *s, apr_size_t n)
+{
+    if (w->rv == APR_SUCCESS && n > 0) {
+        w->rv = apr_brigade_write(w->bb, NULL, NULL, s, n);
+    }
+}
+
+/* Called before every value and key: places the comma. */
+static void before_item(ub_jw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth > 0) {
+        if (!w->first[w->depth - 1]) {
+            put(w, ",", 1);
+        }
+        w->first[w->depth - 1] = 0;
+    }
+}
+
+static void open_level(ub_jw *w, const char *bracket)
+{
+    before_item(w);
+    if (w->depth >= UB_JW_MAX_DEPTH) {
+        w->rv = APR_EINVAL;
+        return;
+    }
+    put(w, bracket, 1);
+    w->first[w->depth++] = 1;
+}
+
+static void close_level(ub_jw *w, const char *bracket)
+{
+    if (w->depth == 0) {
+        w->rv = APR_EINVAL;
+        return;
+    }
+    w->depth--;
+    put(w, bracket, 1);
+}
+
+void ub_jw_init(ub_jw *w, apr_bucket_brigade *bb)
+{
+    memset(w, 0, sizeof(*w));
+    w->bb = bb;
+}
+
+void ub_jw_object_begin(ub_jw *w) { open_level(w, "{"); }
+void ub_jw_object_end(ub_jw *w)   { close_level(w, "}"); }
+void ub_jw_array_begin(ub_jw *w)  { open_level(w, "["); }
+void ub_jw_array_end(ub_jw *w)    { close_level(w, "]"); }
+
+/* Writes s as a JSON string body, copying runs that need no escape. */
+static void put_escaped(ub_jw *w, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+
+    put(w, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[7];
+        apr_size_t n = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        put(w, run, (apr_size_t)(s - run));
+        run = s + 1;
+        esc[0] = '\\';
+        switch (c) {
+        case '"':  esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
+            n = 6;
+        }
+        put(w, esc, n);
+    }
+    put(w, run, (apr_size_t)(s - run));
+    put(w, "\"", 1);
+}
+
+void ub_jw_key(ub_jw *w, const char *key)
+{
+    before_item(w);
+    put_escaped(w, key);
+    put(w, ":", 1);
+    w->after_key = 1;
+}
+
+void ub_jw_string(ub_jw *w, const char *s)
+{
+    if (s == NULL) {
+        ub_jw_null(w);
+        return;
+    }
+    before_item(w);
+    put_escaped(w, s);
+}
+
+void ub_jw_int(ub_jw *w, long long v)
+{
+    char buf[32];
+    int n = apr_snprintf(buf, sizeof(buf), "%" APR_INT64_T_FMT, (apr_int64_t)v);
+
+    before_item(w);
+    put(w, buf, (apr_size_t)n);
+}
+
+void ub_jw_bool(ub_jw *w, int v)
+{
+    before_item(w);
+    if (v) {
+        put(w, "true", 4);
+    }
+    else {
+        put(w, "false", 5);
+    }
+}
+
+void ub_jw_null(ub_jw *w)
+{
+    before_item(w);
+    put(w, "null", 4);
+}
+
+void ub_jw_raw(ub_jw *w, const char *json)
+{
+    before_item(w);
+    put(w, json, strlen(json));
+}
+
+apr_status_t ub_jw_status(const ub_jw *w)
+{
+    if (w->rv == APR_SUCCESS && (w->depth != 0 || w->after_key)) {
+        return APR_EINVAL;
+    }
+    return w->rv;
+}
+
+void ub_jw_kv_string(ub_jw *w, const char *key, const char *s)
+{
+    ub_jw_key(w, key);
+    ub_jw_string(w, s);
+}
+
+void ub_jw_kv_int(ub_jw *w, const char *key, long long v)
+{
+    ub_jw_key(w, key);
+    ub_jw_int(w, v);
+}
+
+void ub_jw_kv_bool(ub_jw *w, const char *key, int v)
+{
+    ub_jw_key(w, key);
+    ub_jw_bool(w, v);
+}

@@ -1,0 +1,54 @@
+/*
+ * json.h: jansson documents owned by APR pools, and a streaming JSON writer
+ * that renders straight into an output brigade.
+ */
+#ifndef UB_JSON_H
+#define UB_JSON_H
+
+#include <jansson.h>
+#include "userbulk.h"
+
+/* The document is released when the pool is: no path can leak it. */
+json_t *ub_json_own(apr_pool_t *pool, json_t *doc);
+
+/* Parses a request body. Rejects invalid UTF-8, NUL characters, duplicate
+ * keys and nesting deeper than jansson's limit. On failure fills problem
+ * (400, with the parser's line and column) and returns NULL. */
+json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
+                           ub_problem *problem);
+
+/* Serialises a document into pool memory. */
+const char *ub_json_dump(apr_pool_t *pool, const json_t *doc);
+
+/* Streaming writer. Commas are placed by the writer; the caller only says
+ * what comes next. Every call after a failure is a no-op, and the first
+ * failure is what ub_jw_status returns. */
+#define UB_JW_MAX_DEPTH 32
+
+typedef struct {
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    int depth;
+    int first[UB_JW_MAX_DEPTH];  /* nothing written yet at this level */
+    int after_key;               /* a key was written, its value is next */
+} ub_jw;
+
+void ub_jw_init(ub_jw *w, apr_bucket_brigade *bb);
+void ub_jw_object_begin(ub_jw *w);
+void ub_jw_object_end(ub_jw *w);
+void ub_jw_array_begin(ub_jw *w);
+void ub_jw_array_end(ub_jw *w);
+void ub_jw_key(ub_jw *w, const char *key);
+void ub_jw_string(ub_jw *w, const char *s);       /* NULL writes null */
+void ub_jw_int(ub_jw *w, long long v);
+void ub_jw_bool(ub_jw *w, int v);
+void ub_jw_null(ub_jw *w);
+void ub_jw_raw(ub_jw *w, const char *json);       /* already valid JSON */
+apr_status_t ub_jw_status(const ub_jw *w);
+
+/* Shorthands for "key": value. */
+void ub_jw_kv_string(ub_jw *w, const char *key, const char *s);
+void ub_jw_kv_int(ub_jw *w, const char *key, long long v);
+void ub_jw_kv_bool(ub_jw *w, const char *key, int v);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * log.c: formatted logging through the callback the glue installed.
+ */
+#include <apr_strings.h>
+#include "userbulk.h"
+
+void ub_logf(const ub_request *req, ub_log_level level, apr_status_t rv,
+             const char *fmt, ...)
+{
+    va_list ap;
+    const char *msg;
+
+    if (req->log == NULL) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(req->pool, fmt, ap);
+    va_end(ap);
+    req->log(req->log_baton, level, rv, msg);
+}

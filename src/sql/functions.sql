@@ -1,0 +1,595 @@
+-- The statements of mod_userbulk, as SQL functions: each endpoint is one
+-- call, so a request is one round trip and one transaction whatever its
+-- size. (Re)applied by migrate.sh after the migrations; CREATE OR REPLACE
+-- throughout.
+
+-- One record of PUT /users as the module sends it (already checked for
+-- types, formats and lengths).
+DROP TYPE IF EXISTS userbulk.put_item CASCADE;
+CREATE TYPE userbulk.put_item AS (
+    idx                         integer,
+    user_name                   text,
+    email                       text,
+    first_name                  text,
+    middle_name                 text,
+    last_name                   text,
+    phone                       text,
+    department                  text,
+    location                    text,
+    program_admin_role          text,
+    locked_out                  boolean,
+    roles                       jsonb,      -- [{"roleId":..,"roleName":..}]
+    access_automation           boolean,    -- read-only flags, null if not sent
+    access_certification        boolean,
+    access_complete             boolean,
+    access_operational_matching boolean
+);
+
+DROP TYPE IF EXISTS userbulk.put_result CASCADE;
+CREATE TYPE userbulk.put_result AS (
+    idx      integer,
+    user_id  uuid,
+    version  bigint,
+    errors   jsonb          -- [] when applied (or already as sent)
+);
+
+CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message text)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_array(jsonb_build_object('field', p_field, 'code', p_code,
+                                                'message', p_message))
+$$;
+
+-- The updatable state of a user as PUT /users sees it; comparing two of
+-- these tells what a record changes.
+CREATE OR REPLACE FUNCTION userbulk.put_view(
+    email text, first_name text, middle_name text, last_name text, phone text,
+    department text, location text, program_admin_role text,
+    locked_out boolean, role_ids uuid[])
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'email', email, 'firstName', first_name, 'middleName', middle_name,
+        'lastName', last_name, 'phoneNumber', phone, 'departmentId', department,
+        'locationId', location, 'programAdminRoleId', program_admin_role,
+        'lockedOut', locked_out, 'roles', to_jsonb(role_ids))
+$$;
+
+-- PUT /users: replace the updatable fields of the batch's users.
+--
+-- Each record is validated on its own against the directory; the ones that
+-- pass are applied, the others change nothing. Rows are locked in id order
+-- before anything is read for a decision, so concurrent batches queue
+-- instead of deadlocking; what still collides at commit time (an email
+-- taken meanwhile by a concurrent request, a deadlock through an index)
+-- rolls back to the savepoint and is retried on fresh data.
+CREATE OR REPLACE FUNCTION userbulk.put_users(
+    p_account text, p_actor text, p_trace text, p_batch jsonb)
+RETURNS SETOF userbulk.put_result
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_account  uuid;
+    v_attempt  integer := 0;
+    v_failed   integer;
+BEGIN
+    SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
+
+    -- Working set of this call; created once per connection, emptied at
+    -- commit, so no catalog churn per request.
+    IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
+        CREATE TEMP TABLE ub_put_work (
+            LIKE userbulk.put_item,
+            user_id   uuid,
+            role_ids  uuid[] NOT NULL DEFAULT '{}',
+            errors    jsonb NOT NULL DEFAULT '[]',
+            before    jsonb,
+            after     jsonb,
+            version   bigint,
+            PRIMARY KEY (idx)
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+
+    LOOP
+        BEGIN
+            DELETE FROM ub_put_work;
+            INSERT INTO ub_put_work
+                SELECT b.* FROM jsonb_populate_recordset(NULL::userbulk.put_item, p_batch) b;
+            ANALYZE ub_put_work;
+
+            -- 1. Lock the batch's users in key order.
+            PERFORM 1 FROM userbulk.users u
+             WHERE u.account_id = v_account
+               AND u.user_name IN (SELECT w.user_name FROM ub_put_work w)
+             ORDER BY u.id
+               FOR NO KEY UPDATE;
+
+            -- 2. Find them. Another account's users do not exist here.
+            UPDATE ub_put_work w SET user_id = u.id, version = u.version
+              FROM userbulk.users u
+             WHERE u.account_id = v_account AND u.user_name = w.user_name;
+            UPDATE ub_put_work w
+               SET errors = userbulk.err('userName', 'not_found',
+                                         'no user with this userName in the account')
+             WHERE w.user_id IS NULL;
+
+            -- 3. Codes, read-only flags: one pass, every failing field named.
+            UPDATE ub_put_work w SET errors = w.errors || c.errs
+              FROM (SELECT w2.idx, jsonb_agg(e.err ORDER BY e.ord) AS errs
+                      FROM ub_put_work w2
+                      JOIN userbulk.users u ON u.id = w2.user_id
+                     CROSS JOIN LATERAL (VALUES
+                       (1, CASE WHEN w2.department IS NOT NULL AND NOT EXISTS (
+                                  SELECT 1 FROM userbulk.departments d
+                                   WHERE d.account_id = v_account AND d.code = w2.department)
+                           THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
+                                'message', format('department %s is not configured for the account', w2.department)) END),
+                       (2, CASE WHEN w2.location IS NOT NULL AND NOT EXISTS (
+                                  SELECT 1 FROM userbulk.locations l
+                                   WHERE l.account_id = v_account AND l.code = w2.location)
+                           THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
+                                'message', format('location %s is not configured for the account', w2.location)) END),
+                       (3, CASE WHEN w2.program_admin_role IS NOT NULL AND NOT EXISTS (
+                                  SELECT 1 FROM userbulk.program_admin_roles p
+                                   WHERE p.account_id = v_account AND p.code = w2.program_admin_role)
+                           THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
+                                'message', format('program admin role %s is not configured for the account', w2.program_admin_role)) END),
+                       (4, CASE WHEN w2.access_automation IS DISTINCT FROM u.access_automation
+                                 AND w2.access_automation IS NOT NULL
+                           THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
+                                'message', 'is read-only: send the stored value or leave it out') END),
+                       (5, CASE WHEN w2.access_certification IS DISTINCT FROM u.access_certification
+                                 AND w2.access_certification IS NOT NULL
+                           THEN jsonb_build_object('field', 'userAccess.AccessCertification', 'code', 'read_only',
+                                'message', 'is read-only: send the stored value or leave it out') END),
+                       (6, CASE WHEN w2.access_complete IS DISTINCT FROM u.access_complete
+                                 AND w2.access_complete IS NOT NULL
+                           THEN jsonb_build_object('field', 'userAccess.AccessComplete', 'code', 'read_only',
+                                'message', 'is read-only: send the stored value or leave it out') END),
+                       (7, CASE WHEN w2.access_operational_matching IS DISTINCT FROM u.access_operational_matching
+                                 AND w2.access_operational_matching IS NOT NULL
+                           THEN jsonb_build_object('field', 'userAccess.AccessOperationalMatching', 'code', 'read_only',
+                                'message', 'is read-only: send the stored value or leave it out') END)
+                     ) AS e(ord, err)
+                     WHERE e.err IS NOT NULL
+                     GROUP BY w2.idx) c
+             WHERE c.idx = w.idx;
+
+            -- 4. Roles: each entry must name a role of the account.
+            UPDATE ub_put_work w
+               SET role_ids = coalesce(r.ids, '{}'),
+                   errors = w.errors || coalesce(r.errs, '[]')
+              FROM (SELECT q.idx,
+                           array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                               FILTER (WHERE q.role_id IS NOT NULL) AS ids,
+                           jsonb_agg(jsonb_build_object(
+                               'field', format('roles[%s]', q.ord - 1), 'code', 'unknown_role',
+                               'message', 'names no role of the account') ORDER BY q.ord)
+                               FILTER (WHERE q.role_id IS NULL) AS errs
+                      FROM (SELECT w2.idx, r.ord,
+                                   CASE WHEN r.e->>'roleId' IS NOT NULL THEN by_id.id
+                                        ELSE by_name.id END AS role_id
+                              FROM ub_put_work w2
+                             CROSS JOIN LATERAL jsonb_array_elements(w2.roles) WITH ORDINALITY r(e, ord)
+                              LEFT JOIN userbulk.roles by_id
+                                     ON by_id.account_id = v_account
+                                    AND by_id.id = (r.e->>'roleId')::uuid
+                                    AND (r.e->>'roleName' IS NULL OR by_id.name = r.e->>'roleName')
+                              LEFT JOIN userbulk.roles by_name
+                                     ON by_name.account_id = v_account
+                                    AND by_name.name = r.e->>'roleName'
+                             WHERE w2.user_id IS NOT NULL) q
+                     GROUP BY q.idx) r
+             WHERE r.idx = w.idx;
+
+            -- 5. Emails, against the final state of the batch: an address
+            -- is free when no user keeps it (a user keeps its address when
+            -- it is not in the batch or its record fails) and no other
+            -- applied record asks for it. Failing a record can take an
+            -- address back, so repeat until nothing changes.
+            LOOP
+                UPDATE ub_put_work w
+                   SET errors = w.errors || userbulk.err('email', 'email_taken',
+                                    'is already the address of another user')
+                 WHERE w.errors = '[]'
+                   AND (EXISTS (SELECT 1 FROM ub_put_work o
+                                 WHERE o.idx <> w.idx AND o.errors = '[]'
+                                   AND lower(o.email) = lower(w.email))
+                        OR EXISTS (SELECT 1 FROM userbulk.users u
+                                    WHERE u.email_lower = lower(w.email)
+                                      AND u.id <> w.user_id
+                                      AND NOT EXISTS (SELECT 1 FROM ub_put_work o
+                                                       WHERE o.user_id = u.id
+                                                         AND o.errors = '[]')));
+                GET DIAGNOSTICS v_failed = ROW_COUNT;
+                EXIT WHEN v_failed = 0;
+            END LOOP;
+
+            -- 6. What each valid record changes: only those fields are
+            -- written to the audit trail; a record changing nothing writes
+            -- nothing.
+            UPDATE ub_put_work w SET before = d.before, after = d.after
+              FROM (SELECT w2.idx,
+                           (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(v.old) o
+                             WHERE o.value IS DISTINCT FROM v.new -> o.key) AS before,
+                           (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(v.new) n
+                             WHERE n.value IS DISTINCT FROM v.old -> n.key) AS after
+                      FROM ub_put_work w2
+                      JOIN userbulk.users u ON u.id = w2.user_id
+                     CROSS JOIN LATERAL (SELECT
+                           userbulk.put_view(u.email, u.first_name, u.middle_name, u.last_name,
+                               u.phone1, u.department_code, u.location_code,
+                               u.program_admin_role_code, u.locked_out,
+                               coalesce((SELECT array_agg(ur.role_id ORDER BY ur.role_id)
+                                           FROM userbulk.user_roles ur
+                                          WHERE ur.user_id = u.id), '{}')) AS old,
+                           userbulk.put_view(w2.email, w2.first_name, w2.middle_name, w2.last_name,
+                               w2.phone, w2.department, w2.location, w2.program_admin_role,
+                               w2.locked_out, w2.role_ids) AS new) v
+                     WHERE w2.errors = '[]') d
+             WHERE d.idx = w.idx;
+
+            -- 7. Apply.
+            WITH changed AS (
+                UPDATE userbulk.users u
+                   SET email = w.email, first_name = w.first_name,
+                       middle_name = w.middle_name, last_name = w.last_name,
+                       phone1 = w.phone, department_code = w.department,
+                       location_code = w.location,
+                       program_admin_role_code = w.program_admin_role,
+                       locked_out = w.locked_out,
+                       version = u.version + 1, updated_at = now(), updated_by = p_actor
+                  FROM ub_put_work w
+                 WHERE u.account_id = v_account AND u.id = w.user_id
+                   AND w.errors = '[]' AND w.after IS NOT NULL
+             RETURNING u.id, u.version)
+            UPDATE ub_put_work w SET version = c.version
+              FROM changed c WHERE w.user_id = c.id;
+
+            DELETE FROM userbulk.user_roles ur
+             USING ub_put_work w
+             WHERE ur.user_id = w.user_id AND ur.account_id = v_account
+               AND w.errors = '[]' AND w.after ? 'roles'
+               AND NOT (ur.role_id = ANY (w.role_ids));
+            INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+                 SELECT v_account, w.user_id, r.role_id
+                   FROM ub_put_work w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
+                  WHERE w.errors = '[]' AND w.after ? 'roles'
+            ON CONFLICT DO NOTHING;
+
+            INSERT INTO userbulk.audit (account_id, actor, trace_id, endpoint, user_id, before, after)
+                 SELECT v_account, p_actor, p_trace, 'PUT /users', w.user_id, w.before, w.after
+                   FROM ub_put_work w
+                  WHERE w.errors = '[]' AND w.after IS NOT NULL
+                  ORDER BY w.idx;
+            EXIT;
+        EXCEPTION
+            WHEN unique_violation OR deadlock_detected OR serialization_failure THEN
+                v_attempt := v_attempt + 1;
+                IF v_attempt >= 5 THEN
+                    RAISE;
+                END IF;
+        END;
+    END LOOP;
+
+    RETURN QUERY
+        SELECT w.idx, w.user_id, w.version, w.errors FROM ub_put_work w ORDER BY w.idx;
+END
+$fn$;
+
+-- ---------------------------------------------------------------------------
+-- POST /api/v1/account/users/update
+
+DROP TYPE IF EXISTS userbulk.account_update_result CASCADE;
+CREATE TYPE userbulk.account_update_result AS (
+    error  jsonb,       -- {"errorType","code","message"} when refused
+    data   json         -- the targets' new state, in the seed's field order
+);
+
+CREATE OR REPLACE FUNCTION userbulk.iso(t timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+-- The fields the POST API may change, under the names the module sends
+-- them; comparing with the change tells what actually changes.
+CREATE OR REPLACE FUNCTION userbulk.account_view(u userbulk.users, role_ids uuid[])
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object(
+        'role_ids', to_jsonb(role_ids), 'team_id', u.team_id, 'status_id', u.status_id,
+        'timezone_id', u.timezone_id, 'reset_password_state', u.reset_password_state,
+        'activation_date', userbulk.iso(u.activation_date),
+        'expiry_date', userbulk.iso(u.expiry_date),
+        'is_sso_user', u.is_sso_user, 'is_employee', u.is_employee,
+        'is_two_factor_enabled', u.is_two_factor_enabled,
+        'name', u.display_name, 'first_name', u.first_name, 'middle_name', u.middle_name,
+        'last_name', u.last_name, 'phone1', u.phone1, 'phone2', u.phone2,
+        'email', u.email, 'login_name', u.login_name,
+        'employee_code', u.employee_code, 'profile_pic', u.profile_pic)
+$$;
+
+-- The seed's user model of each id, in the order given; roles expanded
+-- with their privileges. A constant number of scans whatever the count.
+CREATE OR REPLACE FUNCTION userbulk.user_models(p_account uuid, p_ids uuid[])
+RETURNS json LANGUAGE sql STABLE AS $$
+    WITH target AS (
+        SELECT t.id, t.ord FROM unnest(p_ids) WITH ORDINALITY AS t(id, ord)
+    ), links AS (
+        SELECT ur.user_id, ur.role_id
+          FROM userbulk.user_roles ur
+         WHERE ur.account_id = p_account AND ur.user_id = ANY (p_ids)
+    ), role_count AS (
+        SELECT ur.role_id, count(*) AS n
+          FROM userbulk.user_roles ur
+         WHERE ur.account_id = p_account
+           AND ur.role_id IN (SELECT DISTINCT role_id FROM links)
+         GROUP BY ur.role_id
+    ), role_model AS (
+        SELECT r.id, r.name, json_build_object(
+                   'userRoleId', r.id,
+                   'userRoleName', r.name,
+                   'noofUsers', coalesce(rc.n, 0),
+                   'users', NULL,
+                   'privileges', coalesce((
+                       SELECT json_agg(json_build_object(
+                                  'privilegeName', p.name,
+                                  'privilegeId', p.id,
+                                  'privilegeCode', p.code,
+                                  'accessType', json_build_object('accessTypeName', at.name, 'accessTypeId', at.id),
+                                  'accessLevel', json_build_object('accessLevelName', al.name, 'accessLevelId', al.id),
+                                  'accessMode', json_build_object('accessModeName', am.name, 'accessModeId', am.id),
+                                  'responseDescription', NULL) ORDER BY p.code)
+                         FROM userbulk.role_privileges rp
+                         JOIN userbulk.privileges p ON p.id = rp.privilege_id
+                         JOIN userbulk.access_types at ON at.id = rp.access_type_id
+                         JOIN userbulk.access_levels al ON al.id = rp.access_level_id
+                         JOIN userbulk.access_modes am ON am.id = rp.access_mode_id
+                        WHERE rp.role_id = r.id), '[]'::json),
+                   'isLicensed', r.is_licensed,
+                   'isDefault', r.is_default,
+                   'responseDescription', NULL) AS model
+          FROM userbulk.roles r
+          LEFT JOIN role_count rc ON rc.role_id = r.id
+         WHERE r.account_id = p_account AND r.id IN (SELECT DISTINCT role_id FROM links)
+    ), user_roles_json AS (
+        SELECT l.user_id,
+               json_agg(rm.model ORDER BY rm.name, rm.id) AS models,
+               json_agg(rm.id ORDER BY rm.name, rm.id) AS ids
+          FROM links l JOIN role_model rm ON rm.id = l.role_id
+         GROUP BY l.user_id
+    )
+    SELECT coalesce(json_agg(json_build_object(
+               'userRoleModels', coalesce(urj.models, '[]'::json),
+               'activationDateString', to_char(u.activation_date AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+               'expiryDateString', to_char(u.expiry_date AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+               'responseDescription', NULL,
+               'userId', u.id,
+               'name', u.display_name,
+               'firstName', u.first_name,
+               'middleName', u.middle_name,
+               'lastName', u.last_name,
+               'phoneNumber1', u.phone1,
+               'phoneNumber2', u.phone2,
+               'accountAccess', json_build_object(
+                   'loginName', u.login_name,
+                   'resetPasswordState', u.reset_password_state,
+                   'activationDate', userbulk.iso(u.activation_date),
+                   'expiryDate', userbulk.iso(u.expiry_date)),
+               'status', CASE WHEN s.id IS NULL THEN NULL ELSE
+                   json_build_object('id', s.id, 'name', s.name, 'code', s.code) END,
+               'email', u.email,
+               'timezone', CASE WHEN tz.id IS NULL THEN NULL ELSE
+                   json_build_object('timezoneId', tz.id, 'timezoneName', tz.name, 'code', tz.code,
+                                     'supportsDaylightSavingTime', tz.supports_dst,
+                                     'daylightName', tz.daylight_name) END,
+               'profilePic', u.profile_pic,
+               'userIds', NULL,
+               'isSSOUser', u.is_sso_user,
+               'userRoles', coalesce(urj.ids, '[]'::json),
+               'statusCode', s.code,
+               'team', CASE WHEN tm.id IS NULL THEN NULL ELSE
+                   json_build_object('accountOrgUnitId', tm.id, 'levelOrdinal', tm.level_ordinal,
+                                     'accountOrgUnitName', tm.name, 'accountOrgUnitCode', tm.code,
+                                     'parentAccountOrgUnitId', tm.parent_id,
+                                     'subLevelUnits', NULL) END,
+               'loginName', u.login_name,
+               'statusDetails', CASE WHEN s.id IS NULL THEN NULL ELSE
+                   json_build_object('statusId', s.status_id, 'uniqueId', s.id,
+                                     'statusName', s.name, 'statusCode', s.code,
+                                     'statusColor', s.color) END,
+               'isEmployee', u.is_employee,
+               'employeeCode', u.employee_code,
+               'isTwoFactorEnabled', u.is_two_factor_enabled) ORDER BY t.ord), '[]'::json)
+      FROM target t
+      JOIN userbulk.users u ON u.id = t.id AND u.account_id = p_account
+      LEFT JOIN userbulk.statuses s ON s.id = u.status_id
+      LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
+      LEFT JOIN userbulk.teams tm ON tm.id = u.team_id
+      LEFT JOIN user_roles_json urj ON urj.user_id = u.id
+$$;
+
+CREATE OR REPLACE FUNCTION userbulk.refusal(p_type text, p_code text, p_message text)
+RETURNS userbulk.account_update_result LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(jsonb_build_object('errorType', p_type, 'code', p_code, 'message', p_message),
+               NULL)::userbulk.account_update_result
+$$;
+
+-- POST /api/v1/account/users/update: one change applied to every target
+-- alike, all or nothing. p_change holds only what the caller sent (see
+-- src/account_request.c): "targets" and the fields to set.
+CREATE OR REPLACE FUNCTION userbulk.account_update(
+    p_account text, p_actor text, p_trace text, p_change jsonb)
+RETURNS userbulk.account_update_result
+LANGUAGE plpgsql
+SET timezone = 'UTC'     -- a date without an offset is UTC
+AS $fn$
+DECLARE
+    v_account  uuid;
+    v_ids      uuid[];
+    v_roles    uuid[];
+    v_status   uuid[];
+    v_set      jsonb;
+    v_bad      text;
+    v_attempt  integer := 0;
+BEGIN
+    SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
+    SELECT array_agg(x::uuid ORDER BY o) INTO v_ids
+      FROM jsonb_array_elements_text(p_change -> 'targets') WITH ORDINALITY AS t(x, o);
+
+    LOOP
+        BEGIN
+            -- Lock the targets in key order, then check they all exist here.
+            PERFORM 1 FROM userbulk.users u
+             WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+             ORDER BY u.id
+               FOR NO KEY UPDATE;
+            SELECT string_agg(t.id::text, ', ' ORDER BY t.o) INTO v_bad
+              FROM unnest(v_ids) WITH ORDINALITY AS t(id, o)
+             WHERE NOT EXISTS (SELECT 1 FROM userbulk.users u
+                                WHERE u.account_id = v_account AND u.id = t.id);
+            IF v_bad IS NOT NULL THEN
+                RETURN userbulk.refusal('NotFound', 'not_found',
+                    format('no user with id %s in the account', left(v_bad, 400)));
+            END IF;
+
+            -- What the change sets, in the names of account_view.
+            v_set := p_change - 'targets' - 'role_ids' - 'status_uuid' - 'status_code'
+                     - 'status_num' - 'activation_date' - 'expiry_date';
+
+            IF p_change ? 'role_ids' THEN
+                SELECT coalesce(array_agg(DISTINCT x::uuid ORDER BY x::uuid), '{}') INTO v_roles
+                  FROM jsonb_array_elements_text(p_change -> 'role_ids') AS x;
+                SELECT string_agg(r::text, ', ') INTO v_bad FROM unnest(v_roles) AS r
+                 WHERE NOT EXISTS (SELECT 1 FROM userbulk.roles ro
+                                    WHERE ro.account_id = v_account AND ro.id = r);
+                IF v_bad IS NOT NULL THEN
+                    RETURN userbulk.refusal('ValidationError', 'unknown_role',
+                        format('userRoleIds: no role %s in the account', left(v_bad, 400)));
+                END IF;
+                v_set := v_set || jsonb_build_object('role_ids', to_jsonb(v_roles));
+            END IF;
+
+            IF p_change ? 'team_id' AND NOT EXISTS (
+                   SELECT 1 FROM userbulk.teams tm
+                    WHERE tm.account_id = v_account AND tm.id = (p_change ->> 'team_id')::uuid) THEN
+                RETURN userbulk.refusal('ValidationError', 'unknown_team',
+                    format('teamId: no team %s in the account', p_change ->> 'team_id'));
+            END IF;
+
+            IF p_change ?| ARRAY['status_uuid', 'status_code', 'status_num'] THEN
+                SELECT array_agg(DISTINCT s.id) INTO v_status
+                  FROM userbulk.statuses s
+                 WHERE s.id = (p_change ->> 'status_uuid')::uuid
+                    OR s.code = p_change ->> 'status_code'
+                    OR s.status_id = (p_change ->> 'status_num')::integer;
+                IF (p_change ? 'status_uuid' AND NOT EXISTS (SELECT 1 FROM userbulk.statuses s WHERE s.id = (p_change ->> 'status_uuid')::uuid))
+                   OR (p_change ? 'status_code' AND NOT EXISTS (SELECT 1 FROM userbulk.statuses s WHERE s.code = p_change ->> 'status_code'))
+                   OR (p_change ? 'status_num' AND NOT EXISTS (SELECT 1 FROM userbulk.statuses s WHERE s.status_id = (p_change ->> 'status_num')::integer)) THEN
+                    RETURN userbulk.refusal('ValidationError', 'unknown_status',
+                        'status: status.id, statusCode or statusDetails.statusId names no status');
+                END IF;
+                IF cardinality(v_status) > 1 THEN
+                    RETURN userbulk.refusal('ValidationError', 'conflicting_fields',
+                        'status: status.id, statusCode and statusDetails.statusId name different statuses');
+                END IF;
+                v_set := v_set || jsonb_build_object('status_id', v_status[1]);
+            END IF;
+
+            IF p_change ? 'timezone_id' AND NOT EXISTS (
+                   SELECT 1 FROM userbulk.timezones tz WHERE tz.id = p_change ->> 'timezone_id') THEN
+                RETURN userbulk.refusal('ValidationError', 'unknown_timezone',
+                    format('timezone.timezoneId: no time zone %s', p_change ->> 'timezone_id'));
+            END IF;
+
+            IF p_change ? 'email' AND EXISTS (
+                   SELECT 1 FROM userbulk.users u
+                    WHERE u.email_lower = lower(p_change ->> 'email') AND u.id <> v_ids[1]) THEN
+                RETURN userbulk.refusal('ValidationError', 'email_taken',
+                    'email: is already the address of another user');
+            END IF;
+
+            IF p_change ? 'activation_date' THEN
+                v_set := v_set || jsonb_build_object('activation_date',
+                             userbulk.iso((p_change ->> 'activation_date')::timestamptz));
+            END IF;
+            IF p_change ? 'expiry_date' THEN
+                v_set := v_set || jsonb_build_object('expiry_date',
+                             userbulk.iso((p_change ->> 'expiry_date')::timestamptz));
+            END IF;
+            SELECT string_agg(u.id::text, ', ') INTO v_bad
+              FROM userbulk.users u
+             WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+               AND coalesce((v_set ->> 'expiry_date')::timestamptz, CASE WHEN v_set ? 'expiry_date' THEN NULL ELSE u.expiry_date END)
+                 < coalesce((v_set ->> 'activation_date')::timestamptz, CASE WHEN v_set ? 'activation_date' THEN NULL ELSE u.activation_date END);
+            IF v_bad IS NOT NULL THEN
+                RETURN userbulk.refusal('ValidationError', 'expiry_before_activation',
+                    format('accountAccess.expiryDate: would be before the activation date for %s', left(v_bad, 400)));
+            END IF;
+
+            -- Apply where something changes; record before and after.
+            WITH cur AS (
+                SELECT u.id, userbulk.account_view(u, coalesce(r.ids, '{}')) AS old
+                  FROM userbulk.users u
+                  LEFT JOIN (SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids
+                               FROM userbulk.user_roles ur
+                              WHERE ur.account_id = v_account AND ur.user_id = ANY (v_ids)
+                              GROUP BY ur.user_id) r ON r.user_id = u.id
+                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+            ), diff AS (
+                SELECT c.id,
+                       (SELECT jsonb_object_agg(k.key, c.old -> k.key) FROM jsonb_each(v_set) k
+                         WHERE k.value IS DISTINCT FROM c.old -> k.key) AS before,
+                       (SELECT jsonb_object_agg(k.key, k.value) FROM jsonb_each(v_set) k
+                         WHERE k.value IS DISTINCT FROM c.old -> k.key) AS after
+                  FROM cur c
+            ), upd AS (
+                UPDATE userbulk.users u SET
+                       display_name = CASE WHEN d.after ? 'name' THEN d.after ->> 'name' ELSE u.display_name END,
+                       first_name = CASE WHEN d.after ? 'first_name' THEN d.after ->> 'first_name' ELSE u.first_name END,
+                       middle_name = CASE WHEN d.after ? 'middle_name' THEN d.after ->> 'middle_name' ELSE u.middle_name END,
+                       last_name = CASE WHEN d.after ? 'last_name' THEN d.after ->> 'last_name' ELSE u.last_name END,
+                       phone1 = CASE WHEN d.after ? 'phone1' THEN d.after ->> 'phone1' ELSE u.phone1 END,
+                       phone2 = CASE WHEN d.after ? 'phone2' THEN d.after ->> 'phone2' ELSE u.phone2 END,
+                       email = CASE WHEN d.after ? 'email' THEN d.after ->> 'email' ELSE u.email END,
+                       login_name = CASE WHEN d.after ? 'login_name' THEN d.after ->> 'login_name' ELSE u.login_name END,
+                       employee_code = CASE WHEN d.after ? 'employee_code' THEN d.after ->> 'employee_code' ELSE u.employee_code END,
+                       profile_pic = CASE WHEN d.after ? 'profile_pic' THEN d.after ->> 'profile_pic' ELSE u.profile_pic END,
+                       team_id = CASE WHEN d.after ? 'team_id' THEN (d.after ->> 'team_id')::uuid ELSE u.team_id END,
+                       status_id = CASE WHEN d.after ? 'status_id' THEN (d.after ->> 'status_id')::uuid ELSE u.status_id END,
+                       timezone_id = CASE WHEN d.after ? 'timezone_id' THEN d.after ->> 'timezone_id' ELSE u.timezone_id END,
+                       reset_password_state = CASE WHEN d.after ? 'reset_password_state' THEN (d.after ->> 'reset_password_state')::boolean ELSE u.reset_password_state END,
+                       activation_date = CASE WHEN d.after ? 'activation_date' THEN (d.after ->> 'activation_date')::timestamptz ELSE u.activation_date END,
+                       expiry_date = CASE WHEN d.after ? 'expiry_date' THEN (d.after ->> 'expiry_date')::timestamptz ELSE u.expiry_date END,
+                       is_sso_user = CASE WHEN d.after ? 'is_sso_user' THEN (d.after ->> 'is_sso_user')::boolean ELSE u.is_sso_user END,
+                       is_employee = CASE WHEN d.after ? 'is_employee' THEN (d.after ->> 'is_employee')::boolean ELSE u.is_employee END,
+                       is_two_factor_enabled = CASE WHEN d.after ? 'is_two_factor_enabled' THEN (d.after ->> 'is_two_factor_enabled')::boolean ELSE u.is_two_factor_enabled END,
+                       version = u.version + 1, updated_at = now(), updated_by = p_actor
+                  FROM diff d
+                 WHERE u.id = d.id AND u.account_id = v_account AND d.after IS NOT NULL
+                RETURNING u.id
+            ), del AS (
+                DELETE FROM userbulk.user_roles ur USING diff d
+                 WHERE ur.user_id = d.id AND ur.account_id = v_account
+                   AND d.after ? 'role_ids' AND NOT (ur.role_id = ANY (v_roles))
+                RETURNING 1
+            ), ins AS (
+                INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+                SELECT v_account, d.id, r FROM diff d CROSS JOIN unnest(v_roles) AS r
+                 WHERE d.after ? 'role_ids'
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            )
+            INSERT INTO userbulk.audit (account_id, actor, trace_id, endpoint, user_id, before, after)
+            SELECT v_account, p_actor, p_trace, 'POST /api/v1/account/users/update', d.id, d.before, d.after
+              FROM diff d
+             WHERE d.after IS NOT NULL;   -- upd, del and ins run regardless (data-modifying WITH)
+            EXIT;
+        EXCEPTION
+            WHEN unique_violation OR deadlock_detected OR serialization_failure THEN
+                v_attempt := v_attempt + 1;
+                IF v_attempt >= 5 THEN
+                    RAISE;
+                END IF;
+        END;
+    END LOOP;
+
+    RETURN ROW(NULL, userbulk.user_models(v_account, v_ids))::userbulk.account_update_result;
+END
+$fn$;

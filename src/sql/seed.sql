@@ -1,0 +1,34 @@
+-- Adds generated users to both demo accounts, for benchmarks:
+--   psql -v users=100000 -f src/sql/seed.sql
+-- Users are named u<N>.<account> with address u<N>@<account>.example, N
+-- from 1 to :users; running it again adds only the missing ones.
+\if :{?users}
+\else
+\set users 1000
+\endif
+
+INSERT INTO userbulk.users (account_id, user_name, first_name, last_name, display_name, email,
+        department_code, location_code, status_id, timezone_id, updated_by)
+SELECT a.id,
+       format('u%s.%s', n, a.code),
+       format('First%s', n), format('Last%s', n), format('First%s Last%s', n, n),
+       format('u%s@%s.example', n, a.code),
+       d.code, l.code,
+       '40000000-0000-4000-8000-000000000001', 'UTC', 'seed'
+  FROM userbulk.accounts a
+ CROSS JOIN generate_series(1, :users) AS n
+ CROSS JOIN LATERAL (SELECT code FROM userbulk.departments WHERE account_id = a.id ORDER BY code LIMIT 1) d
+ CROSS JOIN LATERAL (SELECT code FROM userbulk.locations WHERE account_id = a.id ORDER BY code LIMIT 1) l
+ WHERE a.code IN ('acme', 'globex')
+ON CONFLICT DO NOTHING;
+
+-- Every generated user gets the account's default role.
+INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+SELECT u.account_id, u.id, r.id
+  FROM userbulk.users u
+  JOIN userbulk.roles r ON r.account_id = u.account_id AND r.is_default
+ WHERE u.updated_by = 'seed'
+ON CONFLICT DO NOTHING;
+
+ANALYZE userbulk.users;
+ANALYZE userbulk.user_roles;

@@ -1,0 +1,142 @@
+/*
+ * store.c: calling the directory's SQL functions (src/sql/functions.sql).
+ */
+#include <stdlib.h>
+#include <apr_strings.h>
+#include "store.h"
+#include "json.h"
+
+/* apr_dbd's pgsql driver turns %s into $n; the casts are ours. */
+const char ub_sql_put_users[] =
+    "SELECT idx, user_id, version, errors "
+    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb)";
+
+const char ub_sql_account_update[] =
+    "SELECT error, data FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
+
+/* A column's text, or NULL for SQL null (apr_dbd_get_entry answers "" for
+ * both). */
+static const char *entry(const ub_db *db, apr_dbd_row_t *row, int col)
+{
+    const char *v = NULL;
+
+    if (apr_dbd_datum_get(db->driver, row, col, APR_DBD_TYPE_STRING, &v) != APR_SUCCESS) {
+        return NULL;
+    }
+    return v;
+}
+
+static apr_status_t fail(const ub_request *req, const ub_db *db, int rc,
+                         const char *what)
+{
+    const char *msg = db->handle ? apr_dbd_error(db->driver, db->handle, rc) : NULL;
+
+    ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "UB0201 %s failed: %s", what,
+            msg ? msg : "no database connection");
+    return APR_EGENERAL;
+}
+
+/* Adds the errors the SQL function reported (a JSON array of
+ * {field, code, message}) to the record. */
+static apr_status_t add_store_errors(const ub_request *req, ub_put_record *rec,
+                                     const char *errors_json)
+{
+    json_error_t jerr;
+    json_t *errors = ub_json_own(req->pool, json_loads(errors_json, 0, &jerr));
+    json_t *e;
+    size_t i;
+
+    if (!json_is_array(errors)) {
+        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0202 unreadable errors from the store for record %d", rec->index);
+        return APR_EGENERAL;
+    }
+    json_array_foreach(errors, i, e) {
+        ub_record_fail(req->pool, rec,
+                       apr_pstrdup(req->pool, json_string_value(json_object_get(e, "field"))),
+                       apr_pstrdup(req->pool, json_string_value(json_object_get(e, "code"))),
+                       apr_pstrdup(req->pool, json_string_value(json_object_get(e, "message"))));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
+                                ub_put_batch *batch)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    ub_put_record *recs = (ub_put_record *)batch->records->elts;
+    const char *args[4];
+    int count, rc;
+
+    args[3] = ub_put_batch_store_input(req->pool, batch, &count);
+    if (args[3] == NULL) {
+        return APR_ENOMEM;
+    }
+    if (count == 0) {
+        return APR_SUCCESS;     /* every record already failed: nothing to ask */
+    }
+    if (db->put_users == NULL) {
+        return fail(req, db, 0, "preparing " UB_STMT_PUT_USERS);
+    }
+    args[0] = req->account;
+    args[1] = req->actor;
+    args[2] = req->trace_id;
+    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, &res,
+                         db->put_users, 1, 4, args);
+    if (rc != 0) {
+        return fail(req, db, rc, "PUT /users statement");
+    }
+    while ((rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1)) == 0) {
+        const char *idx = entry(db, row, 0);
+        const char *user_id = entry(db, row, 1);
+        const char *version = entry(db, row, 2);
+        const char *errors = entry(db, row, 3);
+        int i = idx ? atoi(idx) : -1;
+        ub_put_record *rec;
+
+        if (i < 0 || i >= batch->records->nelts) {
+            ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                    "UB0202 the store answered for unknown record %s", idx ? idx : "(null)");
+            return APR_EGENERAL;
+        }
+        rec = &recs[i];
+        rec->user_id = user_id ? apr_pstrdup(req->pool, user_id) : NULL;
+        rec->version = version ? apr_atoi64(version) : 0;
+        if (errors != NULL && add_store_errors(req, rec, errors) != APR_SUCCESS) {
+            return APR_EGENERAL;
+        }
+    }
+    return rc == -1 ? APR_SUCCESS : fail(req, db, rc, "reading PUT /users results");
+}
+
+apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
+                                 apr_dbd_prepared_t *stmt, int nargs,
+                                 const char **args, int ncols,
+                                 const char **cols)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    int rc, i;
+
+    if (stmt == NULL) {
+        return fail(req, db, 0, "a statement that was not prepared");
+    }
+    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, &res, stmt, 1,
+                         nargs, args);
+    if (rc != 0) {
+        return fail(req, db, rc, "statement");
+    }
+    rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1);
+    if (rc != 0) {
+        return fail(req, db, rc, "reading the statement's row");
+    }
+    for (i = 0; i < ncols; i++) {
+        const char *v = entry(db, row, i);
+        cols[i] = v ? apr_pstrdup(req->pool, v) : NULL;
+    }
+    /* Read to the end so the connection is free for the next statement. */
+    while (apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0)
+        ;
+    return APR_SUCCESS;
+}

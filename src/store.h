@@ -1,0 +1,31 @@
+/*
+ * store.h: the user directory in PostgreSQL, through apr_dbd.
+ *
+ * Each endpoint is one prepared statement calling one SQL function, so a
+ * request is one round trip and one transaction whatever its size.
+ */
+#ifndef UB_STORE_H
+#define UB_STORE_H
+
+#include "userbulk.h"
+#include "batch.h"
+
+/* The SQL of the prepared statements, by label (see UB_STMT_*). */
+extern const char ub_sql_put_users[];
+extern const char ub_sql_account_update[];
+
+/* Applies the records of the batch that passed the core's checks. Records
+ * the directory refuses get their errors added; applied ones get user_id
+ * and version. APR_SUCCESS, or a failure of the database (nothing applied:
+ * the statement is its own transaction). */
+apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
+                                ub_put_batch *batch);
+
+/* Runs a prepared statement returning one row and copies its first ncols
+ * columns (NULL for SQL null). */
+apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
+                                 apr_dbd_prepared_t *stmt, int nargs,
+                                 const char **args, int ncols,
+                                 const char **cols);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * userbulk.h: types shared by the core of mod_userbulk.
+ *
+ * The core (everything under src/) knows APR, APR-util and jansson, never
+ * httpd: the glue in mod_userbulk.c hands it a request context, a database
+ * handle and a brigade to write into, and it hands back an HTTP status.
+ */
+#ifndef UB_USERBULK_H
+#define UB_USERBULK_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_buckets.h>
+#include <apr_dbd.h>
+
+/* Defaults of the directives, also used by the unit tests. */
+#define UB_DEFAULT_MAX_RECORDS   1000
+#define UB_DEFAULT_MAX_BODY      (8 * 1024 * 1024)
+#define UB_DEFAULT_RETRY_AFTER   5
+
+/* Column lengths, in characters. They must match
+ * src/sql/migrations/001_directory.sql: the core checks them so that an
+ * overlong value is a per-record error, never a database error. */
+#define UB_LEN_USER_NAME   100
+#define UB_LEN_PERSON_NAME 100
+#define UB_LEN_DISPLAY     300
+#define UB_LEN_EMAIL       254
+#define UB_LEN_PHONE       32
+#define UB_LEN_CODE        64
+#define UB_LEN_ROLE_NAME   100
+#define UB_LEN_LOGIN_NAME  100
+#define UB_LEN_PROFILE_PIC 2048
+
+/* Labels of the prepared statements (apr_dbd wants them lowercase). */
+#define UB_STMT_PUT_USERS      "userbulk_put_users"
+#define UB_STMT_ACCOUNT_UPDATE "userbulk_account_update"
+
+typedef enum {
+    UB_LOG_ERR,
+    UB_LOG_WARNING,
+    UB_LOG_INFO,
+    UB_LOG_DEBUG
+} ub_log_level;
+
+/* The core logs through this callback, which the glue points at
+ * ap_log_rerror so that every line carries the request's context. */
+typedef void ub_log_fn(void *baton, ub_log_level level, apr_status_t rv,
+                       const char *msg);
+
+/* One request, as the core sees it. */
+typedef struct {
+    apr_pool_t *pool;
+    const char *trace_id;
+    const char *account;        /* account code the caller acts in */
+    const char *actor;          /* who the caller is, for the audit trail */
+    int max_records;
+    ub_log_fn *log;
+    void *log_baton;
+} ub_request;
+
+/* A database connection and the statements prepared on it (by mod_dbd). */
+typedef struct ub_db_t {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_dbd_prepared_t *put_users;
+    apr_dbd_prepared_t *account_update;
+} ub_db;
+
+/* A failure of the request as a whole (as opposed to one record). */
+typedef struct {
+    int status;                 /* HTTP status */
+    const char *code;           /* stable machine word, e.g. "not_json" */
+    const char *message;        /* one line for a person */
+    const char *description;    /* what to do about it */
+    const char *error_type;     /* envelope's errorType; NULL: from status */
+} ub_problem;
+
+/* The two APIs: each spells its errors its own way. */
+typedef enum {
+    UB_EP_PUT_USERS,
+    UB_EP_ACCOUNT_UPDATE
+} ub_endpoint;
+
+/* How the core reaches the database: asked for only when a request gets
+ * that far, so a malformed request is answered even while PostgreSQL is
+ * away. acquire returns NULL when no connection can be had. */
+typedef struct {
+    struct ub_db_t *(*acquire)(void *baton);
+    void *baton;
+} ub_db_source;
+
+/* What one request did, for the request's log line. */
+typedef struct {
+    int status;
+    int processed;
+    int applied;
+    int failed;
+} ub_outcome;
+
+/* A failure of one field of one record. */
+typedef struct {
+    const char *field;          /* JSON path inside the record: "name.firstName" */
+    const char *code;           /* stable machine word, e.g. "invalid_format" */
+    const char *message;
+} ub_field_error;
+
+void ub_logf(const ub_request *req, ub_log_level level, apr_status_t rv,
+             const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * validate.c: formats the API promises to check, in one place.
+ */
+#include <string.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include "validate.h"
+
+apr_size_t ub_utf8_chars(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++) {
+        if (((unsigned char)*s & 0xC0) != 0x80) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* RFC 5322 "atext", plus any UTF-8 byte (RFC 6531 addresses). */
+static int is_atext(unsigned char c)
+{
+    return apr_isalnum(c) || c >= 0x80 || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static int is_label_char(unsigned char c)
+{
+    return apr_isalnum(c) || c == '-' || c >= 0x80;
+}
+
+const char *ub_check_email(const char *s)
+{
+    const char *at = strrchr(s, '@');
+    const char *p, *label;
+    apr_size_t local_len;
+    int labels = 0, tld_digits_only = 1;
+
+    if (*s == '\0') {
+        return "an email address cannot be empty";
+    }
+    if (strlen(s) > 254) {
+        return "an email address has at most 254 characters";
+    }
+    if (at == NULL || strchr(s, '@') != at) {
+        return "an email address has exactly one '@'";
+    }
+    local_len = (apr_size_t)(at - s);
+    if (local_len == 0 || local_len > 64) {
+        return "the part before '@' must have 1 to 64 characters";
+    }
+    for (p = s; p < at; p++) {
+        if (*p == '.') {
+            if (p == s || p + 1 == at || p[1] == '.') {
+                return "dots in the part before '@' may not lead, trail or repeat";
+            }
+        }
+        else if (!is_atext((unsigned char)*p)) {
+            return "the part before '@' has a character not allowed in an email address";
+        }
+    }
+    label = at + 1;
+    for (p = label;; p++) {
+        if (*p == '.' || *p == '\0') {
+            apr_size_t len = (apr_size_t)(p - label);
+            if (len == 0 || len > 63) {
+                return "the domain must be labels of 1 to 63 characters separated by dots";
+            }
+            if (label[0] == '-' || p[-1] == '-') {
+                return "a domain label may not start or end with '-'";
+            }
+            labels++;
+            if (*p == '\0') {
+                break;
+            }
+            label = p + 1;
+            tld_digits_only = 1;
+            continue;
+        }
+        if (!is_label_char((unsigned char)*p)) {
+            return "the domain has a character not allowed in a host name";
+        }
+        if (!apr_isdigit(*p)) {
+            tld_digits_only = 0;
+        }
+    }
+    if (labels < 2) {
+        return "the domain must have at least two labels (example.com)";
+    }
+    if (tld_digits_only) {
+        return "the last label of the domain may not be all digits";
+    }
+    return NULL;
+}
+
+const char *ub_check_uuid(const char *s)
+{
+    static const int dash_at[] = { 8, 13, 18, 23 };
+    int i, d = 0;
+
+    if (strlen(s) != 36) {
+        return "not a UUID (expected 8-4-4-4-12 hexadecimal digits)";
+    }
+    for (i = 0; i < 36; i++) {
+        if (d < 4 && i == dash_at[d]) {
+            if (s[i] != '-') {
+                return "not a UUID (expected 8-4-4-4-12 hexadecimal digits)";
+            }
+            d++;
+        }
+        else if (!apr_isxdigit(s[i])) {
+            return "not a UUID (expected 8-4-4-4-12 hexadecimal digits)";
+        }
+    }
+    return NULL;
+}
+
+const char *ub_check_phone(const char *s)
+{
+    int digits = 0;
+
+    for (; *s; s++) {
+        if (apr_isdigit(*s)) {
+            digits++;
+        }
+        else if (strchr(" +-().x", *s) == NULL) {
+            return "a phone number may hold digits, spaces and + - ( ) . x";
+        }
+    }
+    if (digits == 0) {
+        return "a phone number needs at least one digit";
+    }
+    return NULL;
+}
+
+/* Reads exactly n digits into *v. */
+static int digits(const char **p, int n, int *v)
+{
+    int i;
+
+    *v = 0;
+    for (i = 0; i < n; i++) {
+        if (!apr_isdigit((*p)[i])) {
+            return 0;
+        }
+        *v = *v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    return 1;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+const char *ub_check_iso8601(const char *s)
+{
+    static const char *const bad =
+        "not an ISO 8601 date (2026-01-31 or 2026-01-31T08:00:00Z)";
+    const char *p = s;
+    int y, mo, d, h, mi, sec, oh, om;
+
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo)
+        || *p++ != '-' || !digits(&p, 2, &d)) {
+        return bad;
+    }
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
+        return "not a calendar date";
+    }
+    if (*p == '\0') {
+        return NULL;
+    }
+    if (*p != 'T' && *p != ' ') {
+        return bad;
+    }
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi)) {
+        return bad;
+    }
+    if (*p == ':') {
+        p++;
+        if (!digits(&p, 2, &sec) || sec > 59) {
+            return bad;
+        }
+        if (*p == '.') {
+            int n = 0;
+            for (p++; apr_isdigit(*p); p++) {
+                n++;
+            }
+            if (n == 0 || n > 6) {
+                return bad;
+            }
+        }
+    }
+    if (h > 23 || mi > 59) {
+        return "not a time of day";
+    }
+    if (*p == 'Z') {
+        p++;
+    }
+    else if (*p == '+' || *p == '-') {
+        p++;
+        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om)
+            || oh > 14 || om > 59) {
+            return bad;
+        }
+    }
+    return *p == '\0' ? NULL : bad;
+}
+
+int ub_media_type_is(const char *content_type, const char *media_type)
+{
+    apr_size_t n = strlen(media_type);
+    const char *p, *cs;
+
+    if (content_type == NULL) {
+        return 0;
+    }
+    while (apr_isspace(*content_type)) {
+        content_type++;
+    }
+    if (strncasecmp(content_type, media_type, n) != 0) {
+        return 0;
+    }
+    p = content_type + n;
+    while (apr_isspace(*p)) {
+        p++;
+    }
+    if (*p != '\0' && *p != ';') {
+        return 0;
+    }
+    /* A body is JSON only in UTF-8; refuse a declared other charset rather
+     * than misread it. */
+    cs = apr_strnatcasecmp(p, "") == 0 ? NULL : strcasestr(p, "charset=");
+    if (cs != NULL) {
+        cs += strlen("charset=");
+        if (*cs == '"') {
+            cs++;
+        }
+        if (strncasecmp(cs, "utf-8", 5) != 0 && strncasecmp(cs, "utf8", 4) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}

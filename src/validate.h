@@ -1,0 +1,25 @@
+/*
+ * validate.h: pure checks of single values. No pools, no I/O: each returns
+ * NULL when the value is acceptable, else a short reason for a person.
+ */
+#ifndef UB_VALIDATE_H
+#define UB_VALIDATE_H
+
+#include <apr.h>
+
+/* Number of characters (code points) of a valid UTF-8 string. */
+apr_size_t ub_utf8_chars(const char *s);
+
+const char *ub_check_email(const char *s);
+const char *ub_check_uuid(const char *s);
+const char *ub_check_phone(const char *s);
+
+/* ISO 8601 date or date-time: 2026-01-31, 2026-01-31T08:00:00Z,
+ * 2026-01-31T08:00:00.250+01:00. A time without an offset is taken as UTC. */
+const char *ub_check_iso8601(const char *s);
+
+/* Whether a Content-Type header names the media type (case-insensitive,
+ * parameters such as charset allowed; a charset other than UTF-8 is not). */
+int ub_media_type_is(const char *content_type, const char *media_type);
+
+#endif

@@ -53,6 +53,21 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         'lockedOut', locked_out, 'roles', to_jsonb(role_ids))
 $$;
 
+-- The roles a PUT /users record names, resolved in the account: one row
+-- per entry, with its position and the role's id (NULL when none matches;
+-- with both roleId and roleName, they must name the same role).
+CREATE OR REPLACE FUNCTION userbulk.put_roles(p_account uuid, p_roles jsonb)
+RETURNS TABLE (pos integer, role_id uuid) LANGUAGE sql STABLE AS $$
+    SELECT (r.ord - 1)::integer,
+           (SELECT ro.id FROM userbulk.roles ro
+             WHERE ro.account_id = p_account
+               AND CASE WHEN r.e ->> 'roleId' IS NOT NULL
+                        THEN ro.id = (r.e ->> 'roleId')::uuid
+                             AND (r.e ->> 'roleName' IS NULL OR ro.name = r.e ->> 'roleName')
+                        ELSE ro.name = r.e ->> 'roleName' END)
+      FROM jsonb_array_elements(p_roles) WITH ORDINALITY AS r(e, ord)
+$$;
+
 -- PUT /users: replace the updatable fields of the batch's users.
 --
 -- Each record is validated on its own against the directory; the ones that
@@ -64,7 +79,9 @@ $$;
 CREATE OR REPLACE FUNCTION userbulk.put_users(
     p_account text, p_actor text, p_trace text, p_batch jsonb)
 RETURNS SETOF userbulk.put_result
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+SET jit = off       -- compiling costs more than a batch of 1000 rows runs
+AS $fn$
 DECLARE
     v_account  uuid;
     v_attempt  integer := 0;
@@ -111,73 +128,55 @@ BEGIN
              WHERE w.user_id IS NULL;
 
             -- 3. Codes, read-only flags: one pass, every failing field named.
-            UPDATE ub_put_work w SET errors = w.errors || c.errs
-              FROM (SELECT w2.idx, jsonb_agg(e.err ORDER BY e.ord) AS errs
-                      FROM ub_put_work w2
-                      JOIN userbulk.users u ON u.id = w2.user_id
-                     CROSS JOIN LATERAL (VALUES
-                       (1, CASE WHEN w2.department IS NOT NULL AND NOT EXISTS (
+            UPDATE ub_put_work w
+               SET errors = w.errors || coalesce((
+                   SELECT jsonb_agg(e.err ORDER BY e.ord) FROM (VALUES
+                       (1, CASE WHEN w.department IS NOT NULL AND NOT EXISTS (
                                   SELECT 1 FROM userbulk.departments d
-                                   WHERE d.account_id = v_account AND d.code = w2.department)
+                                   WHERE d.account_id = v_account AND d.code = w.department)
                            THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
-                                'message', format('department %s is not configured for the account', w2.department)) END),
-                       (2, CASE WHEN w2.location IS NOT NULL AND NOT EXISTS (
+                                'message', format('department %s is not configured for the account', w.department)) END),
+                       (2, CASE WHEN w.location IS NOT NULL AND NOT EXISTS (
                                   SELECT 1 FROM userbulk.locations l
-                                   WHERE l.account_id = v_account AND l.code = w2.location)
+                                   WHERE l.account_id = v_account AND l.code = w.location)
                            THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
-                                'message', format('location %s is not configured for the account', w2.location)) END),
-                       (3, CASE WHEN w2.program_admin_role IS NOT NULL AND NOT EXISTS (
+                                'message', format('location %s is not configured for the account', w.location)) END),
+                       (3, CASE WHEN w.program_admin_role IS NOT NULL AND NOT EXISTS (
                                   SELECT 1 FROM userbulk.program_admin_roles p
-                                   WHERE p.account_id = v_account AND p.code = w2.program_admin_role)
+                                   WHERE p.account_id = v_account AND p.code = w.program_admin_role)
                            THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
-                                'message', format('program admin role %s is not configured for the account', w2.program_admin_role)) END),
-                       (4, CASE WHEN w2.access_automation IS DISTINCT FROM u.access_automation
-                                 AND w2.access_automation IS NOT NULL
+                                'message', format('program admin role %s is not configured for the account', w.program_admin_role)) END),
+                       (4, CASE WHEN w.access_automation <> u.access_automation
                            THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
                                 'message', 'is read-only: send the stored value or leave it out') END),
-                       (5, CASE WHEN w2.access_certification IS DISTINCT FROM u.access_certification
-                                 AND w2.access_certification IS NOT NULL
+                       (5, CASE WHEN w.access_certification <> u.access_certification
                            THEN jsonb_build_object('field', 'userAccess.AccessCertification', 'code', 'read_only',
                                 'message', 'is read-only: send the stored value or leave it out') END),
-                       (6, CASE WHEN w2.access_complete IS DISTINCT FROM u.access_complete
-                                 AND w2.access_complete IS NOT NULL
+                       (6, CASE WHEN w.access_complete <> u.access_complete
                            THEN jsonb_build_object('field', 'userAccess.AccessComplete', 'code', 'read_only',
                                 'message', 'is read-only: send the stored value or leave it out') END),
-                       (7, CASE WHEN w2.access_operational_matching IS DISTINCT FROM u.access_operational_matching
-                                 AND w2.access_operational_matching IS NOT NULL
+                       (7, CASE WHEN w.access_operational_matching <> u.access_operational_matching
                            THEN jsonb_build_object('field', 'userAccess.AccessOperationalMatching', 'code', 'read_only',
                                 'message', 'is read-only: send the stored value or leave it out') END)
-                     ) AS e(ord, err)
-                     WHERE e.err IS NOT NULL
-                     GROUP BY w2.idx) c
-             WHERE c.idx = w.idx;
+                   ) AS e(ord, err) WHERE e.err IS NOT NULL), '[]')
+              FROM userbulk.users u
+             WHERE u.id = w.user_id;
 
             -- 4. Roles: each entry must name a role of the account.
             UPDATE ub_put_work w
-               SET role_ids = coalesce(r.ids, '{}'),
-                   errors = w.errors || coalesce(r.errs, '[]')
-              FROM (SELECT q.idx,
-                           array_agg(DISTINCT q.role_id ORDER BY q.role_id)
-                               FILTER (WHERE q.role_id IS NOT NULL) AS ids,
-                           jsonb_agg(jsonb_build_object(
-                               'field', format('roles[%s]', q.ord - 1), 'code', 'unknown_role',
-                               'message', 'names no role of the account') ORDER BY q.ord)
-                               FILTER (WHERE q.role_id IS NULL) AS errs
-                      FROM (SELECT w2.idx, r.ord,
-                                   CASE WHEN r.e->>'roleId' IS NOT NULL THEN by_id.id
-                                        ELSE by_name.id END AS role_id
-                              FROM ub_put_work w2
-                             CROSS JOIN LATERAL jsonb_array_elements(w2.roles) WITH ORDINALITY r(e, ord)
-                              LEFT JOIN userbulk.roles by_id
-                                     ON by_id.account_id = v_account
-                                    AND by_id.id = (r.e->>'roleId')::uuid
-                                    AND (r.e->>'roleName' IS NULL OR by_id.name = r.e->>'roleName')
-                              LEFT JOIN userbulk.roles by_name
-                                     ON by_name.account_id = v_account
-                                    AND by_name.name = r.e->>'roleName'
-                             WHERE w2.user_id IS NOT NULL) q
-                     GROUP BY q.idx) r
-             WHERE r.idx = w.idx;
+               SET role_ids = coalesce(r.ids, '{}'), errors = w.errors || coalesce(r.errs, '[]')
+              FROM (SELECT w2.idx,
+                           (SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                              FROM userbulk.put_roles(v_account, w2.roles) q
+                             WHERE q.role_id IS NOT NULL) AS ids,
+                           (SELECT jsonb_agg(jsonb_build_object(
+                                       'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
+                                       'message', 'names no role of the account') ORDER BY q.pos)
+                              FROM userbulk.put_roles(v_account, w2.roles) q
+                             WHERE q.role_id IS NULL) AS errs
+                      FROM ub_put_work w2
+                     WHERE w2.user_id IS NOT NULL AND jsonb_array_length(w2.roles) > 0) r
+             WHERE w.idx = r.idx;
 
             -- 5. Emails, against the final state of the batch: an address
             -- is free when no user keeps it (a user keeps its address when
@@ -189,9 +188,9 @@ BEGIN
                    SET errors = w.errors || userbulk.err('email', 'email_taken',
                                     'is already the address of another user')
                  WHERE w.errors = '[]'
-                   AND (EXISTS (SELECT 1 FROM ub_put_work o
-                                 WHERE o.idx <> w.idx AND o.errors = '[]'
-                                   AND lower(o.email) = lower(w.email))
+                   AND (lower(w.email) IN (SELECT lower(o.email) FROM ub_put_work o
+                                            WHERE o.errors = '[]'
+                                            GROUP BY 1 HAVING count(*) > 1)
                         OR EXISTS (SELECT 1 FROM userbulk.users u
                                     WHERE u.email_lower = lower(w.email)
                                       AND u.id <> w.user_id
@@ -205,26 +204,24 @@ BEGIN
             -- 6. What each valid record changes: only those fields are
             -- written to the audit trail; a record changing nothing writes
             -- nothing.
-            UPDATE ub_put_work w SET before = d.before, after = d.after
-              FROM (SELECT w2.idx,
-                           (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(v.old) o
-                             WHERE o.value IS DISTINCT FROM v.new -> o.key) AS before,
-                           (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(v.new) n
-                             WHERE n.value IS DISTINCT FROM v.old -> n.key) AS after
-                      FROM ub_put_work w2
-                      JOIN userbulk.users u ON u.id = w2.user_id
-                     CROSS JOIN LATERAL (SELECT
-                           userbulk.put_view(u.email, u.first_name, u.middle_name, u.last_name,
-                               u.phone1, u.department_code, u.location_code,
-                               u.program_admin_role_code, u.locked_out,
-                               coalesce((SELECT array_agg(ur.role_id ORDER BY ur.role_id)
-                                           FROM userbulk.user_roles ur
-                                          WHERE ur.user_id = u.id), '{}')) AS old,
-                           userbulk.put_view(w2.email, w2.first_name, w2.middle_name, w2.last_name,
-                               w2.phone, w2.department, w2.location, w2.program_admin_role,
-                               w2.locked_out, w2.role_ids) AS new) v
-                     WHERE w2.errors = '[]') d
-             WHERE d.idx = w.idx;
+            UPDATE ub_put_work w
+               SET before = userbulk.put_view(u.email, u.first_name, u.middle_name, u.last_name,
+                                u.phone1, u.department_code, u.location_code,
+                                u.program_admin_role_code, u.locked_out,
+                                coalesce((SELECT array_agg(ur.role_id ORDER BY ur.role_id)
+                                            FROM userbulk.user_roles ur
+                                           WHERE ur.user_id = u.id), '{}')),
+                   after = userbulk.put_view(w.email, w.first_name, w.middle_name, w.last_name,
+                                w.phone, w.department, w.location, w.program_admin_role,
+                                w.locked_out, w.role_ids)
+              FROM userbulk.users u
+             WHERE u.id = w.user_id AND w.errors = '[]';
+            UPDATE ub_put_work w
+               SET before = (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(w.before) o
+                              WHERE o.value IS DISTINCT FROM w.after -> o.key),
+                   after = (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(w.after) n
+                             WHERE n.value IS DISTINCT FROM w.before -> n.key)
+             WHERE w.errors = '[]';
 
             -- 7. Apply.
             WITH changed AS (
@@ -419,6 +416,7 @@ CREATE OR REPLACE FUNCTION userbulk.account_update(
 RETURNS userbulk.account_update_result
 LANGUAGE plpgsql
 SET timezone = 'UTC'     -- a date without an offset is UTC
+SET jit = off
 AS $fn$
 DECLARE
     v_account  uuid;

@@ -20,7 +20,7 @@ SELECT a.id,
  CROSS JOIN LATERAL (SELECT code FROM userbulk.departments WHERE account_id = a.id ORDER BY code LIMIT 1) d
  CROSS JOIN LATERAL (SELECT code FROM userbulk.locations WHERE account_id = a.id ORDER BY code LIMIT 1) l
  WHERE a.code IN ('acme', 'globex')
-ON CONFLICT DO NOTHING;
+ON CONFLICT (user_name) DO NOTHING;
 
 -- Every generated user gets the account's default role.
 INSERT INTO userbulk.user_roles (account_id, user_id, role_id)

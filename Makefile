@@ -69,18 +69,18 @@ unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory $(B)/mod_userbulk.so
 	@tests/tools/sandbox.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@tests/tools/run-tests.sh
+	@tests/tools/run-tests.sh $(T)
 
 token:
 	@perl tests/tools/token.pl --account "$(or $(ACCOUNT),acme)" --roles "$(or $(ROLES),userbulk.admin)" --sub "$(or $(SUB),alice)"
 
 seed:
-	@tests/tools/pg.sh seed $(RUN)/sandbox "$(or $(USERS),1000)"
+	@tests/tools/sandbox.sh seed "$(or $(USERS),1000)"
 
 install: $(B)/mod_userbulk.so
 	install -D -m 644 $(B)/mod_userbulk.so $(DESTDIR)$(MODDIR)/mod_userbulk.so

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
+#include <apr_lib.h>
 #include "account_request.h"
 #include "json.h"
 #include "validate.h"
@@ -55,10 +56,11 @@ static json_t *object_member(reader *rd, json_t *obj, const char *key)
 }
 
 /* A string member: type, length and format checked; when column is given
- * and the value is sent, it goes into the change. "" clears a value. */
-static const char *string_member(reader *rd, json_t *obj, const char *parent,
-                                 const char *key, apr_size_t max_chars,
-                                 value_check *check, const char *column)
+ * and the value is sent, it goes into the change. */
+static const char *string_value(reader *rd, json_t *obj, const char *parent,
+                                const char *key, apr_size_t max_chars,
+                                value_check *check, const char *column,
+                                int empty_clears)
 {
     json_t *v = member(rd, obj, parent, key, JSON_STRING, "a string");
     const char *s, *why;
@@ -73,15 +75,48 @@ static const char *string_member(reader *rd, json_t *obj, const char *parent,
                           max_chars));
         return NULL;
     }
-    if (check != NULL && *s != '\0' && (why = check(s)) != NULL) {
+    if (empty_clears && *s == '\0') {
+        if (column != NULL) {
+            json_object_set_new(rd->ar->change, column, json_null());
+        }
+        return s;
+    }
+    if (check != NULL && (why = check(s)) != NULL) {
         fail(rd, path_of(rd, parent, key), "invalid_format", why);
         return NULL;
     }
     if (column != NULL) {
-        json_object_set_new(rd->ar->change, column,
-                            *s ? json_string(s) : json_null());
+        json_object_set_new(rd->ar->change, column, json_string(s));
     }
     return s;
+}
+
+/* Most strings: "" is a value like any other, checked as such. */
+static const char *string_member(reader *rd, json_t *obj, const char *parent,
+                                 const char *key, apr_size_t max_chars,
+                                 value_check *check, const char *column)
+{
+    return string_value(rd, obj, parent, key, max_chars, check, column, 0);
+}
+
+/* Personal fields: "" clears the stored value. */
+static const char *personal_member(reader *rd, json_t *obj, const char *parent,
+                                   const char *key, apr_size_t max_chars,
+                                   value_check *check, const char *column)
+{
+    return string_value(rd, obj, parent, key, max_chars, check, column, 1);
+}
+
+/* UUIDs compare case-insensitively: one spelling, lower case. */
+static const char *uuid_lower(apr_pool_t *pool, const char *id)
+{
+    char *low = apr_pstrdup(pool, id);
+    char *c;
+
+    for (c = low; *c; c++) {
+        *c = (char)apr_tolower(*c);
+    }
+    return low;
 }
 
 static void bool_member(reader *rd, json_t *obj, const char *parent,
@@ -123,7 +158,8 @@ static void set_agreeing(reader *rd, const char *column, const char *a_name,
 }
 
 /* An array of ids, as strings or as objects holding the id under one of
- * the given keys. Returns a JSON array of distinct ids, or NULL. */
+ * the given keys. Returns a JSON array of distinct lower-case ids in the
+ * order first given, or NULL. */
 static json_t *id_list(reader *rd, json_t *obj, const char *key,
                        const char *const *id_keys)
 {
@@ -157,6 +193,7 @@ static json_t *id_list(reader *rd, json_t *obj, const char *key,
             fail(rd, path, "invalid_format", why);
             continue;
         }
+        id = uuid_lower(rd->pool, id);
         if (apr_hash_get(seen, id, APR_HASH_KEY_STRING) != NULL) {
             continue;
         }
@@ -170,12 +207,12 @@ static json_t *id_list(reader *rd, json_t *obj, const char *key,
  * repeated id is refused: the caller probably meant someone else. */
 static void read_targets(reader *rd, const ub_request *req, json_t *body)
 {
-    static const char *const keys[] = { "userId", "id", NULL };
+    size_t errors_before = (size_t)rd->ar->errors->nelts;
     json_t *arr = member(rd, body, NULL, "userIds", JSON_ARRAY, "an array");
     const char *one;
     json_t *targets = ub_json_own(rd->pool, json_array());
     apr_hash_t *seen = apr_hash_make(rd->pool);
-    size_t i, before;
+    size_t i;
     json_t *item;
 
     json_object_set(rd->ar->change, "targets", targets);
@@ -189,7 +226,7 @@ static void read_targets(reader *rd, const ub_request *req, json_t *body)
         json_array_foreach(arr, i, item) {
             const char *path = apr_psprintf(rd->pool, "userIds[%lu]", (unsigned long)i);
             const char *id = json_is_object(item)
-                ? json_string_value(json_object_get(item, keys[0]))
+                ? json_string_value(json_object_get(item, "userId"))
                 : json_string_value(item);
             const char *why;
 
@@ -201,6 +238,7 @@ static void read_targets(reader *rd, const ub_request *req, json_t *body)
                 fail(rd, path, "invalid_format", why);
                 continue;
             }
+            id = uuid_lower(rd->pool, id);
             if (apr_hash_get(seen, id, APR_HASH_KEY_STRING) != NULL) {
                 fail(rd, path, "duplicate_id", "names a user already in userIds");
                 continue;
@@ -211,13 +249,12 @@ static void read_targets(reader *rd, const ub_request *req, json_t *body)
         rd->ar->targets = (int)json_array_size(targets);
         return;
     }
-    before = (size_t)rd->ar->errors->nelts;
-    one = string_member(rd, body, NULL, "userId", 36, ub_check_uuid, NULL);
+    one = string_value(rd, body, NULL, "userId", 36, ub_check_uuid, NULL, 1);
     if (one != NULL && *one != '\0') {
-        json_array_append_new(targets, json_string(one));
+        json_array_append_new(targets, json_string(uuid_lower(rd->pool, one)));
         rd->ar->targets = 1;
     }
-    else if ((size_t)rd->ar->errors->nelts == before) {
+    else if ((size_t)rd->ar->errors->nelts == errors_before) {
         fail(rd, "userIds", "required", "name at least one user in userIds or userId");
     }
 }
@@ -231,14 +268,14 @@ static void read_personal(reader *rd, json_t *body, json_t *access)
     const char *login, *access_login;
     const char *const *k;
 
-    string_member(rd, body, NULL, "name", UB_LEN_DISPLAY, NULL, "name");
-    string_member(rd, body, NULL, "firstName", UB_LEN_PERSON_NAME, NULL, "first_name");
-    string_member(rd, body, NULL, "middleName", UB_LEN_PERSON_NAME, NULL, "middle_name");
-    string_member(rd, body, NULL, "lastName", UB_LEN_PERSON_NAME, NULL, "last_name");
-    string_member(rd, body, NULL, "phoneNumber1", UB_LEN_PHONE, ub_check_phone, "phone1");
-    string_member(rd, body, NULL, "phoneNumber2", UB_LEN_PHONE, ub_check_phone, "phone2");
-    string_member(rd, body, NULL, "employeeCode", UB_LEN_CODE, NULL, "employee_code");
-    string_member(rd, body, NULL, "profilePic", UB_LEN_PROFILE_PIC, NULL, "profile_pic");
+    personal_member(rd, body, NULL, "name", UB_LEN_DISPLAY, NULL, "name");
+    personal_member(rd, body, NULL, "firstName", UB_LEN_PERSON_NAME, NULL, "first_name");
+    personal_member(rd, body, NULL, "middleName", UB_LEN_PERSON_NAME, NULL, "middle_name");
+    personal_member(rd, body, NULL, "lastName", UB_LEN_PERSON_NAME, NULL, "last_name");
+    personal_member(rd, body, NULL, "phoneNumber1", UB_LEN_PHONE, ub_check_phone, "phone1");
+    personal_member(rd, body, NULL, "phoneNumber2", UB_LEN_PHONE, ub_check_phone, "phone2");
+    personal_member(rd, body, NULL, "employeeCode", UB_LEN_CODE, NULL, "employee_code");
+    personal_member(rd, body, NULL, "profilePic", UB_LEN_PROFILE_PIC, NULL, "profile_pic");
     if (json_is_string(json_object_get(body, "email"))
         && *json_string_value(json_object_get(body, "email")) == '\0') {
         fail(rd, "email", "invalid_format", "an email address cannot be empty");
@@ -246,9 +283,9 @@ static void read_personal(reader *rd, json_t *body, json_t *access)
     else {
         string_member(rd, body, NULL, "email", UB_LEN_EMAIL, ub_check_email, "email");
     }
-    login = string_member(rd, body, NULL, "loginName", UB_LEN_LOGIN_NAME, NULL, NULL);
-    access_login = string_member(rd, access, "accountAccess", "loginName",
-                                 UB_LEN_LOGIN_NAME, NULL, NULL);
+    login = personal_member(rd, body, NULL, "loginName", UB_LEN_LOGIN_NAME, NULL, NULL);
+    access_login = personal_member(rd, access, "accountAccess", "loginName",
+                                   UB_LEN_LOGIN_NAME, NULL, NULL);
     set_agreeing(rd, "login_name", "loginName", login, "accountAccess.loginName",
                  access_login);
     if (json_is_string(json_object_get(rd->ar->change, "login_name"))
@@ -269,6 +306,30 @@ static void read_personal(reader *rd, json_t *body, json_t *access)
     }
 }
 
+/* Two lists of distinct ids naming the same set, in any order. */
+static int same_id_set(json_t *a, json_t *b)
+{
+    size_t i, j;
+    json_t *x, *y;
+
+    if (json_array_size(a) != json_array_size(b)) {
+        return 0;
+    }
+    json_array_foreach(a, i, x) {
+        int found = 0;
+        json_array_foreach(b, j, y) {
+            if (json_equal(x, y)) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void read_uniform(reader *rd, json_t *body, json_t *access)
 {
     static const char *const role_keys[] = { "userRoleId", "roleId", "id", NULL };
@@ -281,7 +342,7 @@ static void read_uniform(reader *rd, json_t *body, json_t *access)
 
     role_ids = id_list(rd, body, "userRoleIds", role_keys);
     user_roles = id_list(rd, body, "userRoles", role_keys);
-    if (role_ids != NULL && user_roles != NULL && !json_equal(role_ids, user_roles)) {
+    if (role_ids != NULL && user_roles != NULL && !same_id_set(role_ids, user_roles)) {
         fail(rd, "userRoles", "conflicting_fields", "disagrees with userRoleIds");
     }
     else if (role_ids != NULL || user_roles != NULL) {
@@ -318,10 +379,11 @@ static void read_uniform(reader *rd, json_t *body, json_t *access)
     string_member(rd, timezone, "timezone", "daylightName", 1000, NULL, NULL);
 
     bool_member(rd, access, "accountAccess", "resetPasswordState", "reset_password_state");
-    string_member(rd, access, "accountAccess", "activationDate", 64, ub_check_iso8601,
-                  "activation_date");
-    string_member(rd, access, "accountAccess", "expiryDate", 64, ub_check_iso8601,
-                  "expiry_date");
+    /* "" clears a date: an account that does not expire. */
+    string_value(rd, access, "accountAccess", "activationDate", 64, ub_check_iso8601,
+                 "activation_date", 1);
+    string_value(rd, access, "accountAccess", "expiryDate", 64, ub_check_iso8601,
+                 "expiry_date", 1);
     bool_member(rd, body, NULL, "isSSOUser", "is_sso_user");
     bool_member(rd, body, NULL, "isEmployee", "is_employee");
     bool_member(rd, body, NULL, "isTwoFactorEnabled", "is_two_factor_enabled");

@@ -24,7 +24,7 @@ json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
                            ub_problem *problem)
 {
     json_error_t err;
-    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 
     if (doc == NULL) {
         problem->status = 400;

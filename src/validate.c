@@ -212,10 +212,69 @@ const char *ub_check_iso8601(const char *s)
     return *p == '\0' ? NULL : bad;
 }
 
+/* Whether the parameter list (";a=b; c=d") declares a charset other than
+ * UTF-8. */
+static int other_charset(const char *params)
+{
+    const char *p = params;
+
+    while (*p == ';') {
+        const char *name, *value;
+        apr_size_t name_len, value_len;
+
+        p++;
+        while (apr_isspace(*p)) {
+            p++;
+        }
+        name = p;
+        while (*p && *p != '=' && *p != ';' && !apr_isspace(*p)) {
+            p++;
+        }
+        name_len = (apr_size_t)(p - name);
+        while (apr_isspace(*p)) {
+            p++;
+        }
+        value = p;
+        value_len = 0;
+        if (*p == '=') {
+            p++;
+            while (apr_isspace(*p)) {
+                p++;
+            }
+            if (*p == '"') {
+                value = ++p;
+                while (*p && *p != '"') {
+                    p++;
+                }
+                value_len = (apr_size_t)(p - value);
+                if (*p == '"') {
+                    p++;
+                }
+            }
+            else {
+                value = p;
+                while (*p && *p != ';' && !apr_isspace(*p)) {
+                    p++;
+                }
+                value_len = (apr_size_t)(p - value);
+            }
+        }
+        while (*p && *p != ';') {
+            p++;
+        }
+        if (name_len == 7 && strncasecmp(name, "charset", 7) == 0
+            && !((value_len == 5 && strncasecmp(value, "utf-8", 5) == 0)
+                 || (value_len == 4 && strncasecmp(value, "utf8", 4) == 0))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ub_media_type_is(const char *content_type, const char *media_type)
 {
     apr_size_t n = strlen(media_type);
-    const char *p, *cs;
+    const char *p;
 
     if (content_type == NULL) {
         return 0;
@@ -235,15 +294,5 @@ int ub_media_type_is(const char *content_type, const char *media_type)
     }
     /* A body is JSON only in UTF-8; refuse a declared other charset rather
      * than misread it. */
-    cs = apr_strnatcasecmp(p, "") == 0 ? NULL : strcasestr(p, "charset=");
-    if (cs != NULL) {
-        cs += strlen("charset=");
-        if (*cs == '"') {
-            cs++;
-        }
-        if (strncasecmp(cs, "utf-8", 5) != 0 && strncasecmp(cs, "utf8", 4) != 0) {
-            return 0;
-        }
-    }
-    return 1;
+    return !other_charset(p);
 }

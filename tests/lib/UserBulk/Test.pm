@@ -1,0 +1,161 @@
+package UserBulk::Test;
+
+# Helpers shared by the Apache::Test files in tests/t/.
+#
+#   use FindBin; use lib "$FindBin::RealBin/../lib";
+#   use Apache::Test qw(-withtestmore);
+#   use UserBulk::Test qw(:all);
+#
+#   my $res = json_request(PUT => '/users', token(), [ { userName => 'x' } ]);
+#   is $res->code, 200;  my $body = $res->json;
+#   my $n = db_query("SELECT count(*) FROM ...");       # first column of row 1
+#   my @rows = db_query("SELECT a, b FROM ...");         # list of array refs
+#   my $mark = error_log_mark();  ...;  my @lines = error_log_lines($mark);
+#
+# token(%claims) mints a token signed with the demo key (UserBulk::Token;
+# defaults: sub alice, account acme, roles [userbulk.admin], valid 1 h).
+
+use strict;
+use warnings;
+
+use Apache::TestRequest ();
+use Apache::Test ();
+use Exporter 'import';
+use File::Spec::Functions qw(catfile);
+use HTTP::Request ();
+use JSON::PP ();
+use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
+
+our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
+                    db_query db_conninfo error_log_file error_log_mark
+                    error_log_lines ISSUER AUDIENCE
+                    ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
+
+use constant ADMIN_ROLE     => 'userbulk.admin';
+use constant PUT_USERS      => '/users';
+use constant ACCOUNT_UPDATE => '/api/v1/account/users/update';
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+sub token { return mint_token(@_) }
+
+sub encode_json { return $JSON->encode($_[0]) }
+
+# Decodes a response body as JSON; undef (and no exception) when it is not.
+sub decode_json_body {
+    my ($res) = @_;
+    my $body = $res->content;
+    return undef unless defined $body && length $body;
+    my $data = eval { $JSON->decode($body) };
+    return $data;
+}
+
+my $UA;
+
+sub _ua {
+    return $UA if $UA;
+    $UA = Apache::TestRequest::user_agent(reset => 1, keep_alive => 0);
+    $UA->requests_redirectable([]);    # show redirects, never follow them
+    $UA->timeout(60);
+    return $UA;
+}
+
+# raw_request(METHOD, PATH, HEADERS (array ref of pairs), BODY (bytes))
+sub raw_request {
+    my ($method, $path, $headers, $body) = @_;
+    my $url = Apache::TestRequest::resolve_url($path);
+    my $req = HTTP::Request->new($method => $url, $headers // [], $body);
+    $req->header('Content-Length' => length($body // '')) if defined $body;
+    my $res = _ua()->request($req);
+    return bless $res, 'UserBulk::Test::Response';
+}
+
+# json_request(METHOD, PATH, TOKEN, BODY, HEADERS)
+#   TOKEN: a JWT, or undef for none.
+#   BODY: a Perl structure (sent as JSON), a string (sent as is), or undef.
+#   HEADERS: hash or array ref of extra headers; Content-Type defaults to
+#   application/json when there is a body.
+sub json_request {
+    my ($method, $path, $token, $body, $headers) = @_;
+    my @h = ref $headers eq 'HASH' ? %$headers : @{ $headers // [] };
+    my %has;
+    for (my $i = 0; $i < @h; $i += 2) { $has{ lc $h[$i] } = 1 }
+    push @h, Authorization => "Bearer $token" if defined $token && !$has{authorization};
+    my $content;
+    if (defined $body) {
+        $content = ref $body ? $JSON->encode($body) : $body;
+        push @h, 'Content-Type' => 'application/json' unless $has{'content-type'};
+    }
+    push @h, Accept => 'application/json' unless $has{accept};
+    return raw_request($method, $path, \@h, $content);
+}
+
+# ---------------------------------------------------------------------------
+# The test database (started by tests/tools/run-tests.sh).
+
+sub db_conninfo {
+    my ($sock, $port) = @ENV{qw(UB_PG_SOCKET UB_PG_PORT)};
+    die "UB_PG_SOCKET/UB_PG_PORT are not set (run through tests/tools/run-tests.sh)\n"
+        unless $sock && $port;
+    return "host=$sock port=$port dbname=userbulk user=userbulk connect_timeout=3";
+}
+
+sub _psql {
+    return $ENV{UB_PSQL} if $ENV{UB_PSQL};
+    my ($bin) = sort { $b cmp $a } glob '/usr/lib/postgresql/*/bin/psql';
+    return $bin // 'psql';
+}
+
+# Runs SQL as the application's role. In list context returns the rows as
+# array refs (NULL as undef); in scalar context the first column of the first
+# row. Dies with psql's message when the statement fails.
+sub db_query {
+    my ($sql) = @_;
+    my $sep = "\x1f";
+    my @cmd = (_psql(), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+               '-P', 'null=\\N', '-F', $sep, '-d', db_conninfo(), '-c', $sql);
+    my $pid = open(my $out, '-|') // die "cannot fork: $!\n";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "cannot run $cmd[0]: $!\n";
+    }
+    my @lines = <$out>;
+    close $out;
+    die "db_query failed ($sql): @lines" if $?;
+    chomp @lines;
+    my @rows = map { [ map { $_ eq '\\N' ? undef : $_ } split /\Q$sep\E/, $_, -1 ] } @lines;
+    return wantarray ? @rows : (@rows ? $rows[0][0] : undef);
+}
+
+# ---------------------------------------------------------------------------
+# The server's error log.
+
+sub error_log_file {
+    my $vars = Apache::Test::vars();
+    return catfile($vars->{t_logs}, 'error_log');
+}
+
+# The current end of the error log, to read only what a test caused.
+sub error_log_mark { return -s error_log_file() // 0 }
+
+# The error log's lines (after MARK, a value of error_log_mark()).
+sub error_log_lines {
+    my ($mark) = @_;
+    open my $fh, '<', error_log_file() or return ();
+    seek $fh, $mark // 0, 0;
+    my @lines = <$fh>;
+    chomp @lines;
+    return @lines;
+}
+
+# ---------------------------------------------------------------------------
+
+package UserBulk::Test::Response;
+
+our @ISA = ('HTTP::Response');
+
+# The body decoded as JSON, or undef when it is not JSON.
+sub json { return UserBulk::Test::decode_json_body($_[0]) }
+
+1;

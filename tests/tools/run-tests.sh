@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# make test: the C unit tests, then the Apache::Test suite against a real httpd
+# and a private PostgreSQL, both on free ports, both stopped at the end (also
+# when a test dies or the run is interrupted).
+#
+#   tests/tools/run-tests.sh                   everything
+#   tests/tools/run-tests.sh t/auth.t          only these .t files (no unit tests)
+#   tests/tools/run-tests.sh -verbose t/auth.t other tests/TEST options pass through
+#
+# The last line is "N passed, N failed": assertions of both parts (check's
+# summary and the TAP totals). The exit status is non-zero when anything failed.
+#
+# UB_NO_VALGRIND=1 runs the unit tests without valgrind.
+# UB_KEEP_PG=1 leaves the test cluster (.run/test-pg) running for inspection.
+set -euo pipefail
+
+UB_PROG=run-tests.sh
+# shellcheck source=tests/tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$UB_ROOT"
+
+RUN_DIR=$UB_ROOT/.run
+PG_DIR=$RUN_DIR/test-pg
+PID_FILE=$UB_ROOT/tests/t/logs/httpd.pid
+UNIT_BIN=${UB_UNIT_BIN:-$UB_ROOT/.build/unit_tests}
+mkdir -p "$RUN_DIR"
+chmod 755 "$RUN_DIR"
+
+# One run at a time per tree: they would share tests/t/logs and .run/test-pg.
+# (A pid file, not flock: the lock's descriptor would be inherited by httpd
+# and PostgreSQL and outlive a killed run.)
+LOCK=$RUN_DIR/test-run.pid
+other=$(cat "$LOCK" 2>/dev/null || true)
+if [[ -n $other && $other != "$$" ]] && kill -0 "$other" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$other/cmdline" 2>/dev/null | grep -q run-tests.sh; then
+    ub_die "another test run (pid $other) is in progress in $UB_ROOT"
+fi
+echo "$$" >"$LOCK"
+
+# Unit tests only when the whole suite runs (no test files named).
+run_unit=1
+for a in "$@"; do
+    [[ $a == -* ]] || run_unit=0
+done
+
+cleaned=0
+cleanup() {
+    [[ $cleaned == 1 ]] && return 0
+    cleaned=1
+    rm -f "$LOCK"
+    ub_kill_httpd_pidfile "$PID_FILE"
+    if [[ ${UB_KEEP_PG:-0} == 1 ]]; then
+        ub_say "UB_KEEP_PG=1: PostgreSQL left running: tests/tools/pg.sh psql $PG_DIR; stop: tests/tools/pg.sh stop $PG_DIR"
+    else
+        "$UB_ROOT/tests/tools/pg.sh" stop "$PG_DIR" || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+passed=0
+failed=0
+
+# --- PostgreSQL: a fresh cluster each run -----------------------------------
+ub_kill_httpd_pidfile "$PID_FILE"
+"$UB_ROOT/tests/tools/pg.sh" stop "$PG_DIR" || true
+rm -rf "$PG_DIR"
+pg_port=$(ub_free_port)
+"$UB_ROOT/tests/tools/pg.sh" start "$PG_DIR" "$pg_port" --ephemeral
+"$UB_ROOT/tests/tools/pg.sh" demo "$PG_DIR"
+UB_PG_PORT=$pg_port
+UB_PG_SOCKET=$("$UB_ROOT/tests/tools/pg.sh" socket "$PG_DIR")
+UB_HTTP_PORT=$(ub_free_port)
+export UB_PG_PORT UB_PG_SOCKET UB_HTTP_PORT
+
+# --- C unit tests ------------------------------------------------------------
+if [[ $run_unit == 1 ]]; then
+    echo "=== unit tests: $UNIT_BIN"
+    unit_log=$RUN_DIR/unit-tests.log
+    unit_rc=0
+    if [[ ! -x $UNIT_BIN ]]; then
+        echo "$UNIT_BIN is missing: run make all" | tee "$unit_log"
+        unit_rc=127
+    elif [[ ${UB_NO_VALGRIND:-0} != 1 ]] && command -v valgrind >/dev/null; then
+        # No fork per test, so that valgrind sees every test in one process.
+        # (With pipefail, a failing pipeline's status is the test binary's.)
+        CK_FORK=no valgrind --quiet --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+            --track-origins=yes "$UNIT_BIN" 2>&1 | tee "$unit_log" || unit_rc=$?
+    else
+        "$UNIT_BIN" 2>&1 | tee "$unit_log" || unit_rc=$?
+    fi
+    # check prints "NN%: Checks: C, Failures: F, Errors: E" per runner.
+    read -r u_checks u_bad u_lines < <(perl -ne '
+        if (/^\d+%: Checks: (\d+), Failures: (\d+), Errors: (\d+)/) {
+            $c += $1; $b += $2 + $3; $n++;
+        }
+        END { printf "%d %d %d\n", $c, $b, $n }' "$unit_log")
+    passed=$((passed + u_checks - u_bad))
+    failed=$((failed + u_bad))
+    if [[ $u_lines == 0 || ($unit_rc != 0 && $u_bad == 0) ]]; then
+        # A crash, a valgrind error (exit 99) or no summary at all.
+        echo "unit tests: exit status $unit_rc (99 = valgrind found errors; log: $unit_log)"
+        failed=$((failed + 1))
+    fi
+    echo "unit tests: $((u_checks - u_bad)) passed, $u_bad failed, exit status $unit_rc"
+fi
+
+# --- Apache::Test --------------------------------------------------------------
+echo "=== Apache::Test suite: httpd on 127.0.0.1:$UB_HTTP_PORT, PostgreSQL on $UB_PG_SOCKET"
+result_file=$RUN_DIR/apache-test.result
+rm -f "$result_file"
+at_rc=0
+UB_RESULT_FILE=$result_file perl "$UB_ROOT/tests/TEST" "$@" || at_rc=$?
+if [[ -s $result_file ]]; then
+    read -r at_passed at_failed < <(perl -ne 'print "$1 $2\n" if /passed=(\d+) failed=(\d+)/' "$result_file")
+    passed=$((passed + at_passed))
+    failed=$((failed + at_failed))
+    if [[ $at_rc != 0 && $at_failed == 0 ]]; then
+        failed=$((failed + 1))
+    fi
+else
+    echo "Apache::Test did not run the tests (exit status $at_rc): see tests/t/logs/error_log"
+    failed=$((failed + 1))
+fi
+if [[ $failed != 0 && -f $UB_ROOT/tests/t/logs/error_log ]]; then
+    echo "httpd error log: tests/t/logs/error_log"
+fi
+
+cleanup 2>&1
+trap - EXIT INT TERM
+
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]

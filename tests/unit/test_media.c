@@ -1,0 +1,169 @@
+/*
+ * test_media.c: src/media.c, the bodies each endpoint takes and the answer
+ * form Accept asks for.
+ */
+#include <string.h>
+#include "unit.h"
+#include "media.h"
+
+START_TEST(put_users_takes_json)
+{
+    ck_assert(ub_media_type_accepted(UB_EP_PUT_USERS, "application/json"));
+    ck_assert(ub_media_type_accepted(UB_EP_PUT_USERS, "application/json; charset=utf-8"));
+}
+END_TEST
+
+START_TEST(put_users_refuses_json_patch)
+{
+    ck_assert(!ub_media_type_accepted(UB_EP_PUT_USERS, "application/json-patch+json"));
+}
+END_TEST
+
+START_TEST(put_users_refuses_other_or_missing_types)
+{
+    ck_assert(!ub_media_type_accepted(UB_EP_PUT_USERS, "text/plain"));
+    ck_assert(!ub_media_type_accepted(UB_EP_PUT_USERS, "application/x-www-form-urlencoded"));
+    ck_assert(!ub_media_type_accepted(UB_EP_PUT_USERS, "application/json; charset=latin1"));
+    ck_assert(!ub_media_type_accepted(UB_EP_PUT_USERS, NULL));
+}
+END_TEST
+
+START_TEST(account_update_takes_json_patch_and_json)
+{
+    ck_assert(ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE, "application/json-patch+json"));
+    ck_assert(ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE,
+                                     "Application/JSON-Patch+JSON; charset=UTF-8"));
+    ck_assert(ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE, "application/json"));
+}
+END_TEST
+
+START_TEST(account_update_refuses_other_types)
+{
+    ck_assert(!ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE, "application/json-patch"));
+    ck_assert(!ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE, "application/merge-patch+json"));
+    ck_assert(!ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE,
+                                      "application/json-patch+json; charset=utf-16"));
+    ck_assert(!ub_media_type_accepted(UB_EP_ACCOUNT_UPDATE, NULL));
+}
+END_TEST
+
+START_TEST(media_types_name_what_each_endpoint_takes)
+{
+    ck_assert_str_eq(ub_media_types(UB_EP_PUT_USERS), "application/json");
+    ck_assert_ptr_nonnull(strstr(ub_media_types(UB_EP_ACCOUNT_UPDATE),
+                                 "application/json-patch+json"));
+    ck_assert_ptr_nonnull(strstr(ub_media_types(UB_EP_ACCOUNT_UPDATE), "application/json"));
+}
+END_TEST
+
+/* ---- Accept ---------------------------------------------------------- */
+
+START_TEST(accept_text_plain_prefers_text)
+{
+    ck_assert(ub_accept_prefers_text("text/plain"));
+}
+END_TEST
+
+START_TEST(accept_json_and_text_prefers_json)
+{
+    ck_assert(!ub_accept_prefers_text("application/json, text/plain"));
+    ck_assert(!ub_accept_prefers_text("text/plain, application/json"));
+}
+END_TEST
+
+START_TEST(accept_text_with_lower_quality_prefers_json)
+{
+    ck_assert(!ub_accept_prefers_text("text/plain;q=0.5, application/json"));
+}
+END_TEST
+
+START_TEST(accept_json_with_lower_quality_prefers_text)
+{
+    ck_assert(ub_accept_prefers_text("application/json;q=0.5, text/plain"));
+    ck_assert(ub_accept_prefers_text("text/plain, application/json; q=0.9"));
+}
+END_TEST
+
+START_TEST(accept_anything_prefers_json)
+{
+    ck_assert(!ub_accept_prefers_text("*/*"));
+    ck_assert(!ub_accept_prefers_text("text/plain, */*"));
+    ck_assert(!ub_accept_prefers_text("application/*, text/plain"));
+}
+END_TEST
+
+START_TEST(accept_text_over_wildcard_with_lower_quality_prefers_text)
+{
+    ck_assert(ub_accept_prefers_text("text/plain, */*;q=0.8"));
+}
+END_TEST
+
+START_TEST(accept_absent_or_empty_prefers_json)
+{
+    ck_assert(!ub_accept_prefers_text(NULL));
+    ck_assert(!ub_accept_prefers_text(""));
+}
+END_TEST
+
+START_TEST(accept_text_with_quality_zero_is_refused_text)
+{
+    ck_assert(!ub_accept_prefers_text("text/plain;q=0"));
+    ck_assert(!ub_accept_prefers_text("text/plain;q=0, text/html"));
+}
+END_TEST
+
+START_TEST(accept_ignores_case_spaces_and_other_parameters)
+{
+    ck_assert(ub_accept_prefers_text("TEXT/PLAIN"));
+    ck_assert(ub_accept_prefers_text("  text/plain ; charset=utf-8"));
+    ck_assert(ub_accept_prefers_text("text/plain;format=flowed;q=0.2, application/json;q=0.1"));
+}
+END_TEST
+
+START_TEST(accept_other_types_prefer_json)
+{
+    ck_assert(!ub_accept_prefers_text("text/html"));
+    ck_assert(!ub_accept_prefers_text("text/*"));
+    ck_assert(!ub_accept_prefers_text("text/plainish"));
+}
+END_TEST
+
+/* A q of a later element is not read as this element's q. */
+START_TEST(accept_quality_belongs_to_its_own_element)
+{
+    ck_assert(ub_accept_prefers_text("text/plain, application/json;q=0.1"));
+    ck_assert(!ub_accept_prefers_text("application/json, text/plain;q=0.1"));
+    ck_assert(ub_accept_prefers_text("text/plain , application/json;q=0.1"));
+}
+END_TEST
+
+Suite *media_suite(void)
+{
+    Suite *s = suite_create("media");
+    TCase *tc;
+
+    tc = ut_tcase("content_type");
+    tcase_add_test(tc, put_users_takes_json);
+    tcase_add_test(tc, put_users_refuses_json_patch);
+    tcase_add_test(tc, put_users_refuses_other_or_missing_types);
+    tcase_add_test(tc, account_update_takes_json_patch_and_json);
+    tcase_add_test(tc, account_update_refuses_other_types);
+    tcase_add_test(tc, media_types_name_what_each_endpoint_takes);
+    suite_add_tcase(s, tc);
+
+    tc = ut_tcase("accept");
+    tcase_add_test(tc, accept_text_plain_prefers_text);
+    tcase_add_test(tc, accept_json_and_text_prefers_json);
+    tcase_add_test(tc, accept_text_with_lower_quality_prefers_json);
+    tcase_add_test(tc, accept_json_with_lower_quality_prefers_text);
+    tcase_add_test(tc, accept_anything_prefers_json);
+    tcase_add_test(tc, accept_text_over_wildcard_with_lower_quality_prefers_text);
+    tcase_add_test(tc, accept_absent_or_empty_prefers_json);
+    tcase_add_test(tc, accept_text_with_quality_zero_is_refused_text);
+    tcase_add_test(tc, accept_ignores_case_spaces_and_other_parameters);
+    tcase_add_test(tc, accept_other_types_prefer_json);
+    tcase_add_test(tc, accept_quality_belongs_to_its_own_element);
+    suite_add_tcase(s, tc);
+
+    return s;
+}

@@ -16,6 +16,7 @@
 #include "put_users.h"
 #include "account_update.h"
 #include "media.h"
+#include "validate.h"
 #include "render.h"
 #include "store.h"
 
@@ -26,10 +27,15 @@
 #define SET_MAX_RECORDS  (1u << 2)
 #define SET_MAX_BODY     (1u << 3)
 #define SET_RETRY_AFTER  (1u << 4)
+#define SET_NOT_BEFORE   (1u << 5)
+
+/* Clock skew allowed between the token issuer and this server. */
+#define NOT_BEFORE_LEEWAY 60
 
 typedef struct {
     ap_expr_info_t *account;    /* the caller's account code */
     ap_expr_info_t *actor;      /* the caller, for the audit trail */
+    ap_expr_info_t *not_before; /* the token's nbf claim, if checked here */
     int max_records;
     apr_off_t max_body;
     int retry_after;
@@ -53,6 +59,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
     conf->account = (add->set & SET_ACCOUNT) ? add->account : base->account;
     conf->actor = (add->set & SET_ACTOR) ? add->actor : base->actor;
+    conf->not_before = (add->set & SET_NOT_BEFORE) ? add->not_before : base->not_before;
     conf->max_records = (add->set & SET_MAX_RECORDS) ? add->max_records : base->max_records;
     conf->max_body = (add->set & SET_MAX_BODY) ? add->max_body : base->max_body;
     conf->retry_after = (add->set & SET_RETRY_AFTER) ? add->retry_after : base->retry_after;
@@ -139,6 +146,17 @@ static const char *set_actor(cmd_parms *cmd, void *dconf, const char *arg)
     return err;
 }
 
+static const char *set_not_before(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ub_dir_conf *c = dconf;
+    const char *err = set_expr(cmd, &c->not_before, arg);
+
+    if (err == NULL) {
+        c->set |= SET_NOT_BEFORE;
+    }
+    return err;
+}
+
 /* A whole number in [lo, hi], or the directive's error line. */
 static const char *parse_count(cmd_parms *cmd, const char *arg,
                                apr_int64_t lo, apr_int64_t hi, apr_int64_t *out)
@@ -201,6 +219,9 @@ static const command_rec ub_cmds[] = {
     AP_INIT_TAKE1("UserBulkActor", set_actor, NULL, OR_AUTHCFG,
                   "Expression naming the caller for the audit trail "
                   "(default %{REMOTE_USER})"),
+    AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, OR_AUTHCFG,
+                  "Expression giving the token's nbf claim, refused while in "
+                  "the future, for auth modules that do not check it"),
     AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, OR_AUTHCFG,
                   "Most user records one request may hold (default 1000)"),
     AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, OR_AUTHCFG,
@@ -435,6 +456,17 @@ static int serve(request_rec *r, ub_endpoint ep)
     apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
     apr_table_setn(r->notes, "userbulk-trace", call->req.trace_id);
 
+    if (call->conf->not_before != NULL) {
+        const char *nbf = eval(call, call->conf->not_before, "UserBulkNotBefore");
+        if (*nbf && ub_not_yet_valid(nbf, r->request_time, NOT_BEFORE_LEEWAY)) {
+            apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                           "Bearer error=\"invalid_token\", "
+                           "error_description=\"The token is not valid yet.\"");
+            ub_logf(&call->req, UB_LOG_INFO, 0, "UB0008 refused a token whose nbf is in the future");
+            ub_problem_auth(&problem, HTTP_UNAUTHORIZED);
+            return refuse(call, &problem);
+        }
+    }
     r->allowed = AP_METHOD_BIT << method;
     if (r->method_number != method) {
         apr_table_setn(r->err_headers_out, "Allow", method_name);

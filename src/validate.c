@@ -212,6 +212,21 @@ const char *ub_check_iso8601(const char *s)
     return *p == '\0' ? NULL : bad;
 }
 
+int ub_not_yet_valid(const char *nbf, apr_time_t now, int leeway)
+{
+    char *end;
+    apr_int64_t v;
+
+    while (apr_isspace(*nbf)) {
+        nbf++;
+    }
+    v = apr_strtoi64(nbf, &end, 10);
+    if (end == nbf || (*end != '\0' && *end != '.')) {
+        return 1;
+    }
+    return v > apr_time_sec(now) + leeway;
+}
+
 /* Whether the parameter list (";a=b; c=d") declares a charset other than
  * UTF-8. */
 static int other_charset(const char *params)

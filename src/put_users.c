@@ -31,17 +31,18 @@ apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
         outcome->status = problem.status;
         return ub_render_put_problem(out, &problem);
     }
+    outcome->processed = batch->records->nelts;
     if (count_valid(batch) > 0) {
         ub_db *db = dbs->acquire(dbs->baton);
 
         if (db == NULL || ub_store_put_users(req, db, batch) != APR_SUCCESS) {
             ub_problem_unavailable(&problem);
             outcome->status = problem.status;
+            outcome->failed = outcome->processed;
             return ub_render_put_problem(out, &problem);
         }
     }
     rv = ub_render_put_results(out, batch, &outcome->status);
-    outcome->processed = batch->records->nelts;
     outcome->applied = count_valid(batch);
     outcome->failed = outcome->processed - outcome->applied;
     return rv;

@@ -301,11 +301,8 @@ static ub_db *acquire_db(void *baton)
     }
     call->db.driver = call->dbd->driver;
     call->db.handle = call->dbd->handle;
-    call->db.put_users = apr_hash_get(call->dbd->prepared, UB_STMT_PUT_USERS,
-                                      APR_HASH_KEY_STRING);
-    call->db.account_update = apr_hash_get(call->dbd->prepared,
-                                           UB_STMT_ACCOUNT_UPDATE,
-                                           APR_HASH_KEY_STRING);
+    call->db.conn_pool = call->dbd->pool;
+    call->db.prepared = call->dbd->prepared;
     return &call->db;
 }
 

@@ -65,7 +65,7 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
     args[2] = req->trace_id;
     args[3] = ub_json_dump(req->pool, ar->change);
     if (db == NULL || args[3] == NULL
-        || ub_store_select_row(req, db, db->account_update, 4, args, 2,
+        || ub_store_select_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, 2,
                                cols) != APR_SUCCESS) {
         ub_problem_unavailable(&problem);
         return answer_problem(req, out, outcome, &problem);

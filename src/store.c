@@ -2,6 +2,7 @@
  * store.c: calling the directory's SQL functions (src/sql/functions.sql).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <apr_strings.h>
 #include "store.h"
 #include "json.h"
@@ -34,6 +35,61 @@ static apr_status_t fail(const ub_request *req, const ub_db *db, int rc,
     ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "UB0201 %s failed: %s", what,
             msg ? msg : "no database connection");
     return APR_EGENERAL;
+}
+
+static const char *sql_of(const char *label)
+{
+    return strcmp(label, UB_STMT_PUT_USERS) == 0 ? ub_sql_put_users
+                                                 : ub_sql_account_update;
+}
+
+/* Whether the server still knows the statement. The pgsql driver reconnects
+ * a broken connection in place (PQreset) when mod_dbd checks it, and the
+ * new session has none of the statements mod_dbd prepared: asked of the
+ * server, not read from an error message, which may be translated. */
+static int statement_known(const ub_request *req, const ub_db *db,
+                           const char *label)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *sql = apr_psprintf(req->pool,
+        "SELECT count(*) FROM pg_prepared_statements WHERE name = '%s'", label);
+    int known = 1;
+
+    if (apr_dbd_select(db->driver, req->pool, db->handle, &res, sql, 1) == 0
+        && apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0) {
+        known = strcmp(apr_dbd_get_entry(db->driver, row, 0), "0") != 0;
+        while (apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0)
+            ;
+    }
+    return known;
+}
+
+/* Runs the statement under label; prepares it again, once, when the
+ * server lost it. A statement that was never found ran nothing, so running
+ * it after preparing it again cannot apply anything twice. */
+static int run(const ub_request *req, const ub_db *db, const char *label,
+               int nargs, const char **args, apr_dbd_results_t **res)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    int rc = stmt ? apr_dbd_pselect(db->driver, req->pool, db->handle, res,
+                                    stmt, 1, nargs, args)
+                  : -1;
+
+    if (rc == 0 || (stmt != NULL && statement_known(req, db, label))) {
+        return rc;
+    }
+    stmt = NULL;
+    if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql_of(label),
+                        label, &stmt) != 0) {
+        return rc;
+    }
+    ub_logf(req, UB_LOG_WARNING, 0,
+            "UB0204 statement %s prepared again on a reconnected session", label);
+    apr_hash_set(db->prepared, label, APR_HASH_KEY_STRING, stmt);
+    *res = NULL;
+    return apr_dbd_pselect(db->driver, req->pool, db->handle, res, stmt, 1,
+                           nargs, args);
 }
 
 /* Adds the errors the SQL function reported (a JSON array of
@@ -76,14 +132,10 @@ apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
     if (count == 0) {
         return APR_SUCCESS;     /* every record already failed: nothing to ask */
     }
-    if (db->put_users == NULL) {
-        return fail(req, db, 0, "preparing " UB_STMT_PUT_USERS);
-    }
     args[0] = req->account;
     args[1] = req->actor;
     args[2] = req->trace_id;
-    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, &res,
-                         db->put_users, 1, 4, args);
+    rc = run(req, db, UB_STMT_PUT_USERS, 4, args, &res);
     if (rc != 0) {
         return fail(req, db, rc, "PUT /users statement");
     }
@@ -111,7 +163,7 @@ apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
 }
 
 apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
-                                 apr_dbd_prepared_t *stmt, int nargs,
+                                 const char *label, int nargs,
                                  const char **args, int ncols,
                                  const char **cols)
 {
@@ -119,11 +171,7 @@ apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
     apr_dbd_row_t *row = NULL;
     int rc, i;
 
-    if (stmt == NULL) {
-        return fail(req, db, 0, "a statement that was not prepared");
-    }
-    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, &res, stmt, 1,
-                         nargs, args);
+    rc = run(req, db, label, nargs, args, &res);
     if (rc != 0) {
         return fail(req, db, rc, "statement");
     }

@@ -21,10 +21,10 @@ extern const char ub_sql_account_update[];
 apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
                                 ub_put_batch *batch);
 
-/* Runs a prepared statement returning one row and copies its first ncols
- * columns (NULL for SQL null). */
+/* Runs a prepared statement (by label) returning one row and copies its
+ * first ncols columns (NULL for SQL null). */
 apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
-                                 apr_dbd_prepared_t *stmt, int nargs,
+                                 const char *label, int nargs,
                                  const char **args, int ncols,
                                  const char **cols);
 

@@ -12,6 +12,7 @@
 #include <apr_tables.h>
 #include <apr_buckets.h>
 #include <apr_dbd.h>
+#include <apr_hash.h>
 
 /* Defaults of the directives, also used by the unit tests. */
 #define UB_DEFAULT_MAX_RECORDS   1000
@@ -58,12 +59,14 @@ typedef struct {
     void *log_baton;
 } ub_request;
 
-/* A database connection and the statements prepared on it (by mod_dbd). */
+/* A pooled database connection and the statements prepared on it (by
+ * mod_dbd when it opened the connection; again by the store when the
+ * driver silently reconnected and the server forgot them). */
 typedef struct ub_db_t {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
-    apr_dbd_prepared_t *put_users;
-    apr_dbd_prepared_t *account_update;
+    apr_pool_t *conn_pool;      /* lives as long as the connection */
+    apr_hash_t *prepared;       /* label -> apr_dbd_prepared_t */
 } ub_db;
 
 /* A failure of the request as a whole (as opposed to one record). */

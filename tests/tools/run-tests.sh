@@ -72,7 +72,8 @@ pg_port=$(ub_free_port)
 UB_PG_PORT=$pg_port
 UB_PG_SOCKET=$("$UB_ROOT/tests/tools/pg.sh" socket "$PG_DIR")
 UB_HTTP_PORT=$(ub_free_port)
-export UB_PG_PORT UB_PG_SOCKET UB_HTTP_PORT
+UB_PG_DIR=$PG_DIR
+export UB_PG_PORT UB_PG_SOCKET UB_HTTP_PORT UB_PG_DIR
 
 # --- C unit tests ------------------------------------------------------------
 if [[ $run_unit == 1 ]]; then

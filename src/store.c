@@ -65,9 +65,12 @@ static int statement_known(const ub_request *req, const ub_db *db,
     return known;
 }
 
-/* Runs the statement under label; prepares it again, once, when the
- * server lost it. A statement that was never found ran nothing, so running
- * it after preparing it again cannot apply anything twice. */
+/* Runs the statement under label. When it fails because the connection
+ * had died (PostgreSQL restarted, a failover), the driver reconnects it in
+ * place; the statement is then prepared again on the new session and run
+ * once more. Either the old session never ran it, or its transaction died
+ * with the session; and both endpoints are idempotent (PUT replaces, POST
+ * sets), so a second run cannot apply anything twice. */
 static int run(const ub_request *req, const ub_db *db, const char *label,
                int nargs, const char **args, apr_dbd_results_t **res)
 {
@@ -76,7 +79,12 @@ static int run(const ub_request *req, const ub_db *db, const char *label,
                                     stmt, 1, nargs, args)
                   : -1;
 
-    if (rc == 0 || (stmt != NULL && statement_known(req, db, label))) {
+    if (rc == 0) {
+        return rc;
+    }
+    /* Reconnects a broken connection (PQreset); fails if it stays down. */
+    if (apr_dbd_check_conn(db->driver, req->pool, db->handle) != APR_SUCCESS
+        || (stmt != NULL && statement_known(req, db, label))) {
         return rc;
     }
     stmt = NULL;

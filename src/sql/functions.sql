@@ -86,6 +86,7 @@ DECLARE
     v_account  uuid;
     v_attempt  integer := 0;
     v_failed   integer;
+    v_lock_all boolean := false;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -107,123 +108,147 @@ BEGIN
     LOOP
         BEGIN
             DELETE FROM ub_put_work;
+
+            -- 1. After a concurrent change was seen (below), lock every user
+            -- of the batch first, in key order, and decide under the locks.
+            IF v_lock_all THEN
+                PERFORM 1 FROM userbulk.users u
+                 WHERE u.account_id = v_account
+                   AND u.user_name IN (SELECT b.user_name
+                                         FROM jsonb_populate_recordset(NULL::userbulk.put_item, p_batch) b)
+                 ORDER BY u.id
+                   FOR NO KEY UPDATE;
+            END IF;
+
+            -- 2. One pass over the batch: find each user (another account's
+            -- users do not exist here), check codes, read-only flags and
+            -- roles, and work out which fields the record changes (only
+            -- those go to the audit trail; a record changing nothing
+            -- writes nothing).
             INSERT INTO ub_put_work
-                SELECT b.* FROM jsonb_populate_recordset(NULL::userbulk.put_item, p_batch) b;
-            ANALYZE ub_put_work;
-
-            -- 1. Lock the batch's users in key order.
-            PERFORM 1 FROM userbulk.users u
-             WHERE u.account_id = v_account
-               AND u.user_name IN (SELECT w.user_name FROM ub_put_work w)
-             ORDER BY u.id
-               FOR NO KEY UPDATE;
-
-            -- 2. Find them. Another account's users do not exist here.
-            UPDATE ub_put_work w SET user_id = u.id, version = u.version
-              FROM userbulk.users u
-             WHERE u.account_id = v_account AND u.user_name = w.user_name;
-            UPDATE ub_put_work w
-               SET errors = userbulk.err('userName', 'not_found',
-                                         'no user with this userName in the account')
-             WHERE w.user_id IS NULL;
-
-            -- 3. Codes, read-only flags: one pass, every failing field named.
-            UPDATE ub_put_work w
-               SET errors = w.errors || coalesce((
-                   SELECT jsonb_agg(e.err ORDER BY e.ord) FROM (VALUES
-                       (1, CASE WHEN w.department IS NOT NULL AND NOT EXISTS (
+            SELECT b.*, u.id, coalesce(r.ids, '{}'),
+                   CASE WHEN u.id IS NULL
+                        THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
+                        ELSE coalesce(c.errs, '[]') || coalesce(r.errs, '[]') END,
+                   nullif(d.before, '{}'), nullif(d.after, '{}'), u.version
+              FROM jsonb_populate_recordset(NULL::userbulk.put_item, p_batch) b
+              LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
+             CROSS JOIN LATERAL (
+                   SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                              FILTER (WHERE q.role_id IS NOT NULL) AS ids,
+                          jsonb_agg(jsonb_build_object(
+                              'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
+                              'message', 'names no role of the account') ORDER BY q.pos)
+                              FILTER (WHERE q.role_id IS NULL) AS errs
+                     FROM userbulk.put_roles(v_account, b.roles) q) r
+             CROSS JOIN LATERAL (
+                   SELECT to_jsonb(array_remove(ARRAY[
+                       CASE WHEN b.department IS NOT NULL AND NOT EXISTS (
                                   SELECT 1 FROM userbulk.departments d
-                                   WHERE d.account_id = v_account AND d.code = w.department)
+                                   WHERE d.account_id = v_account AND d.code = b.department)
                            THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
-                                'message', format('department %s is not configured for the account', w.department)) END),
-                       (2, CASE WHEN w.location IS NOT NULL AND NOT EXISTS (
+                                'message', format('department %s is not configured for the account', b.department)) END,
+                       CASE WHEN b.location IS NOT NULL AND NOT EXISTS (
                                   SELECT 1 FROM userbulk.locations l
-                                   WHERE l.account_id = v_account AND l.code = w.location)
+                                   WHERE l.account_id = v_account AND l.code = b.location)
                            THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
-                                'message', format('location %s is not configured for the account', w.location)) END),
-                       (3, CASE WHEN w.program_admin_role IS NOT NULL AND NOT EXISTS (
+                                'message', format('location %s is not configured for the account', b.location)) END,
+                       CASE WHEN b.program_admin_role IS NOT NULL AND NOT EXISTS (
                                   SELECT 1 FROM userbulk.program_admin_roles p
-                                   WHERE p.account_id = v_account AND p.code = w.program_admin_role)
+                                   WHERE p.account_id = v_account AND p.code = b.program_admin_role)
                            THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
-                                'message', format('program admin role %s is not configured for the account', w.program_admin_role)) END),
-                       (4, CASE WHEN w.access_automation <> u.access_automation
+                                'message', format('program admin role %s is not configured for the account', b.program_admin_role)) END,
+                       CASE WHEN b.access_automation <> u.access_automation
                            THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END),
-                       (5, CASE WHEN w.access_certification <> u.access_certification
+                                'message', 'is read-only: send the stored value or leave it out') END,
+                       CASE WHEN b.access_certification <> u.access_certification
                            THEN jsonb_build_object('field', 'userAccess.AccessCertification', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END),
-                       (6, CASE WHEN w.access_complete <> u.access_complete
+                                'message', 'is read-only: send the stored value or leave it out') END,
+                       CASE WHEN b.access_complete <> u.access_complete
                            THEN jsonb_build_object('field', 'userAccess.AccessComplete', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END),
-                       (7, CASE WHEN w.access_operational_matching <> u.access_operational_matching
+                                'message', 'is read-only: send the stored value or leave it out') END,
+                       CASE WHEN b.access_operational_matching <> u.access_operational_matching
                            THEN jsonb_build_object('field', 'userAccess.AccessOperationalMatching', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END)
-                   ) AS e(ord, err) WHERE e.err IS NOT NULL), '[]')
-              FROM userbulk.users u
-             WHERE u.id = w.user_id;
+                                'message', 'is read-only: send the stored value or leave it out') END
+                   ]::jsonb[], NULL)) AS errs) c
+             CROSS JOIN LATERAL (
+                   SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
+                     FROM userbulk.user_roles ur WHERE ur.user_id = u.id) cur
+             CROSS JOIN LATERAL (
+                   SELECT u.id IS NOT NULL
+                          AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1, u.department_code, u.location_code, u.program_admin_role_code, u.locked_out)
+                               IS DISTINCT FROM (b.email, b.first_name, b.middle_name, b.last_name, b.phone, b.department, b.location, b.program_admin_role, b.locked_out)
+                               OR cur.ids IS DISTINCT FROM coalesce(r.ids, '{}')) AS changed) ch
+             CROSS JOIN LATERAL (
+                   SELECT CASE WHEN ch.changed THEN '{}'::jsonb
+                           || CASE WHEN u.email IS DISTINCT FROM b.email THEN jsonb_build_object('email', u.email) ELSE '{}' END
+                           || CASE WHEN u.first_name IS DISTINCT FROM b.first_name THEN jsonb_build_object('firstName', u.first_name) ELSE '{}' END
+                           || CASE WHEN u.middle_name IS DISTINCT FROM b.middle_name THEN jsonb_build_object('middleName', u.middle_name) ELSE '{}' END
+                           || CASE WHEN u.last_name IS DISTINCT FROM b.last_name THEN jsonb_build_object('lastName', u.last_name) ELSE '{}' END
+                           || CASE WHEN u.phone1 IS DISTINCT FROM b.phone THEN jsonb_build_object('phoneNumber', u.phone1) ELSE '{}' END
+                           || CASE WHEN u.department_code IS DISTINCT FROM b.department THEN jsonb_build_object('departmentId', u.department_code) ELSE '{}' END
+                           || CASE WHEN u.location_code IS DISTINCT FROM b.location THEN jsonb_build_object('locationId', u.location_code) ELSE '{}' END
+                           || CASE WHEN u.program_admin_role_code IS DISTINCT FROM b.program_admin_role THEN jsonb_build_object('programAdminRoleId', u.program_admin_role_code) ELSE '{}' END
+                           || CASE WHEN u.locked_out IS DISTINCT FROM b.locked_out THEN jsonb_build_object('lockedOut', u.locked_out) ELSE '{}' END
+                           || CASE WHEN cur.ids IS DISTINCT FROM coalesce(r.ids, '{}') THEN jsonb_build_object('roles', to_jsonb(cur.ids)) ELSE '{}' END END AS before,
+                          CASE WHEN ch.changed THEN '{}'::jsonb
+                           || CASE WHEN u.email IS DISTINCT FROM b.email THEN jsonb_build_object('email', b.email) ELSE '{}' END
+                           || CASE WHEN u.first_name IS DISTINCT FROM b.first_name THEN jsonb_build_object('firstName', b.first_name) ELSE '{}' END
+                           || CASE WHEN u.middle_name IS DISTINCT FROM b.middle_name THEN jsonb_build_object('middleName', b.middle_name) ELSE '{}' END
+                           || CASE WHEN u.last_name IS DISTINCT FROM b.last_name THEN jsonb_build_object('lastName', b.last_name) ELSE '{}' END
+                           || CASE WHEN u.phone1 IS DISTINCT FROM b.phone THEN jsonb_build_object('phoneNumber', b.phone) ELSE '{}' END
+                           || CASE WHEN u.department_code IS DISTINCT FROM b.department THEN jsonb_build_object('departmentId', b.department) ELSE '{}' END
+                           || CASE WHEN u.location_code IS DISTINCT FROM b.location THEN jsonb_build_object('locationId', b.location) ELSE '{}' END
+                           || CASE WHEN u.program_admin_role_code IS DISTINCT FROM b.program_admin_role THEN jsonb_build_object('programAdminRoleId', b.program_admin_role) ELSE '{}' END
+                           || CASE WHEN u.locked_out IS DISTINCT FROM b.locked_out THEN jsonb_build_object('lockedOut', b.locked_out) ELSE '{}' END
+                           || CASE WHEN cur.ids IS DISTINCT FROM coalesce(r.ids, '{}') THEN jsonb_build_object('roles', to_jsonb(coalesce(r.ids, '{}'))) ELSE '{}' END END AS after) d;
 
-            -- 4. Roles: each entry must name a role of the account.
-            UPDATE ub_put_work w
-               SET role_ids = coalesce(r.ids, '{}'), errors = w.errors || coalesce(r.errs, '[]')
-              FROM (SELECT w2.idx,
-                           (SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
-                              FROM userbulk.put_roles(v_account, w2.roles) q
-                             WHERE q.role_id IS NOT NULL) AS ids,
-                           (SELECT jsonb_agg(jsonb_build_object(
-                                       'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
-                                       'message', 'names no role of the account') ORDER BY q.pos)
-                              FROM userbulk.put_roles(v_account, w2.roles) q
-                             WHERE q.role_id IS NULL) AS errs
-                      FROM ub_put_work w2
-                     WHERE w2.user_id IS NOT NULL AND jsonb_array_length(w2.roles) > 0) r
-             WHERE w.idx = r.idx;
+            -- 3. Lock the users the batch changes, in key order, so that
+            -- concurrent batches queue instead of deadlocking. Unchanged
+            -- records need no lock: reporting them unchanged is true of
+            -- the order "this request, then the concurrent one". If a user
+            -- changed between the read above and its lock, decide again
+            -- with every lock taken first.
+            IF NOT v_lock_all THEN
+                PERFORM 1 FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                 WHERE w.errors = '[]' AND w.after IS NOT NULL
+                 ORDER BY u.id
+                   FOR NO KEY UPDATE OF u;
+                IF EXISTS (SELECT 1 FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                            WHERE w.errors = '[]' AND w.after IS NOT NULL
+                              AND u.version <> w.version) THEN
+                    -- Rolling back to the savepoint releases the locks just
+                    -- taken, so locking all in key order cannot deadlock.
+                    RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
+                END IF;
+            END IF;
 
-            -- 5. Emails, against the final state of the batch: an address
-            -- is free when no user keeps it (a user keeps its address when
-            -- it is not in the batch or its record fails) and no other
-            -- applied record asks for it. Failing a record can take an
-            -- address back, so repeat until nothing changes.
+            -- 4. Emails, against the final state of the batch: an address
+            -- asked for is free when no other record asks for it and no
+            -- user keeps it (a user keeps its address unless a valid
+            -- record of the batch changes it). Failing a record gives its
+            -- user's address back, so repeat until nothing changes. Only
+            -- records that change their address need the check.
             LOOP
                 UPDATE ub_put_work w
                    SET errors = w.errors || userbulk.err('email', 'email_taken',
                                     'is already the address of another user')
-                 WHERE w.errors = '[]'
+                 WHERE w.errors = '[]' AND w.after ? 'email'
                    AND (lower(w.email) IN (SELECT lower(o.email) FROM ub_put_work o
-                                            WHERE o.errors = '[]'
+                                            WHERE o.errors = '[]' AND o.after ? 'email'
                                             GROUP BY 1 HAVING count(*) > 1)
                         OR EXISTS (SELECT 1 FROM userbulk.users u
                                     WHERE u.email_lower = lower(w.email)
                                       AND u.id <> w.user_id
                                       AND NOT EXISTS (SELECT 1 FROM ub_put_work o
                                                        WHERE o.user_id = u.id
-                                                         AND o.errors = '[]')));
+                                                         AND o.errors = '[]'
+                                                         AND o.after ? 'email')));
                 GET DIAGNOSTICS v_failed = ROW_COUNT;
                 EXIT WHEN v_failed = 0;
             END LOOP;
 
-            -- 6. What each valid record changes: only those fields are
-            -- written to the audit trail; a record changing nothing writes
-            -- nothing.
-            UPDATE ub_put_work w
-               SET before = userbulk.put_view(u.email, u.first_name, u.middle_name, u.last_name,
-                                u.phone1, u.department_code, u.location_code,
-                                u.program_admin_role_code, u.locked_out,
-                                coalesce((SELECT array_agg(ur.role_id ORDER BY ur.role_id)
-                                            FROM userbulk.user_roles ur
-                                           WHERE ur.user_id = u.id), '{}')),
-                   after = userbulk.put_view(w.email, w.first_name, w.middle_name, w.last_name,
-                                w.phone, w.department, w.location, w.program_admin_role,
-                                w.locked_out, w.role_ids)
-              FROM userbulk.users u
-             WHERE u.id = w.user_id AND w.errors = '[]';
-            UPDATE ub_put_work w
-               SET before = (SELECT jsonb_object_agg(o.key, o.value) FROM jsonb_each(w.before) o
-                              WHERE o.value IS DISTINCT FROM w.after -> o.key),
-                   after = (SELECT jsonb_object_agg(n.key, n.value) FROM jsonb_each(w.after) n
-                             WHERE n.value IS DISTINCT FROM w.before -> n.key)
-             WHERE w.errors = '[]';
-
-            -- 7. Apply.
+            -- 5. Apply.
             WITH changed AS (
                 UPDATE userbulk.users u
                    SET email = w.email, first_name = w.first_name,
@@ -258,6 +283,8 @@ BEGIN
                   ORDER BY w.idx;
             EXIT;
         EXCEPTION
+            WHEN SQLSTATE 'UBLCK' THEN
+                v_lock_all := true;
             WHEN unique_violation OR deadlock_detected OR serialization_failure THEN
                 v_attempt := v_attempt + 1;
                 IF v_attempt >= 5 THEN

@@ -57,7 +57,7 @@ static const char *take_string(apr_pool_t *pool, ub_put_record *rec,
         ub_record_fail(pool, rec, path, "invalid_format", why);
         return NULL;
     }
-    json_object_set_new(row, column, json_string(s));
+    json_object_set(row, column, v);     /* shared, not copied */
     return s;
 }
 

@@ -17,6 +17,8 @@
 #include "account_update.h"
 #include "media.h"
 #include "validate.h"
+#include "options.h"
+#include "read_users.h"
 #include "render.h"
 #include "store.h"
 
@@ -28,6 +30,7 @@
 #define SET_MAX_BODY     (1u << 3)
 #define SET_RETRY_AFTER  (1u << 4)
 #define SET_NOT_BEFORE   (1u << 5)
+#define SET_READ_BACK    (1u << 6)
 
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
@@ -39,6 +42,7 @@ typedef struct {
     int max_records;
     apr_off_t max_body;
     int retry_after;
+    int read_back;              /* GET /users answers users as PUT takes them */
     unsigned int set;           /* which of the above this level set */
 } ub_dir_conf;
 
@@ -63,6 +67,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->max_records = (add->set & SET_MAX_RECORDS) ? add->max_records : base->max_records;
     conf->max_body = (add->set & SET_MAX_BODY) ? add->max_body : base->max_body;
     conf->retry_after = (add->set & SET_RETRY_AFTER) ? add->retry_after : base->retry_after;
+    conf->read_back = (add->set & SET_READ_BACK) ? add->read_back : base->read_back;
     conf->set = base->set | add->set;
     return conf;
 }
@@ -106,6 +111,7 @@ static const char *prepare_statements(cmd_parms *cmd)
     }
     prepare(cmd->server, ub_sql_put_users, UB_STMT_PUT_USERS);
     prepare(cmd->server, ub_sql_account_update, UB_STMT_ACCOUNT_UPDATE);
+    prepare(cmd->server, ub_sql_get_users, UB_STMT_GET_USERS);
     sc->statements_prepared = 1;
     return NULL;
 }
@@ -144,6 +150,15 @@ static const char *set_actor(cmd_parms *cmd, void *dconf, const char *arg)
         c->set |= SET_ACTOR;
     }
     return err;
+}
+
+static const char *set_read_back(cmd_parms *cmd, void *dconf, int flag)
+{
+    ub_dir_conf *c = dconf;
+
+    c->read_back = flag;
+    c->set |= SET_READ_BACK;
+    return NULL;
 }
 
 static const char *set_not_before(cmd_parms *cmd, void *dconf, const char *arg)
@@ -222,6 +237,9 @@ static const command_rec ub_cmds[] = {
     AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, OR_AUTHCFG,
                   "Expression giving the token's nbf claim, refused while in "
                   "the future, for auth modules that do not check it"),
+    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, OR_AUTHCFG,
+                  "On: GET on the PUT /users location answers the users named "
+                  "by ?userName= as PUT takes them (default Off)"),
     AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, OR_AUTHCFG,
                   "Most user records one request may hold (default 1000)"),
     AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, OR_AUTHCFG,
@@ -306,10 +324,12 @@ static ub_db *acquire_db(void *baton)
     return &call->db;
 }
 
-static const char *endpoint_name(ub_endpoint ep)
+static const char *endpoint_name(const ub_call *call)
 {
-    return ep == UB_EP_PUT_USERS ? "PUT /users"
-                                 : "POST /api/v1/account/users/update";
+    if (call->ep == UB_EP_ACCOUNT_UPDATE) {
+        return "POST /api/v1/account/users/update";
+    }
+    return call->r->method_number == M_GET ? "GET /users" : "PUT /users";
 }
 
 /* Sends the brigade as the whole response. */
@@ -422,14 +442,35 @@ static void log_outcome(ub_call *call, const ub_outcome *o)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, call->r,
                   "UB0100 %s account=%s status=%d records=%d applied=%d "
                   "failed=%d ms=%" APR_TIME_T_FMT " [trace %s]",
-                  endpoint_name(call->ep), call->req.account, o->status,
+                  endpoint_name(call), call->req.account, o->status,
                   o->processed, o->applied, o->failed, ms, call->req.trace_id);
+}
+
+/* GET /users?userName=...: the users as PUT /users takes them. */
+static int serve_read_back(ub_call *call)
+{
+    ub_outcome outcome = { 0 };
+    ub_db_source dbs;
+    apr_bucket_brigade *out = apr_brigade_create(call->r->pool,
+                                                 call->r->connection->bucket_alloc);
+    apr_status_t rv;
+
+    dbs.acquire = acquire_db;
+    dbs.baton = call;
+    rv = ub_read_users(&call->req, &dbs, call->r->args, out, &outcome);
+    log_outcome(call, &outcome);
+    if (rv != APR_SUCCESS) {
+        ub_logf(&call->req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return send_body(call, out, outcome.status);
 }
 
 static int serve(request_rec *r, ub_endpoint ep)
 {
     ub_call *call = apr_pcalloc(r->pool, sizeof(*call));
     int method = ep == UB_EP_PUT_USERS ? M_PUT : M_POST;
+    int read_back, rollback = 0;
     const char *method_name = ep == UB_EP_PUT_USERS ? "PUT" : "POST";
     const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     ub_problem problem = { 0 };
@@ -464,11 +505,13 @@ static int serve(request_rec *r, ub_endpoint ep)
             return refuse(call, &problem);
         }
     }
-    r->allowed = AP_METHOD_BIT << method;
-    if (r->method_number != method) {
-        apr_table_setn(r->err_headers_out, "Allow", method_name);
+    read_back = ep == UB_EP_PUT_USERS && call->conf->read_back;
+    r->allowed = (AP_METHOD_BIT << method) | (read_back ? AP_METHOD_BIT << M_GET : 0);
+    if (r->method_number != method && !(read_back && r->method_number == M_GET)) {
+        const char *allow = read_back ? "GET, PUT" : method_name;
+        apr_table_setn(r->err_headers_out, "Allow", allow);
         r->connection->keepalive = AP_CONN_CLOSE;
-        ub_problem_method(r->pool, &problem, method_name);
+        ub_problem_method(r->pool, &problem, allow);
         return refuse(call, &problem);
     }
     if (call->conf->account == NULL) {
@@ -484,6 +527,21 @@ static int serve(request_rec *r, ub_endpoint ep)
         ub_problem_no_account(&problem);
         return refuse(call, &problem);
     }
+    if (r->method_number == M_GET) {
+        return serve_read_back(call);
+    }
+    if (ep == UB_EP_PUT_USERS
+        && (ub_read_put_options(&call->req, r->args,
+                                apr_table_get(r->headers_in, "Prefer"), &rollback, &problem)
+            || ub_read_idempotency_key(apr_table_get(r->headers_in, "Idempotency-Key"),
+                                       &call->req.idempotency_key, &problem))) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return refuse(call, &problem);
+    }
+    if (rollback) {
+        apr_table_setn(r->headers_out, "Preference-Applied", "tx=rollback");
+    }
+    call->req.if_match = apr_table_get(r->headers_in, "If-Match");
     if (!ub_media_type_accepted(ep, ctype)) {
         r->connection->keepalive = AP_CONN_CLOSE;
         ub_problem_media_type(r->pool, &problem, ub_media_types(ep));
@@ -549,7 +607,8 @@ static int serve_error(request_rec *r)
                        ub_status_phrase(status), "The server refused the request.");
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "UB0101 %s answered %d for %s [trace %s]",
-                  endpoint_name(call->ep), status, orig ? orig->uri : r->uri,
+                  call->ep == UB_EP_ACCOUNT_UPDATE ? "the account API" : "the users API",
+                  status, orig ? orig->uri : r->uri,
                   call->req.trace_id);
     return refuse(call, &problem);
 }

@@ -8,6 +8,7 @@
 #include "account_request.h"
 #include "json.h"
 #include "validate.h"
+#include "options.h"
 
 typedef const char *value_check(const char *s);
 
@@ -391,6 +392,26 @@ static void read_uniform(reader *rd, json_t *body, json_t *access)
     string_member(rd, body, NULL, "keyword", 1000, NULL, NULL);   /* accepted, ignored */
 }
 
+/* If-Match: the version of the one target as the client read it. */
+static void read_if_match(reader *rd, const ub_request *req)
+{
+    const char *version;
+
+    if (req->if_match == NULL) {
+        return;
+    }
+    version = ub_if_match_version(rd->pool, req->if_match);
+    if (version == NULL) {
+        fail(rd, "If-Match", "invalid_format", "must be one version, e.g. \"3\"");
+    }
+    else if (rd->ar->targets > 1) {
+        fail(rd, "If-Match", "single_target_only", "applies to a request with one target");
+    }
+    else {
+        json_object_set_new(rd->ar->change, "if_match", json_integer(apr_atoi64(version)));
+    }
+}
+
 ub_account_request *ub_account_request_parse(const ub_request *req,
                                              const char *body, apr_size_t len,
                                              ub_problem *problem)
@@ -418,5 +439,6 @@ ub_account_request *ub_account_request_parse(const ub_request *req,
     access = object_member(&rd, doc, "accountAccess");
     read_uniform(&rd, doc, access);
     read_personal(&rd, doc, access);
+    read_if_match(&rd, req);
     return rd.ar;
 }

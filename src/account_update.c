@@ -75,7 +75,9 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
      * seed's field order: passed on as it is). */
     if (cols[0] != NULL) {
         json_t *error = ub_json_own(req->pool, json_loads(cols[0], 0, NULL));
-        ub_problem_set(&problem, 400,
+        const char *type = json_string_value(json_object_get(error, "errorType"));
+
+        ub_problem_set(&problem, type && strcmp(type, "Conflict") == 0 ? 409 : 400,
                        apr_pstrdup(req->pool, json_string_value(json_object_get(error, "code"))),
                        apr_pstrdup(req->pool, json_string_value(json_object_get(error, "message"))),
                        "Nothing was changed.");

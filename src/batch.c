@@ -206,11 +206,30 @@ static void take_roles(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
     }
 }
 
+/* version: the user's version as the client read it; a record naming an
+ * older one fails with "conflict" instead of overwriting a newer change. */
+static void take_version(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
+                         json_t *row)
+{
+    json_t *v = json_object_get(obj, "version");
+
+    json_object_set_new(row, "expected_version", json_null());
+    if (v == NULL || json_is_null(v)) {
+        return;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        ub_record_fail(pool, rec, "version", "invalid_type",
+                       "must be a whole number from 1, or null");
+        return;
+    }
+    json_object_set(row, "expected_version", v);
+}
+
 static void parse_record(apr_pool_t *pool, ub_put_record *rec, json_t *obj)
 {
     static const char *const known[] = { "userName", "name", "email",
         "phoneNumber", "roles", "userAccess", "departmentId", "locationId",
-        "programAdminRoleId", "lockedOut", "password", NULL };
+        "programAdminRoleId", "lockedOut", "password", "version", NULL };
     json_t *row = json_object();
     json_t *user_name;
 
@@ -257,6 +276,7 @@ static void parse_record(apr_pool_t *pool, ub_put_record *rec, json_t *obj)
               "locked_out");
     take_roles(pool, rec, obj, row);
     take_user_access(pool, rec, obj, row);
+    take_version(pool, rec, obj, row);
 }
 
 /* The same userName twice cannot be applied in any order that means

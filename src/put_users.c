@@ -2,6 +2,8 @@
  * put_users.c: the flow of PUT /users. Parsing and the data-free checks in
  * C, then one statement for everything that needs the directory.
  */
+#include <string.h>
+#include <apr_sha1.h>
 #include "put_users.h"
 #include "batch.h"
 #include "errors.h"
@@ -19,6 +21,51 @@ static int count_valid(const ub_put_batch *batch)
     return n;
 }
 
+/* An atomic request applies nothing when a record fails: the records that
+ * passed say so, and are never reported as successes. */
+static void mark_not_applied(apr_pool_t *pool, ub_put_batch *batch)
+{
+    ub_put_record *recs = (ub_put_record *)batch->records->elts;
+    int i;
+
+    if (count_valid(batch) == batch->records->nelts) {
+        return;
+    }
+    for (i = 0; i < batch->records->nelts; i++) {
+        if (recs[i].errors->nelts == 0) {
+            ub_record_fail(pool, &recs[i], "", "not_applied",
+                           "valid, but not applied: another record of this "
+                           "atomic request failed");
+        }
+    }
+}
+
+/* A request of one record failing only on its version is a 409. */
+static int only_conflicts(const ub_put_batch *batch)
+{
+    const ub_put_record *rec = (const ub_put_record *)batch->records->elts;
+    const ub_field_error *e = (const ub_field_error *)rec->errors->elts;
+    int i;
+
+    if (batch->records->nelts != 1 || rec->errors->nelts == 0) {
+        return 0;
+    }
+    for (i = 0; i < rec->errors->nelts; i++) {
+        if (strcmp(e[i].code, "conflict") != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *hash_of(apr_pool_t *pool, const char *body, apr_size_t len)
+{
+    char *out = apr_palloc(pool, APR_SHA1PW_IDLEN + 2 * APR_SHA1_DIGESTSIZE + 1);
+
+    apr_sha1_base64(body, (int)len, out);
+    return out;
+}
+
 apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
                           const char *body, apr_size_t len,
                           apr_bucket_brigade *out, ub_outcome *outcome)
@@ -26,23 +73,40 @@ apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
     ub_problem problem = { 0 };
     ub_put_batch *batch = ub_put_batch_parse(req, body, len, &problem);
     apr_status_t rv;
+    int key_reused = 0;
 
     if (batch == NULL) {
         outcome->status = problem.status;
         return ub_render_put_problem(out, &problem);
     }
     outcome->processed = batch->records->nelts;
-    if (count_valid(batch) > 0) {
+    if (count_valid(batch) > 0 || req->idempotency_key != NULL) {
         ub_db *db = dbs->acquire(dbs->baton);
+        const char *hash = req->idempotency_key ? hash_of(req->pool, body, len) : NULL;
 
-        if (db == NULL || ub_store_put_users(req, db, batch) != APR_SUCCESS) {
+        if (db == NULL
+            || ub_store_put_users(req, db, batch, hash, &key_reused) != APR_SUCCESS) {
             ub_problem_unavailable(&problem);
             outcome->status = problem.status;
             outcome->failed = outcome->processed;
             return ub_render_put_problem(out, &problem);
         }
     }
+    if (key_reused) {
+        ub_problem_set(&problem, 422, "idempotency_key_reused",
+                       "this Idempotency-Key was used for a request with another body",
+                       "Use a new key for a new request; nothing was changed.");
+        outcome->status = problem.status;
+        outcome->failed = outcome->processed;
+        return ub_render_put_problem(out, &problem);
+    }
+    if (req->atomic) {
+        mark_not_applied(req->pool, batch);
+    }
     rv = ub_render_put_results(out, batch, &outcome->status);
+    if (outcome->status == 400 && only_conflicts(batch)) {
+        outcome->status = 409;
+    }
     outcome->applied = count_valid(batch);
     outcome->failed = outcome->processed - outcome->applied;
     return rv;

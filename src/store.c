@@ -6,11 +6,12 @@
 #include <apr_strings.h>
 #include "store.h"
 #include "json.h"
+#include "read_users.h"
 
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. */
 const char ub_sql_put_users[] =
     "SELECT idx, user_id, version, errors "
-    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb)";
+    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::jsonb)";
 
 const char ub_sql_account_update[] =
     "SELECT error, data FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
@@ -39,8 +40,13 @@ static apr_status_t fail(const ub_request *req, const ub_db *db, int rc,
 
 static const char *sql_of(const char *label)
 {
-    return strcmp(label, UB_STMT_PUT_USERS) == 0 ? ub_sql_put_users
-                                                 : ub_sql_account_update;
+    if (strcmp(label, UB_STMT_PUT_USERS) == 0) {
+        return ub_sql_put_users;
+    }
+    if (strcmp(label, UB_STMT_GET_USERS) == 0) {
+        return ub_sql_get_users;
+    }
+    return ub_sql_account_update;
 }
 
 /* Whether the server still knows the statement. The pgsql driver reconnects
@@ -124,26 +130,45 @@ static apr_status_t add_store_errors(const ub_request *req, ub_put_record *rec,
     return APR_SUCCESS;
 }
 
+/* The options of the SQL function, as JSON. */
+static const char *put_options(const ub_request *req, int count, int total,
+                               const char *body_hash)
+{
+    json_t *o = ub_json_own(req->pool, json_object());
+
+    json_object_set_new(o, "atomic", json_boolean(req->atomic));
+    json_object_set_new(o, "dry_run", json_boolean(req->dry_run));
+    json_object_set_new(o, "failed", json_boolean(count < total));
+    if (req->idempotency_key != NULL) {
+        json_object_set_new(o, "idem_key", json_string(req->idempotency_key));
+        json_object_set_new(o, "body_hash", json_string(body_hash));
+    }
+    return ub_json_dump(req->pool, o);
+}
+
 apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
-                                ub_put_batch *batch)
+                                ub_put_batch *batch, const char *body_hash,
+                                int *key_reused)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     ub_put_record *recs = (ub_put_record *)batch->records->elts;
-    const char *args[4];
+    const char *args[5];
     int count, rc;
 
+    *key_reused = 0;
     args[3] = ub_put_batch_store_input(req->pool, batch, &count);
-    if (args[3] == NULL) {
-        return APR_ENOMEM;
-    }
-    if (count == 0) {
+    if (count == 0 && req->idempotency_key == NULL) {
         return APR_SUCCESS;     /* every record already failed: nothing to ask */
     }
     args[0] = req->account;
     args[1] = req->actor;
     args[2] = req->trace_id;
-    rc = run(req, db, UB_STMT_PUT_USERS, 4, args, &res);
+    args[4] = put_options(req, count, batch->records->nelts, body_hash);
+    if (args[3] == NULL || args[4] == NULL) {
+        return APR_ENOMEM;
+    }
+    rc = run(req, db, UB_STMT_PUT_USERS, 5, args, &res);
     if (rc != 0) {
         return fail(req, db, rc, "PUT /users statement");
     }
@@ -152,9 +177,13 @@ apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
         const char *user_id = entry(db, row, 1);
         const char *version = entry(db, row, 2);
         const char *errors = entry(db, row, 3);
-        int i = idx ? atoi(idx) : -1;
+        int i = idx ? atoi(idx) : -2;
         ub_put_record *rec;
 
+        if (i == -1) {
+            *key_reused = 1;
+            continue;
+        }
         if (i < 0 || i >= batch->records->nelts) {
             ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
                     "UB0202 the store answered for unknown record %s", idx ? idx : "(null)");

@@ -14,12 +14,16 @@
 extern const char ub_sql_put_users[];
 extern const char ub_sql_account_update[];
 
-/* Applies the records of the batch that passed the core's checks. Records
- * the directory refuses get their errors added; applied ones get user_id
- * and version. APR_SUCCESS, or a failure of the database (nothing applied:
- * the statement is its own transaction). */
+/* Applies the records of the batch that passed the core's checks, as the
+ * request's options say (atomic, dry run, Idempotency-Key with the body's
+ * hash). Records the directory refuses get their errors added; applied
+ * ones get user_id and version. *key_reused is set when the
+ * Idempotency-Key was used before with another body (nothing was done).
+ * APR_SUCCESS, or a failure of the database (nothing applied: the
+ * statement is its own transaction). */
 apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
-                                ub_put_batch *batch);
+                                ub_put_batch *batch, const char *body_hash,
+                                int *key_reused);
 
 /* Runs a prepared statement (by label) returning one row and copies its
  * first ncols columns (NULL for SQL null). */

@@ -35,6 +35,7 @@
 /* Labels of the prepared statements (apr_dbd wants them lowercase). */
 #define UB_STMT_PUT_USERS      "userbulk_put_users"
 #define UB_STMT_ACCOUNT_UPDATE "userbulk_account_update"
+#define UB_STMT_GET_USERS      "userbulk_get_users"
 
 typedef enum {
     UB_LOG_ERR,
@@ -57,6 +58,12 @@ typedef struct {
     int max_records;
     ub_log_fn *log;
     void *log_baton;
+    /* PUT /users controls (?atomic=true, ?dryRun=true or Prefer:
+     * tx=rollback, Idempotency-Key); POST's If-Match. */
+    int atomic;
+    int dry_run;
+    const char *idempotency_key;
+    const char *if_match;
 } ub_request;
 
 /* A pooled database connection and the statements prepared on it (by

@@ -22,7 +22,8 @@ CREATE TYPE userbulk.put_item AS (
     access_automation           boolean,    -- read-only flags, null if not sent
     access_certification        boolean,
     access_complete             boolean,
-    access_operational_matching boolean
+    access_operational_matching boolean,
+    expected_version            bigint      -- the version the client read, if sent
 );
 
 DROP TYPE IF EXISTS userbulk.put_result CASCADE;
@@ -76,8 +77,15 @@ $$;
 -- instead of deadlocking; what still collides at commit time (an email
 -- taken meanwhile by a concurrent request, a deadlock through an index)
 -- rolls back to the savepoint and is retried on fresh data.
+--
+-- p_options: {"atomic": apply only if every record passes, "failed":
+-- some records already failed the module's own checks, "dry_run": decide
+-- everything, apply nothing, "idem_key"/"body_hash": Idempotency-Key}.
+-- An Idempotency-Key seen before answers the stored results again, or one
+-- row with idx -1 when the body differs.
+DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb);
 CREATE OR REPLACE FUNCTION userbulk.put_users(
-    p_account text, p_actor text, p_trace text, p_batch jsonb)
+    p_account text, p_actor text, p_trace text, p_batch jsonb, p_options jsonb)
 RETURNS SETOF userbulk.put_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
@@ -87,11 +95,46 @@ DECLARE
     v_attempt  integer := 0;
     v_failed   integer;
     v_lock_all boolean := false;
+    v_dry      boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
+    v_atomic   boolean := coalesce((p_options ->> 'atomic')::boolean, false);
+    v_key      text := CASE WHEN v_dry THEN NULL ELSE p_options ->> 'idem_key' END;
+    v_apply    boolean;
+    v_seen     userbulk.idempotency;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
+    -- A retried request: answer what the first one answered. A concurrent
+    -- first request with the same key is waited for by the insert.
+    IF v_key IS NOT NULL THEN
+        DELETE FROM userbulk.idempotency i
+         WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key
+           AND i.created_at < now() - interval '24 hours';
+        INSERT INTO userbulk.idempotency (account, actor, key, body_hash)
+             VALUES (p_account, p_actor, v_key, p_options ->> 'body_hash')
+        ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT * INTO v_seen FROM userbulk.idempotency i
+             WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
+            IF v_seen.body_hash IS DISTINCT FROM p_options ->> 'body_hash' THEN
+                RETURN QUERY SELECT -1, NULL::uuid, NULL::bigint,
+                    userbulk.err('Idempotency-Key', 'idempotency_key_reused',
+                                 'was used for a request with another body');
+            ELSE
+                RETURN QUERY SELECT r.* FROM jsonb_populate_recordset(NULL::userbulk.put_result,
+                                                                      v_seen.results) r;
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+
     -- Working set of this call; created once per connection, emptied at
     -- commit, so no catalog churn per request.
+    -- (A session that predates a schema upgrade has the old shape: drop it.)
+    IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'expected_version') THEN
+        DROP TABLE pg_temp.ub_put_work;
+    END IF;
     IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
         CREATE TEMP TABLE ub_put_work (
             LIKE userbulk.put_item,
@@ -158,6 +201,10 @@ BEGIN
                                    WHERE p.account_id = v_account AND p.code = b.program_admin_role)
                            THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
                                 'message', format('program admin role %s is not configured for the account', b.program_admin_role)) END,
+                       CASE WHEN b.expected_version <> u.version
+                           THEN jsonb_build_object('field', 'version', 'code', 'conflict',
+                                'message', format('the user changed since version %s was read; it is at version %s',
+                                                  b.expected_version, u.version)) END,
                        CASE WHEN b.access_automation <> u.access_automation
                            THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
                                 'message', 'is read-only: send the stored value or leave it out') END,
@@ -248,7 +295,17 @@ BEGIN
                 EXIT WHEN v_failed = 0;
             END LOOP;
 
-            -- 5. Apply.
+            -- 5. Apply, unless this is a dry run, or an atomic request of
+            -- which a record failed. A dry run answers the versions a real
+            -- run would give.
+            v_apply := NOT v_dry AND NOT (v_atomic AND (
+                           coalesce((p_options ->> 'failed')::boolean, false)
+                           OR EXISTS (SELECT 1 FROM ub_put_work w WHERE w.errors <> '[]')));
+            IF NOT v_apply THEN
+                UPDATE ub_put_work w SET version = w.version + 1
+                 WHERE v_dry AND w.errors = '[]' AND w.after IS NOT NULL;
+                EXIT;
+            END IF;
             WITH changed AS (
                 UPDATE userbulk.users u
                    SET email = w.email, first_name = w.first_name,
@@ -293,6 +350,14 @@ BEGIN
         END;
     END LOOP;
 
+    IF v_key IS NOT NULL THEN
+        UPDATE userbulk.idempotency i
+           SET results = (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                     'idx', w.idx, 'user_id', w.user_id,
+                                     'version', w.version, 'errors', w.errors) ORDER BY w.idx), '[]')
+                            FROM ub_put_work w)
+         WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
+    END IF;
     RETURN QUERY
         SELECT w.idx, w.user_id, w.version, w.errors FROM ub_put_work w ORDER BY w.idx;
 END
@@ -474,9 +539,19 @@ BEGIN
                     format('no user with id %s in the account', left(v_bad, 400)));
             END IF;
 
+            -- If-Match: the one target must still be at the version read.
+            IF p_change ? 'if_match' AND EXISTS (
+                   SELECT 1 FROM userbulk.users u
+                    WHERE u.id = v_ids[1] AND u.version <> (p_change ->> 'if_match')::bigint) THEN
+                RETURN userbulk.refusal('Conflict', 'conflict',
+                    format('If-Match: the user is at version %s, not %s',
+                           (SELECT u.version FROM userbulk.users u WHERE u.id = v_ids[1]),
+                           p_change ->> 'if_match'));
+            END IF;
+
             -- What the change sets, in the names of account_view.
             v_set := p_change - 'targets' - 'role_ids' - 'status_uuid' - 'status_code'
-                     - 'status_num' - 'activation_date' - 'expiry_date';
+                     - 'status_num' - 'activation_date' - 'expiry_date' - 'if_match';
 
             IF p_change ? 'role_ids' THEN
                 SELECT coalesce(array_agg(DISTINCT x::uuid ORDER BY x::uuid), '{}') INTO v_roles
@@ -618,3 +693,37 @@ BEGIN
     RETURN ROW(NULL, userbulk.user_models(v_account, v_ids))::userbulk.account_update_result;
 END
 $fn$;
+
+-- ---------------------------------------------------------------------------
+-- GET /users?userName=...: the users named, as PUT /users takes them, with
+-- the read-only fields and the version; in the order named, unknown (and
+-- other accounts') users left out.
+CREATE OR REPLACE FUNCTION userbulk.get_users(p_account text, p_names jsonb)
+RETURNS json LANGUAGE sql STABLE AS $$
+    SELECT coalesce(json_agg(json_build_object(
+               'userName', u.user_name,
+               'name', json_build_object('firstName', u.first_name,
+                                         'middleName', u.middle_name,
+                                         'lastName', u.last_name),
+               'email', u.email,
+               'phoneNumber', u.phone1,
+               'roles', coalesce((SELECT json_agg(json_build_object('roleId', r.id, 'roleName', r.name)
+                                                  ORDER BY r.name, r.id)
+                                    FROM userbulk.user_roles ur
+                                    JOIN userbulk.roles r ON r.id = ur.role_id
+                                   WHERE ur.user_id = u.id), '[]'::json),
+               'userAccess', json_build_object(
+                   'AccessAutomation', u.access_automation,
+                   'AccessCertification', u.access_certification,
+                   'AccessComplete', u.access_complete,
+                   'AccessOperationalMatching', u.access_operational_matching),
+               'departmentId', u.department_code,
+               'locationId', u.location_code,
+               'programAdminRoleId', u.program_admin_role_code,
+               'lockedOut', u.locked_out,
+               'version', u.version) ORDER BY n.ord), '[]'::json)
+      FROM jsonb_array_elements_text(p_names) WITH ORDINALITY AS n(name, ord)
+      JOIN userbulk.users u
+        ON u.account_id = (SELECT a.id FROM userbulk.accounts a WHERE a.code = p_account)
+       AND u.user_name = n.name
+$$;

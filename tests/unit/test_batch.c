@@ -585,11 +585,12 @@ START_TEST(store_input_row_has_normalized_keys)
         "'phoneNumber':'+1 555 0100','departmentId':'D1','locationId':'L1',"
         "'programAdminRoleId':'P1','lockedOut':true,'roles':[{'roleName':'Auditors'}],"
         "'userAccess':{'AccessAutomation':true,'AccessCertification':false,"
-        "'AccessComplete':true,'AccessOperationalMatching':false}}");
+        "'AccessComplete':true,'AccessOperationalMatching':false},'version':3}");
     int count;
     json_t *row = ut_at(store_input(b, &count), "[0]");
 
-    ut_assert_json_size(row, "", 16);
+    ut_assert_json_size(row, "", 17);
+    ut_assert_json_int(row, "expected_version", 3);
     ut_assert_json_int(row, "idx", 0);
     ut_assert_json_str(row, "user_name", "alice");
     ut_assert_json_str(row, "email", "alice@example.com");
@@ -614,7 +615,8 @@ START_TEST(store_input_row_clears_fields_not_sent)
     int count;
     json_t *row = ut_at(store_input(parse_batch("{" ALICE "}"), &count), "[0]");
 
-    ut_assert_json_size(row, "", 16);
+    ut_assert_json_size(row, "", 17);
+    ut_assert_json_null(row, "expected_version");
     ut_assert_json_null(row, "first_name");
     ut_assert_json_null(row, "middle_name");
     ut_assert_json_null(row, "last_name");

@@ -24,6 +24,7 @@ Suite *render_suite(void);
 Suite *media_suite(void);
 Suite *account_request_suite(void);
 Suite *errors_suite(void);
+Suite *options_suite(void);
 
 /* The current test's pool. */
 extern apr_pool_t *ut_pool;

@@ -9,6 +9,8 @@
 #include <http_request.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
+#include <mod_status.h>
+#include <apr_shm.h>
 
 #include "mod_userbulk.h"
 #include "userbulk.h"
@@ -19,6 +21,7 @@
 #include "validate.h"
 #include "options.h"
 #include "read_users.h"
+#include "counters.h"
 #include "render.h"
 #include "store.h"
 
@@ -49,6 +52,7 @@ typedef struct {
 typedef struct {
     int statements_prepared;
     ap_dbd_t *(*dbd_acquire)(request_rec *r);
+    ub_counters *counters;      /* shared by all children; NULL if none */
 } ub_server_conf;
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
@@ -270,6 +274,15 @@ static void log_to_request(void *baton, ub_log_level level, apr_status_t rv,
 
     ap_log_rerror(APLOG_MARK, levels[level], rv, call->r, "%s [trace %s]",
                   msg, call->req.trace_id);
+    if (level == UB_LOG_ERR) {
+        ub_server_conf *sc = ap_get_module_config(call->r->server->module_config,
+                                                  &userbulk_module);
+        if (sc->counters != NULL) {
+            ub_counters_set_error(sc->counters, apr_time_now(),
+                                  apr_psprintf(call->r->pool, "%s [trace %s]",
+                                               msg, call->req.trace_id));
+        }
+    }
 }
 
 static const char *new_trace_id(request_rec *r)
@@ -324,12 +337,13 @@ static ub_db *acquire_db(void *baton)
     return &call->db;
 }
 
-static const char *endpoint_name(const ub_call *call)
+/* The endpoint as one word, for log lines that must stay parseable. */
+static const char *endpoint_key(const ub_call *call)
 {
     if (call->ep == UB_EP_ACCOUNT_UPDATE) {
-        return "POST /api/v1/account/users/update";
+        return "account_update";
     }
-    return call->r->method_number == M_GET ? "GET /users" : "PUT /users";
+    return call->r->method_number == M_GET ? "get_users" : "put_users";
 }
 
 /* Sends the brigade as the whole response. */
@@ -435,15 +449,26 @@ static int read_body(ub_call *call, const char **buf, apr_size_t *len,
     return OK;
 }
 
+/* The request's one log line, the note for LogFormat's %{userbulk}n, and
+ * the shared counters. */
 static void log_outcome(ub_call *call, const ub_outcome *o)
 {
+    request_rec *r = call->r;
+    ub_server_conf *sc = ap_get_module_config(r->server->module_config, &userbulk_module);
     apr_time_t ms = (apr_time_now() - call->started) / 1000;
+    const char *summary = apr_psprintf(r->pool,
+        "trace=%s endpoint=%s account=%s status=%d records=%d applied=%d "
+        "failed=%d db_ms=%" APR_TIME_T_FMT " ms=%" APR_TIME_T_FMT,
+        call->req.trace_id, endpoint_key(call), call->req.account, o->status,
+        o->processed, o->applied, o->failed, (apr_time_t)(o->db_usec / 1000), ms);
 
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, call->r,
-                  "UB0100 %s account=%s status=%d records=%d applied=%d "
-                  "failed=%d ms=%" APR_TIME_T_FMT " [trace %s]",
-                  endpoint_name(call), call->req.account, o->status,
-                  o->processed, o->applied, o->failed, ms, call->req.trace_id);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "UB0100 %s", summary);
+    apr_table_setn(r->notes, "userbulk", summary);
+    if (sc->counters != NULL) {
+        ub_ctr_endpoint ep = call->ep == UB_EP_ACCOUNT_UPDATE ? UB_CTR_ACCOUNT_UPDATE
+                           : r->method_number == M_GET ? UB_CTR_GET_USERS : UB_CTR_PUT_USERS;
+        ub_counters_count(sc->counters, ep, o);
+    }
 }
 
 /* GET /users?userName=...: the users as PUT /users takes them. */
@@ -606,6 +631,15 @@ static int serve_error(request_rec *r)
         ub_problem_set(&problem, status, "http_error",
                        ub_status_phrase(status), "The server refused the request.");
     }
+    {
+        ub_server_conf *sc = ap_get_module_config(r->server->module_config, &userbulk_module);
+        ub_outcome o = { 0 };
+
+        o.status = status;
+        if (sc->counters != NULL) {
+            ub_counters_count(sc->counters, UB_CTR_ERROR_BODY, &o);
+        }
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "UB0101 %s answered %d for %s [trace %s]",
                   call->ep == UB_EP_ACCOUNT_UPDATE ? "the account API" : "the users API",
                   status, orig ? orig->uri : r->uri,
@@ -630,16 +664,92 @@ static int ub_handler(request_rec *r)
     return DECLINED;
 }
 
-/* Each server keeps mod_dbd's acquire function: no module-level state. */
+/* mod_status: the counters in /server-status, and as "Key: value" lines
+ * in its ?auto form. */
+static int ub_status(request_rec *r, int flags)
+{
+    ub_server_conf *sc = ap_get_module_config(r->server->module_config, &userbulk_module);
+    ub_counters *c = sc->counters;
+    char last[sizeof(c->last_error)];
+    apr_time_t last_time;
+    int ep, st;
+
+    if (c == NULL) {
+        return OK;
+    }
+    last_time = ub_counters_last_error(c, last, sizeof(last));
+    if (flags & AP_STATUS_SHORT) {
+        for (ep = 0; ep < UB_CTR_ENDPOINTS; ep++) {
+            for (st = 0; st < UB_CTR_STATUSES; st++) {
+                ap_rprintf(r, "UserBulk %s %s: %" APR_UINT64_T_FMT "\n",
+                           ub_ctr_endpoint_names[ep],
+                           ub_ctr_statuses[st] ? apr_itoa(r->pool, ub_ctr_statuses[st]) : "other",
+                           apr_atomic_read64(&c->requests[ep][st]));
+            }
+        }
+        ap_rprintf(r, "UserBulk RecordsApplied: %" APR_UINT64_T_FMT "\n"
+                      "UserBulk RecordsFailed: %" APR_UINT64_T_FMT "\n"
+                      "UserBulk DBCalls: %" APR_UINT64_T_FMT "\n"
+                      "UserBulk DBMilliseconds: %" APR_UINT64_T_FMT "\n"
+                      "UserBulk LastError: %s\n"
+                      "UserBulk LastErrorTime: %s\n",
+                   apr_atomic_read64(&c->records_applied),
+                   apr_atomic_read64(&c->records_failed),
+                   apr_atomic_read64(&c->db_calls),
+                   apr_atomic_read64(&c->db_usec) / 1000,
+                   last, last_time ? ap_ht_time(r->pool, last_time, "%Y-%m-%dT%H:%M:%SZ", 1) : "");
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>mod_userbulk</h2>\n<table border=\"1\"><tr><th>endpoint</th>", r);
+    for (st = 0; st < UB_CTR_STATUSES; st++) {
+        ap_rprintf(r, "<th>%s</th>", ub_ctr_statuses[st] ? apr_itoa(r->pool, ub_ctr_statuses[st]) : "other");
+    }
+    ap_rputs("</tr>\n", r);
+    for (ep = 0; ep < UB_CTR_ENDPOINTS; ep++) {
+        ap_rprintf(r, "<tr><td>%s</td>", ub_ctr_endpoint_names[ep]);
+        for (st = 0; st < UB_CTR_STATUSES; st++) {
+            ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td>", apr_atomic_read64(&c->requests[ep][st]));
+        }
+        ap_rputs("</tr>\n", r);
+    }
+    ap_rprintf(r, "</table>\n<dl><dt>records applied</dt><dd>%" APR_UINT64_T_FMT "</dd>"
+                  "<dt>records failed</dt><dd>%" APR_UINT64_T_FMT "</dd>"
+                  "<dt>database statements</dt><dd>%" APR_UINT64_T_FMT "</dd>"
+                  "<dt>database time</dt><dd>%" APR_UINT64_T_FMT " ms</dd>"
+                  "<dt>last error</dt><dd>%s %s</dd></dl>\n",
+               apr_atomic_read64(&c->records_applied), apr_atomic_read64(&c->records_failed),
+               apr_atomic_read64(&c->db_calls), apr_atomic_read64(&c->db_usec) / 1000,
+               last_time ? ap_ht_time(r->pool, last_time, "%Y-%m-%dT%H:%M:%SZ", 1) : "",
+               ap_escape_html(r->pool, last));
+    return OK;
+}
+
+/* One block of shared memory for the counters, made before the children
+ * fork (and anew at each restart, with the configuration's pool); each
+ * server keeps mod_dbd's acquire function and the counters: no
+ * module-level state. */
 static int ub_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire =
         APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ub_counters *counters = NULL;
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, sizeof(ub_counters), NULL, pconf);
 
+    if (rv == APR_SUCCESS) {
+        counters = apr_shm_baseaddr_get(shm);
+        memset(counters, 0, sizeof(*counters));
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     "UB0009 no shared memory for the counters; /server-status "
+                     "will not show them");
+    }
     for (; s != NULL; s = s->next) {
         ub_server_conf *sc = ap_get_module_config(s->module_config, &userbulk_module);
         sc->dbd_acquire = acquire;
+        sc->counters = counters;
     }
     return OK;
 }
@@ -648,6 +758,7 @@ static void register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(ub_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ub_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, ub_status, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 module AP_MODULE_DECLARE_DATA userbulk_module = {

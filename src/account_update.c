@@ -45,6 +45,7 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
     ub_db *db;
     const char *args[4];
     const char *cols[2];
+    apr_status_t rv;
     ub_envelope env;
 
     if (ar == NULL) {
@@ -64,9 +65,13 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
     args[1] = req->actor;
     args[2] = req->trace_id;
     args[3] = ub_json_dump(req->pool, ar->change);
-    if (db == NULL || args[3] == NULL
-        || ub_store_select_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, 2,
-                               cols) != APR_SUCCESS) {
+    rv = (db == NULL || args[3] == NULL) ? APR_EGENERAL
+         : ub_store_select_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, 2, cols);
+    if (db != NULL) {
+        outcome->db_calls = db->calls;
+        outcome->db_usec = db->usec;
+    }
+    if (rv != APR_SUCCESS) {
         ub_problem_unavailable(&problem);
         return answer_problem(req, out, outcome, &problem);
     }

@@ -84,8 +84,12 @@ apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
         ub_db *db = dbs->acquire(dbs->baton);
         const char *hash = req->idempotency_key ? hash_of(req->pool, body, len) : NULL;
 
-        if (db == NULL
-            || ub_store_put_users(req, db, batch, hash, &key_reused) != APR_SUCCESS) {
+        rv = db ? ub_store_put_users(req, db, batch, hash, &key_reused) : APR_EGENERAL;
+        if (db != NULL) {
+            outcome->db_calls = db->calls;
+            outcome->db_usec = db->usec;
+        }
+        if (rv != APR_SUCCESS) {
             ub_problem_unavailable(&problem);
             outcome->status = problem.status;
             outcome->failed = outcome->processed;

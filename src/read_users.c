@@ -32,6 +32,7 @@ apr_status_t ub_read_users(const ub_request *req, const ub_db_source *dbs,
     const char *sql_args[2], *cols[1];
     ub_db *db;
     ub_jw w;
+    apr_status_t rv;
     int i;
 
     if (names == NULL) {
@@ -62,9 +63,13 @@ apr_status_t ub_read_users(const ub_request *req, const ub_db_source *dbs,
     db = dbs->acquire(dbs->baton);
     sql_args[0] = req->account;
     sql_args[1] = ub_json_dump(req->pool, list);
-    if (db == NULL || sql_args[1] == NULL
-        || ub_store_select_row(req, db, UB_STMT_GET_USERS, 2, sql_args, 1, cols) != APR_SUCCESS
-        || cols[0] == NULL) {
+    rv = (db == NULL || sql_args[1] == NULL) ? APR_EGENERAL
+         : ub_store_select_row(req, db, UB_STMT_GET_USERS, 2, sql_args, 1, cols);
+    if (db != NULL) {
+        outcome->db_calls = db->calls;
+        outcome->db_usec = db->usec;
+    }
+    if (rv != APR_SUCCESS || cols[0] == NULL) {
         ub_problem_unavailable(&problem);
         return refuse(req, out, outcome, &problem);
     }

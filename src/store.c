@@ -77,7 +77,7 @@ static int statement_known(const ub_request *req, const ub_db *db,
  * once more. Either the old session never ran it, or its transaction died
  * with the session; and both endpoints are idempotent (PUT replaces, POST
  * sets), so a second run cannot apply anything twice. */
-static int run(const ub_request *req, const ub_db *db, const char *label,
+static int run_statement(const ub_request *req, ub_db *db, const char *label,
                int nargs, const char **args, apr_dbd_results_t **res)
 {
     apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
@@ -146,7 +146,19 @@ static const char *put_options(const ub_request *req, int count, int total,
     return ub_json_dump(req->pool, o);
 }
 
-apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
+/* Runs the statement and counts it, with its time, for the counters. */
+static int run(const ub_request *req, ub_db *db, const char *label,
+               int nargs, const char **args, apr_dbd_results_t **res)
+{
+    apr_time_t start = apr_time_now();
+    int rc = run_statement(req, db, label, nargs, args, res);
+
+    db->calls++;
+    db->usec += apr_time_now() - start;
+    return rc;
+}
+
+apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
                                 ub_put_batch *batch, const char *body_hash,
                                 int *key_reused)
 {
@@ -199,7 +211,7 @@ apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
     return rc == -1 ? APR_SUCCESS : fail(req, db, rc, "reading PUT /users results");
 }
 
-apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
+apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
                                  const char *label, int nargs,
                                  const char **args, int ncols,
                                  const char **cols)

@@ -21,13 +21,13 @@ extern const char ub_sql_account_update[];
  * Idempotency-Key was used before with another body (nothing was done).
  * APR_SUCCESS, or a failure of the database (nothing applied: the
  * statement is its own transaction). */
-apr_status_t ub_store_put_users(const ub_request *req, const ub_db *db,
+apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
                                 ub_put_batch *batch, const char *body_hash,
                                 int *key_reused);
 
 /* Runs a prepared statement (by label) returning one row and copies its
  * first ncols columns (NULL for SQL null). */
-apr_status_t ub_store_select_row(const ub_request *req, const ub_db *db,
+apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
                                  const char *label, int nargs,
                                  const char **args, int ncols,
                                  const char **cols);

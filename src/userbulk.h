@@ -74,6 +74,8 @@ typedef struct ub_db_t {
     apr_dbd_t *handle;
     apr_pool_t *conn_pool;      /* lives as long as the connection */
     apr_hash_t *prepared;       /* label -> apr_dbd_prepared_t */
+    int calls;                  /* statements this request ran */
+    apr_interval_time_t usec;   /* and the time they took */
 } ub_db;
 
 /* A failure of the request as a whole (as opposed to one record). */
@@ -99,12 +101,14 @@ typedef struct {
     void *baton;
 } ub_db_source;
 
-/* What one request did, for the request's log line. */
+/* What one request did, for the request's log line and the counters. */
 typedef struct {
     int status;
     int processed;
     int applied;
     int failed;
+    int db_calls;               /* statements run */
+    apr_interval_time_t db_usec;    /* time spent in them */
 } ub_outcome;
 
 /* A failure of one field of one record. */

@@ -25,6 +25,7 @@ Suite *media_suite(void);
 Suite *account_request_suite(void);
 Suite *errors_suite(void);
 Suite *options_suite(void);
+Suite *counters_suite(void);
 
 /* The current test's pool. */
 extern apr_pool_t *ut_pool;

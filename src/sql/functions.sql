@@ -401,16 +401,17 @@ RETURNS json LANGUAGE sql STABLE AS $$
     WITH target AS (
         SELECT t.id, t.ord FROM unnest(p_ids) WITH ORDINALITY AS t(id, ord)
     ), links AS (
-        SELECT ur.user_id, ur.role_id
-          FROM userbulk.user_roles ur
-         WHERE ur.account_id = p_account AND ur.user_id = ANY (p_ids)
+        SELECT t.id AS user_id, l.role_id
+          FROM target t
+         CROSS JOIN LATERAL (SELECT ur.role_id FROM userbulk.user_roles ur
+                              WHERE ur.user_id = t.id AND ur.account_id = p_account) l   -- by key
     ), role_count AS (
         SELECT ur.role_id, count(*) AS n
           FROM userbulk.user_roles ur
          WHERE ur.account_id = p_account
            AND ur.role_id IN (SELECT DISTINCT role_id FROM links)
          GROUP BY ur.role_id
-    ), role_model AS (
+    ), role_model AS MATERIALIZED (   -- built once, looked up per user
         SELECT r.id, r.name, json_build_object(
                    'userRoleId', r.id,
                    'userRoleName', r.name,
@@ -437,12 +438,6 @@ RETURNS json LANGUAGE sql STABLE AS $$
           FROM userbulk.roles r
           LEFT JOIN role_count rc ON rc.role_id = r.id
          WHERE r.account_id = p_account AND r.id IN (SELECT DISTINCT role_id FROM links)
-    ), user_roles_json AS (
-        SELECT l.user_id,
-               json_agg(rm.model ORDER BY rm.name, rm.id) AS models,
-               json_agg(rm.id ORDER BY rm.name, rm.id) AS ids
-          FROM links l JOIN role_model rm ON rm.id = l.role_id
-         GROUP BY l.user_id
     )
     SELECT coalesce(json_agg(json_build_object(
                'userRoleModels', coalesce(urj.models, '[]'::json),
@@ -491,7 +486,14 @@ RETURNS json LANGUAGE sql STABLE AS $$
       LEFT JOIN userbulk.statuses s ON s.id = u.status_id
       LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
       LEFT JOIN userbulk.teams tm ON tm.id = u.team_id
-      LEFT JOIN user_roles_json urj ON urj.user_id = u.id
+     -- Per user, by key: the few role models are looked up, never joined
+     -- against all targets at once.
+     CROSS JOIN LATERAL (
+           SELECT json_agg(rm.model ORDER BY rm.name, rm.id) AS models,
+                  json_agg(rm.id ORDER BY rm.name, rm.id) AS ids
+             FROM userbulk.user_roles ur
+             JOIN role_model rm ON rm.id = ur.role_id
+            WHERE ur.user_id = u.id) urj
 $$;
 
 CREATE OR REPLACE FUNCTION userbulk.refusal(p_type text, p_code text, p_message text)
@@ -624,13 +626,15 @@ BEGIN
             END IF;
 
             -- Apply where something changes; record before and after.
-            WITH cur AS (
-                SELECT u.id, userbulk.account_view(u, coalesce(r.ids, '{}')) AS old
+            -- (MATERIALIZED: each user's view is built once, not once per
+            -- field compared.)
+            WITH cur AS MATERIALIZED (
+                SELECT u.id, userbulk.account_view(u, r.ids) AS old
                   FROM userbulk.users u
-                  LEFT JOIN (SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids
-                               FROM userbulk.user_roles ur
-                              WHERE ur.account_id = v_account AND ur.user_id = ANY (v_ids)
-                              GROUP BY ur.user_id) r ON r.user_id = u.id
+                 CROSS JOIN LATERAL (
+                       SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
+                         FROM userbulk.user_roles ur
+                        WHERE ur.user_id = u.id) r          -- by key, not by role
                  WHERE u.account_id = v_account AND u.id = ANY (v_ids)
             ), diff AS (
                 SELECT c.id,

@@ -9,7 +9,6 @@ use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use UserBulk::Test qw(:all);
 
-my $ROOT = "$FindBin::RealBin/../..";
 my $TRUE = JSON::PP::true;
 my $FALSE = JSON::PP::false;
 my $ALICE = '20000000-0000-4000-8000-000000000001';
@@ -23,12 +22,6 @@ my $GLOBEX_ADMIN = '10000000-0000-4000-8000-000000000011';
 my $TEAM_SALES = '30000000-0000-4000-8000-000000000003';
 my $TEAM_GLOBEX = '30000000-0000-4000-8000-000000000012';
 my $INACTIVE = '40000000-0000-4000-8000-000000000002';
-
-sub reset_demo {
-    open my $fh, '<', "$ROOT/src/sql/demo.sql" or die "demo.sql: $!";
-    local $/;
-    db_query(scalar <$fh>);
-}
 
 sub post {
     my ($body, $headers) = @_;

@@ -12,17 +12,10 @@ use Apache::TestRequest ();
 use JSON::PP ();
 use UserBulk::Test qw(:all);
 
-my $ROOT = "$FindBin::RealBin/../..";
 my $FALSE = JSON::PP::false;
 my $TRUE = JSON::PP::true;
 my $ALICE = '20000000-0000-4000-8000-000000000001';
 my $BOB = '20000000-0000-4000-8000-000000000002';
-
-sub reset_demo {
-    open my $fh, '<', "$ROOT/src/sql/demo.sql" or die "demo.sql: $!";
-    local $/;
-    db_query(scalar <$fh>);
-}
 
 sub put {
     my ($query, $body, $headers) = @_;

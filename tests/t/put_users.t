@@ -10,7 +10,6 @@ use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use UserBulk::Test qw(:all);
 
-my $ROOT = "$FindBin::RealBin/../..";
 my $TRUE = JSON::PP::true;
 my $FALSE = JSON::PP::false;
 my $ACME = '00000000-0000-4000-8000-00000000000a';
@@ -19,12 +18,6 @@ my $BOB = '20000000-0000-4000-8000-000000000002';
 my $ADMIN_ROLE_ID = '10000000-0000-4000-8000-000000000001';
 my $VIEWER_ROLE_ID = '10000000-0000-4000-8000-000000000003';
 my $GLOBEX_ADMIN_ROLE_ID = '10000000-0000-4000-8000-000000000011';
-
-sub reset_demo {
-    open my $fh, '<', "$ROOT/src/sql/demo.sql" or die "demo.sql: $!";
-    local $/;
-    db_query(scalar <$fh>);
-}
 
 sub put { json_request(PUT => PUT_USERS, token(), @_) }
 

@@ -21,13 +21,15 @@ use warnings;
 use Apache::TestRequest ();
 use Apache::Test ();
 use Exporter 'import';
+use File::Basename qw(dirname);
+use File::Spec ();
 use File::Spec::Functions qw(catfile);
 use HTTP::Request ();
 use JSON::PP ();
 use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
 
 our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
-                    db_query db_conninfo error_log_file error_log_mark
+                    db_query db_conninfo reset_demo error_log_file error_log_mark
                     error_log_lines ISSUER AUDIENCE
                     ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
@@ -126,6 +128,17 @@ sub db_query {
     chomp @lines;
     my @rows = map { [ map { $_ eq '\\N' ? undef : $_ } split /\Q$sep\E/, $_, -1 ] } @lines;
     return wantarray ? @rows : (@rows ? $rows[0][0] : undef);
+}
+
+# Puts both demo accounts back as src/sql/demo.sql has them (their users'
+# changes and audit rows dropped), so that a test file starts from a known
+# directory.
+sub reset_demo {
+    my $file = File::Spec->catfile(dirname(__FILE__), (File::Spec->updir) x 3,
+                                   'src', 'sql', 'demo.sql');
+    open my $fh, '<', $file or die "$file: $!\n";
+    local $/;
+    db_query(scalar <$fh>);
 }
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,8 @@ use warnings;
 use Apache::TestRequest ();
 use Apache::Test ();
 use Exporter 'import';
+use File::Basename qw(dirname);
+use File::Spec ();
 use File::Spec::Functions qw(catfile);
 use HTTP::Request ();
 use JSON::PP ();
@@ -69,7 +71,37 @@ sub raw_request {
     my $req = HTTP::Request->new($method => $url, $headers // [], $body);
     $req->header('Content-Length' => length($body // '')) if defined $body;
     my $res = _ua()->request($req);
+    record_response($req, $res);
     return bless $res, 'UserBulk::Test::Response';
+}
+
+# Every response the suite receives is appended to tests/t/logs/
+# responses.jsonl (one JSON object a line), so that t/zz-openapi.t can check
+# them all against conf/openapi.json. tests/TEST empties it at each run.
+my $RESPONSES = File::Spec->catfile(dirname(__FILE__), ('..') x 2, 't', 'logs', 'responses.jsonl');
+my $RECORD_JSON = JSON::PP->new->ascii->canonical;
+
+sub responses_file { return $RESPONSES }
+
+sub record_response {
+    my ($req, $res) = @_;
+    return if $ENV{UB_NO_RECORD};
+    my %h;
+    $res->headers->scan(sub { my ($k, $v) = @_; $h{ lc $k } //= $v });
+    my $line = $RECORD_JSON->encode({
+        test    => File::Basename::basename($0),
+        method  => $req->method,
+        path    => $req->uri->path,
+        request => { 'content-type' => scalar $req->header('Content-Type'),
+                     accept         => scalar $req->header('Accept') },
+        status  => $res->code + 0,
+        headers => \%h,
+        body    => $res->content // '',
+    });
+    open my $fh, '>>', $RESPONSES or return;
+    flock $fh, 2;
+    print $fh $line, "\n";
+    close $fh;
 }
 
 # json_request(METHOD, PATH, TOKEN, BODY, HEADERS)

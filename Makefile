@@ -127,6 +127,7 @@ install: $(B)/mod_userbulk.so
 	install -m 644 src/sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 644 src/sql/migrations/*.sql $(DESTDIR)$(SHAREDIR)/sql/migrations/
 	install -m 755 src/sql/migrate.sh $(DESTDIR)$(SHAREDIR)/sql/migrate.sh
+	install -m 644 conf/openapi.json $(DESTDIR)$(SHAREDIR)/openapi.json
 	@echo "installed. Next: $(SHAREDIR)/sql/migrate.sh 'CONNINFO'; a2enmod userbulk; a2enconf userbulk (edit it first); apache2ctl configtest"
 
 # Also removes the symlinks a2enmod/a2enconf made, so that the remaining

@@ -6,7 +6,10 @@
 #   make test       unit tests + Apache::Test suite on a private PostgreSQL
 #   make token      print a demo token: make token ACCOUNT=acme ROLES=userbulk.admin SUB=alice
 #   make seed       add N generated users per demo account to the sandbox DB
-#   make install    module, .load/.conf and SQL under $(DESTDIR)
+#   make install    module, .load/.conf, SQL and OpenAPI document (DESTDIR honoured)
+#   make uninstall  removes what make install put (and the enabled symlinks)
+#   make db         create or upgrade the schema: make db DB='host=... dbname=... user=...'
+#   make test-ha    only the failover test (tests/t/ha.t; make test runs it too)
 #   make clean
 #
 # Build outputs live in .build/, run-time state (PostgreSQL clusters, logs,
@@ -22,7 +25,17 @@ APU_INC   := $(shell apu-1-config --includes 2>/dev/null)
 HTTPD_INC := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 MODDIR    := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
 HTTPD_ETC := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
-SHAREDIR  ?= /usr/share/userbulk
+
+# Where make install puts things. Debian's layout by default: the module in
+# apxs' LIBEXECDIR, userbulk.load where a2enmod finds it, userbulk.conf where
+# a2enconf finds it, the SQL, migrate.sh and the OpenAPI document under
+# SHAREDIR. Each can be overridden (make install MODS_AVAILABLE=...).
+PREFIX          ?= /usr
+SHAREDIR        ?= $(PREFIX)/share/userbulk
+MODS_AVAILABLE  ?= $(HTTPD_ETC)/mods-available
+CONF_AVAILABLE  ?= $(HTTPD_ETC)/conf-available
+MODS_ENABLED    ?= $(HTTPD_ETC)/mods-enabled
+CONF_ENABLED    ?= $(HTTPD_ETC)/conf-enabled
 
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS    ?= -O2 -g
@@ -34,7 +47,7 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test unit itest token seed install uninstall clean check-build
+.PHONY: all deps run test test-ha unit itest token seed db install uninstall clean check-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
 
@@ -76,25 +89,63 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/tools/run-tests.sh $(T)
 
+test-ha: deps
+	@$(MAKE) --no-print-directory all
+	@tests/tools/run-tests.sh t/ha.t
+
 token:
 	@perl tests/tools/token.pl --account "$(or $(ACCOUNT),acme)" --roles "$(or $(ROLES),userbulk.admin)" --sub "$(or $(SUB),alice)"
 
 seed:
 	@tests/tools/sandbox.sh seed "$(or $(USERS),1000)"
 
+# DB is read from the environment (make exports command-line variables), so
+# that a conninfo with quotes or spaces reaches migrate.sh intact.
+db:
+	@test -n "$$DB" || { echo "usage: make db DB='host=/var/run/postgresql dbname=userbulk user=userbulk'" >&2; exit 2; }
+	src/sql/migrate.sh "$$DB"
+
+# userbulk.conf is the admin's to edit: an edited copy is never overwritten;
+# the shipped one then goes beside it as userbulk.conf.dist.
 install: $(B)/mod_userbulk.so
-	install -D -m 644 $(B)/mod_userbulk.so $(DESTDIR)$(MODDIR)/mod_userbulk.so
-	install -D -m 644 conf/userbulk.load $(DESTDIR)$(HTTPD_ETC)/mods-available/userbulk.load
-	install -D -m 644 conf/userbulk.conf $(DESTDIR)$(HTTPD_ETC)/conf-available/userbulk.conf
-	install -d $(DESTDIR)$(SHAREDIR)/sql/migrations
+	@test -n "$(MODDIR)" -a -n "$(HTTPD_ETC)" || { echo "install: apxs not found (apt-get install apache2-dev, or make install APXS=/path/to/apxs)" >&2; exit 1; }
+	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(MODS_AVAILABLE) $(DESTDIR)$(CONF_AVAILABLE) \
+	  $(DESTDIR)$(SHAREDIR)/sql/migrations
+	install -m 644 $(B)/mod_userbulk.so $(DESTDIR)$(MODDIR)/mod_userbulk.so
+	sed 's|^LoadModule userbulk_module .*|LoadModule userbulk_module $(MODDIR)/mod_userbulk.so|' \
+	  conf/userbulk.load >$(B)/userbulk.load
+	install -m 644 $(B)/userbulk.load $(DESTDIR)$(MODS_AVAILABLE)/userbulk.load
+	@dst=$(DESTDIR)$(CONF_AVAILABLE)/userbulk.conf; \
+	if [ -e "$$dst" ] && ! cmp -s conf/userbulk.conf "$$dst"; then \
+	  echo "install -m 644 conf/userbulk.conf $$dst.dist"; \
+	  install -m 644 conf/userbulk.conf "$$dst.dist"; \
+	  echo "install: $$dst was edited: kept it; the shipped one is $$dst.dist"; \
+	else \
+	  echo "install -m 644 conf/userbulk.conf $$dst"; \
+	  install -m 644 conf/userbulk.conf "$$dst"; \
+	fi
 	install -m 644 src/sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 644 src/sql/migrations/*.sql $(DESTDIR)$(SHAREDIR)/sql/migrations/
 	install -m 755 src/sql/migrate.sh $(DESTDIR)$(SHAREDIR)/sql/migrate.sh
+	install -m 644 conf/openapi.json $(DESTDIR)$(SHAREDIR)/openapi.json
+	@echo "installed. Next: $(SHAREDIR)/sql/migrate.sh 'CONNINFO'; a2enmod userbulk; a2enconf userbulk (edit it first); apache2ctl configtest"
 
+# Also removes the symlinks a2enmod/a2enconf made, so that the remaining
+# configuration still loads; an edited userbulk.conf is kept.
 uninstall:
+	@for l in $(DESTDIR)$(MODS_ENABLED)/userbulk.load $(DESTDIR)$(CONF_ENABLED)/userbulk.conf; do \
+	  if [ -L "$$l" ]; then echo "rm -f $$l"; rm -f "$$l"; fi; \
+	done
 	rm -f $(DESTDIR)$(MODDIR)/mod_userbulk.so
-	rm -f $(DESTDIR)$(HTTPD_ETC)/mods-available/userbulk.load $(DESTDIR)$(HTTPD_ETC)/conf-available/userbulk.conf
+	rm -f $(DESTDIR)$(MODS_AVAILABLE)/userbulk.load $(DESTDIR)$(CONF_AVAILABLE)/userbulk.conf.dist
+	@dst=$(DESTDIR)$(CONF_AVAILABLE)/userbulk.conf; \
+	if [ -e "$$dst" ] && ! cmp -s conf/userbulk.conf "$$dst"; then \
+	  echo "uninstall: kept the edited $$dst"; \
+	else \
+	  echo "rm -f $$dst"; rm -f "$$dst"; \
+	fi
 	rm -rf $(DESTDIR)$(SHAREDIR)
+	@echo "uninstalled. Reload httpd (systemctl reload apache2) if it had mod_userbulk loaded."
 
 clean:
 	rm -rf $(B)

@@ -2,8 +2,8 @@
 # make deps: installs the Debian packages that building, running and testing
 # mod_userbulk need, only those that are missing, and says which.
 #
-# Installing apache2 and postgresql would normally start their system
-# services; this script never does: a policy-rc.d that denies service starts
+# Installing apache2, postgresql and pgbouncer would normally start their
+# system services; this script never does: a policy-rc.d that denies service starts
 # is put in place for the duration of the install (unless one exists), and
 # any apache2/postgres daemon that appears anyway is stopped again.
 set -euo pipefail
@@ -19,8 +19,9 @@ PACKAGES=(
     apache2 libaprutil1-dbd-pgsql libapache2-mod-oauth2 libapache2-mod-auth-openidc
     postgresql postgresql-contrib openssl curl
     # test (mod_perl2 is the only Debian source of Apache::Test; it pulls in
-    # libwww-perl; JSON::PP, Digest::SHA and MIME::Base64 are core Perl)
-    perl libapache2-mod-perl2 libwww-perl valgrind
+    # libwww-perl; JSON::PP, Digest::SHA and MIME::Base64 are core Perl;
+    # pgbouncer for t/pgbouncer.t)
+    perl libapache2-mod-perl2 libwww-perl valgrind pgbouncer
 )
 
 missing=()
@@ -49,7 +50,7 @@ daemon_pids() {
     for d in /proc/[0-9]*; do
         cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
         case $cmd in
-            "/usr/sbin/apache2 -k start"* | */postgres\ *config_file=/etc/postgresql/*)
+            "/usr/sbin/apache2 -k start"* | */postgres\ *config_file=/etc/postgresql/* | */pgbouncer\ */etc/pgbouncer/*)
                 printf '%s\n' "${d#/proc/}"
                 ;;
         esac

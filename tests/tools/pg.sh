@@ -2,6 +2,8 @@
 # A private PostgreSQL cluster for the sandbox and the tests.
 #
 #   pg.sh start DIR PORT [--ephemeral]   init (once) + start + role/db + migrate
+#                                        (a standby made by pg_basebackup -R in
+#                                        DIR/data is only started)
 #   pg.sh stop DIR                       stop it (no error when it is not running)
 #   pg.sh status DIR                     exit 0 when it runs
 #   pg.sh demo DIR                       load src/sql/demo.sql
@@ -100,9 +102,12 @@ init_cluster() {
         { cat "$dir/log/initdb.log" >&2; ub_die "initdb failed"; }
     # trust, but only for the unix socket and IPv4 loopback.
     as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<'EOF'
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-local   all       all                 trust
-host    all       all   127.0.0.1/32  trust
+# TYPE  DATABASE     USER  ADDRESS       METHOD
+local   all          all                 trust
+host    all          all   127.0.0.1/32  trust
+# pg_basebackup and streaming standbys (tests/t/ha.t)
+local   replication  all                 trust
+host    replication  all   127.0.0.1/32  trust
 EOF
     printf "\ninclude_if_exists 'userbulk.conf'\n" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 }
@@ -169,6 +174,12 @@ cmd_start() {
     done
     "$BIN/pg_isready" -q -h "$sock" -p "$port" || ub_die "PostgreSQL is not accepting connections"
 
+    # A standby (pg_basebackup -R) has the roles and the schema of its
+    # primary and takes no writes.
+    if [[ $(psql_admin "$dir" -At -c 'SELECT pg_is_in_recovery()') == t ]]; then
+        ub_say "pg: $dir is a standby: no role, database or migration of its own"
+        return 0
+    fi
     if [[ -z $(psql_admin "$dir" -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'") ]]; then
         psql_admin "$dir" -c "CREATE ROLE $DB_USER LOGIN"
     fi

@@ -29,7 +29,8 @@ use JSON::PP ();
 use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
 
 our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
-                    db_query db_conninfo reset_demo error_log_file error_log_mark
+                    db_query db_query_on db_conninfo admin_conninfo pg_bin
+                    reset_demo capture error_log_file error_log_mark
                     error_log_lines ISSUER AUDIENCE
                     ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
@@ -70,7 +71,37 @@ sub raw_request {
     my $req = HTTP::Request->new($method => $url, $headers // [], $body);
     $req->header('Content-Length' => length($body // '')) if defined $body;
     my $res = _ua()->request($req);
+    record_response($req, $res);
     return bless $res, 'UserBulk::Test::Response';
+}
+
+# Every response the suite receives is appended to tests/t/logs/
+# responses.jsonl (one JSON object a line), so that t/zz-openapi.t can check
+# them all against conf/openapi.json. tests/TEST empties it at each run.
+my $RESPONSES = File::Spec->catfile(dirname(__FILE__), ('..') x 2, 't', 'logs', 'responses.jsonl');
+my $RECORD_JSON = JSON::PP->new->ascii->canonical;
+
+sub responses_file { return $RESPONSES }
+
+sub record_response {
+    my ($req, $res) = @_;
+    return if $ENV{UB_NO_RECORD};
+    my %h;
+    $res->headers->scan(sub { my ($k, $v) = @_; $h{ lc $k } //= $v });
+    my $line = $RECORD_JSON->encode({
+        test    => File::Basename::basename($0),
+        method  => $req->method,
+        path    => $req->uri->path,
+        request => { 'content-type' => scalar $req->header('Content-Type'),
+                     accept         => scalar $req->header('Accept') },
+        status  => $res->code + 0,
+        headers => \%h,
+        body    => $res->content // '',
+    });
+    open my $fh, '>>', $RESPONSES or return;
+    flock $fh, 2;
+    print $fh $line, "\n";
+    close $fh;
 }
 
 # json_request(METHOD, PATH, TOKEN, BODY, HEADERS)
@@ -103,20 +134,37 @@ sub db_conninfo {
     return "host=$sock port=$port dbname=userbulk user=userbulk connect_timeout=3";
 }
 
-sub _psql {
-    return $ENV{UB_PSQL} if $ENV{UB_PSQL};
-    my ($bin) = sort { $b cmp $a } glob '/usr/lib/postgresql/*/bin/psql';
-    return $bin // 'psql';
+# The superuser of the test cluster, into database DB (default postgres).
+sub admin_conninfo {
+    my ($db) = @_;
+    my ($sock, $port) = @ENV{qw(UB_PG_SOCKET UB_PG_PORT)};
+    die "UB_PG_SOCKET/UB_PG_PORT are not set (run through tests/tools/run-tests.sh)\n"
+        unless $sock && $port;
+    return "host=$sock port=$port dbname=" . ($db // 'postgres') . " user=postgres connect_timeout=3";
 }
+
+# A PostgreSQL program of the newest installed server version (psql,
+# pg_dump, pg_basebackup, pg_ctl, ...).
+sub pg_bin {
+    my ($name) = @_;
+    return $ENV{UB_PSQL} if $name eq 'psql' && $ENV{UB_PSQL};
+    my ($bin) = sort { $b cmp $a } glob "/usr/lib/postgresql/*/bin/$name";
+    return $bin // $name;
+}
+
+sub _psql { return pg_bin('psql') }
 
 # Runs SQL as the application's role. In list context returns the rows as
 # array refs (NULL as undef); in scalar context the first column of the first
 # row. Dies with psql's message when the statement fails.
-sub db_query {
-    my ($sql) = @_;
+sub db_query { return db_query_on(db_conninfo(), @_) }
+
+# The same against any database: db_query_on(CONNINFO, SQL).
+sub db_query_on {
+    my ($conninfo, $sql) = @_;
     my $sep = "\x1f";
     my @cmd = (_psql(), '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-               '-P', 'null=\\N', '-F', $sep, '-d', db_conninfo(), '-c', $sql);
+               '-P', 'null=\\N', '-F', $sep, '-d', $conninfo, '-c', $sql);
     my $pid = open(my $out, '-|') // die "cannot fork: $!\n";
     if (!$pid) {
         open STDERR, '>&', \*STDOUT or die;
@@ -139,6 +187,23 @@ sub reset_demo {
     open my $fh, '<', $file or die "$file: $!\n";
     local $/;
     db_query(scalar <$fh>);
+}
+
+# Runs a command (a list, no shell), stdin from /dev/null. Returns its exit
+# status (as $? >> 8, or 128 + signal) and its stdout and stderr together.
+sub capture {
+    my (@cmd) = @_;
+    my $pid = open(my $out, '-|') // die "cannot fork: $!\n";
+    if (!$pid) {
+        open STDIN, '<', '/dev/null' or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "cannot run $cmd[0]: $!\n";
+    }
+    local $/;
+    my $text = <$out> // '';
+    close $out;
+    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    return ($rc, $text);
 }
 
 # ---------------------------------------------------------------------------

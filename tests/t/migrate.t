@@ -1,0 +1,216 @@
+# Schema tooling (issue 6, part 2): src/sql/migrate.sh and `make db` create
+# or upgrade the schema in an existing database, versioned and idempotent.
+#
+# A database is brought to the first version only (migration 001, the
+# tables), given data, then upgraded by the real migrate.sh: the later
+# migrations and functions.sql are applied, the data survives, the version
+# is the newest; a second run changes nothing (same schema dump, same data,
+# same version rows). Also: concurrent runs take turns, a database newer
+# than the release is left alone, `make db` works, and re-applying
+# functions.sql under a running httpd leaves it serving.
+use strict;
+use warnings;
+
+use FindBin ();
+use lib "$FindBin::RealBin/../lib";
+use Apache::Test qw(-withtestmore);
+use Cwd qw(realpath);
+use File::Copy qw(copy);
+use File::Path qw(make_path remove_tree);
+use UserBulk::Test qw(:all);
+
+my $ROOT = realpath("$FindBin::RealBin/../..");
+my $SQL = "$ROOT/src/sql";
+my $DB = 'ub_migrate_test';
+my $WORK = "$ROOT/.run/migrate-test";
+
+my @migrations = sort glob "$SQL/migrations/[0-9][0-9][0-9]_*.sql";
+my ($latest) = $migrations[-1] =~ m{/(\d{3})_[^/]+\.sql$};
+$latest += 0;
+cmp_ok $latest, '>=', 2, "there are migrations after the first (newest: $latest)";
+
+sub admin { db_query_on(admin_conninfo(), @_) }
+
+sub fresh_db {
+    my ($name) = @_;
+    admin("DROP DATABASE IF EXISTS $name");
+    admin("CREATE DATABASE $name OWNER userbulk ENCODING 'UTF8' TEMPLATE template0");
+    (my $ci = db_conninfo()) =~ s/dbname=\S+/dbname=$name/;
+    return $ci;
+}
+
+my $CI = fresh_db($DB);
+sub q_db { db_query_on($CI, @_) }
+
+# What must survive: every table's rows, as text, in a stable order.
+my @TABLES = qw(accounts departments locations program_admin_roles access_types
+                access_levels access_modes privileges roles role_privileges teams
+                statuses timezones users user_roles audit);
+sub data_digest {
+    return join ' ', map {
+        "$_=" . q_db("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-')
+                        FROM userbulk.$_ t")
+    } @TABLES;
+}
+
+# Compares two dumps, showing only the first differing lines.
+sub same_dump {
+    my ($got, $want, $name) = @_;
+    return pass($name) if $got eq $want;
+    my @g = split /\n/, $got;
+    my @w = split /\n/, $want;
+    my $i = 0;
+    $i++ while $i < @g && $i < @w && $g[$i] eq $w[$i];
+    fail($name);
+    diag("first difference at line " . ($i + 1) . ":\n  got:  " . ($g[$i] // '(end)')
+         . "\n  want: " . ($w[$i] // '(end)'));
+}
+
+sub schema_dump {
+    my ($rc, $out) = capture(pg_bin('pg_dump'), '--schema-only', '--no-owner', '-d', $CI);
+    die "pg_dump failed: $out" if $rc;
+    # pg_dump 15.14+ brackets the dump with a random \restrict key.
+    $out =~ s/^\\(?:un)?restrict .*\n//mg;
+    return $out;
+}
+
+# --- the first version: migration 001 only ---------------------------------
+remove_tree($WORK);
+make_path("$WORK/migrations");
+copy("$SQL/migrate.sh", "$WORK/migrate.sh") or die "copy: $!";
+chmod 0755, "$WORK/migrate.sh";
+copy($migrations[0], "$WORK/migrations/") or die "copy: $!";
+# The first release's functions do not matter here: the data is loaded
+# with plain SQL, and the upgrade replaces every function.
+open my $fh, '>', "$WORK/functions.sql" or die $!;
+print $fh "-- (none)\n";
+close $fh;
+
+my ($rc, $out) = capture("$WORK/migrate.sh", $CI);
+is $rc, 0, 'migrate.sh with only 001 creates the first version' or diag $out;
+is q_db('SELECT max(version) FROM userbulk.schema_version'), 1, 'the database is at version 1';
+
+($rc, $out) = capture(pg_bin('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $CI, '-f', "$SQL/demo.sql");
+is $rc, 0, 'the demo directory loads into version 1' or diag $out;
+q_db(q{INSERT INTO userbulk.audit (account_id, at, actor, trace_id, endpoint, user_id, before, after)
+       SELECT account_id, now() - interval '500 days', 'migrate.t', 'trace-old', 'PUT /users', id,
+              '{"firstName":"A"}', '{"firstName":"B"}'
+         FROM userbulk.users WHERE user_name = 'alice.acme'});
+q_db(q{UPDATE userbulk.users SET first_name = 'Upgraded', version = version + 1
+        WHERE user_name = 'bob.acme'});
+my $digest = data_digest();
+like $digest, qr/users=7:/, 'data in place: 7 users';
+
+# --- the upgrade -------------------------------------------------------------
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+is $rc, 0, 'migrate.sh upgrades from version 1' or diag $out;
+for my $m (@migrations[1 .. $#migrations]) {
+    my ($name) = $m =~ m{/([^/]+)\.sql$};
+    like $out, qr/applying \Q$name\E\b/, "applies $name";
+}
+unlike $out, qr/applying 001/, 'does not apply 001 again';
+like $out, qr/schema at version $latest\b/, "says the schema is at version $latest";
+is q_db('SELECT max(version) FROM userbulk.schema_version'), $latest, "the database is at version $latest";
+is q_db('SELECT string_agg(version::text, \',\' ORDER BY version) FROM userbulk.schema_version'),
+   join(',', 1 .. $latest), 'every version recorded once, in order';
+is data_digest(), $digest, 'every row of every table survived the upgrade';
+is q_db(q{SELECT first_name FROM userbulk.users WHERE user_name = 'bob.acme'}), 'Upgraded',
+   'a changed user keeps its change';
+ok q_db(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'userbulk'::regnamespace
+            AND proname IN ('put_users', 'account_update')}) == 2,
+   'functions.sql was applied (put_users, account_update exist)';
+is q_db(q{SELECT count(*) FROM pg_indexes WHERE schemaname = 'userbulk' AND indexname = 'audit_at'}), 1,
+   '002: index audit_at exists';
+like q_db(q{EXPLAIN SELECT id FROM userbulk.audit WHERE at < now() - interval '400 days'}),
+     qr/audit_at|Seq Scan/, 'a retention query can be planned';
+
+# The functions work on the upgraded data.
+my $acme = q_db(q{SELECT id FROM userbulk.accounts WHERE code = 'acme'});
+my ($row) = db_query_on($CI, q{SELECT idx, errors::text FROM userbulk.put_users('acme', 'migrate.t', 'trace-upgrade',
+    '[{"idx":0,"user_name":"carol.acme","email":"carol@acme.example","first_name":"Carol2","locked_out":false,"roles":[]}]'::jsonb)});
+ok defined $row, 'put_users answers on the upgraded database';
+is q_db(q{SELECT first_name FROM userbulk.users WHERE user_name = 'carol.acme'}), 'Carol2',
+   '... and applies a change';
+$digest = data_digest();
+
+# --- running it again changes nothing ------------------------------------------
+my $dump = schema_dump();
+my $versions = q_db(q{SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version) FROM userbulk.schema_version});
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+is $rc, 0, 'a second run succeeds' or diag $out;
+unlike $out, qr/applying/, 'a second run applies no migration';
+same_dump(schema_dump(), $dump, 'a second run leaves the schema as it was (pg_dump --schema-only identical)');
+is data_digest(), $digest, 'a second run leaves the data as it was';
+is q_db(q{SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version) FROM userbulk.schema_version}),
+   $versions, 'a second run leaves schema_version as it was';
+
+# --- make db -------------------------------------------------------------------
+{
+    local $ENV{MAKEFLAGS};
+    ($rc, $out) = capture('make', '-s', '-C', $ROOT, 'db', "DB=$CI");
+    is $rc, 0, "make db DB='...' runs migrate.sh" or diag $out;
+    like $out, qr/schema at version $latest\b/, 'make db says the version';
+    ($rc, $out) = capture('make', '-s', '-C', $ROOT, 'db');
+    isnt $rc, 0, 'make db without DB fails';
+    like $out, qr/usage: make db DB=/, '... with a usage line';
+}
+
+# --- a database newer than this release ---------------------------------------------
+q_db(q{INSERT INTO userbulk.schema_version (version, name) VALUES (999, '999_future')});
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+is $rc, 3, 'a database at a newer version is refused (exit 3)';
+like $out, qr/version 999, newer than this release's $latest/, '... saying why';
+same_dump(schema_dump(), $dump, '... and nothing is changed');
+q_db('DELETE FROM userbulk.schema_version WHERE version = 999');
+
+# --- concurrent runs on an empty database ----------------------------------------------
+{
+    my $ci = fresh_db("${DB}_concurrent");
+    my @kids;
+    for my $i (1 .. 3) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my ($r, $o) = capture("$SQL/migrate.sh", $ci);
+            open my $f, '>', "$WORK/concurrent-$i.log" or die $!;
+            print $f $o;
+            close $f;
+            exit $r;
+        }
+        push @kids, $pid;
+    }
+    my @codes = map { waitpid($_, 0); $? >> 8 } @kids;
+    is_deeply \@codes, [ 0, 0, 0 ], 'three runs at once all succeed';
+    my $all = join '', map { local $/; open my $f, '<', "$WORK/concurrent-$_.log" or die $!; <$f> } 1 .. 3;
+    my @applied = $all =~ /applying 001/g;
+    is scalar @applied, 1, 'migration 001 applied by exactly one of them';
+    is db_query_on($ci, 'SELECT count(*) || \'/\' || max(version) FROM userbulk.schema_version'),
+       "$latest/$latest", 'each version recorded once';
+    admin("DROP DATABASE ${DB}_concurrent");
+}
+
+# --- re-applying under a running httpd ---------------------------------------------------
+# httpd holds sessions with the statements prepared; functions.sql drops and
+# re-creates the functions and their types. The next requests must still be
+# served (PostgreSQL re-plans a prepared statement whose objects changed).
+{
+    my $put = sub {
+        json_request(PUT => PUT_USERS, token(), [ { userName => 'dave.acme', email => 'dave@acme.example',
+                                                    name => { firstName => $_[0] } } ]);
+    };
+    my $post = sub {
+        json_request(POST => ACCOUNT_UPDATE, token(),
+                     { userId => '20000000-0000-4000-8000-000000000004', employeeCode => $_[0] });
+    };
+    is $put->('Online1')->code, 200, 'serving before re-applying the schema';
+    is $post->('ON1')->code, 200, '... both APIs';
+    ($rc, $out) = capture("$SQL/migrate.sh", db_conninfo());
+    is $rc, 0, 'migrate.sh on the live test database' or diag $out;
+    my @codes = map { $put->("Online2$_")->code } 1 .. 6;
+    is_deeply \@codes, [ (200) x 6 ], 'PUT /users keeps serving on every pooled session after functions.sql was re-applied';
+    @codes = map { $post->("ON2$_")->code } 1 .. 6;
+    is_deeply \@codes, [ (200) x 6 ], 'so does POST';
+}
+
+admin("DROP DATABASE $DB");
+remove_tree($WORK);
+done_testing();

@@ -47,13 +47,16 @@ sub body_bytes { my ($b) = @_; return ref $b ? $JSON->encode($b) : $b }
 sub send_put  { json_request(PUT  => PUT_USERS,      $TOKEN, body_bytes($_[0]), $_[1]) }
 sub send_post { json_request(POST => ACCOUNT_UPDATE, $TOKEN, body_bytes($_[0]), $_[1]) }
 
-# The common part of every answer: not 500, JSON, a trace id.
+# The common part of every answer: not 500, JSON in valid UTF-8, a trace id.
 sub check_answer {
-    my ($name, $status, $json, $headers) = @_;
+    my ($name, $status, $json, $headers, $body) = @_;
     push @statuses, $status;
     $cases++;
     isnt($status, 500, "$name: not 500");
     ok(ref $json eq 'HASH', "$name: JSON body") or diag("status $status");
+    my $copy = $body // '';
+    ok(eval { Encode::decode('UTF-8', $copy, Encode::FB_CROAK); 1 }, "$name: the body is valid UTF-8")
+        or diag("body: " . join '', map { $_ >= 0x20 && $_ < 0x7f ? chr : sprintf '\\x%02x', $_ } unpack 'C*', $body // '');
     like($headers->{'x-trace-id'} // '', qr/^[0-9a-f]{32}$/, "$name: X-Trace-Id");
 }
 
@@ -69,7 +72,7 @@ sub put_refused {
     my ($name, $body, $status, $code, %o) = @_;
     my $res = $o{res} // send_put($body, $o{headers});
     my $j = $res->json;
-    check_answer("PUT $name", $res->code, $j, headers_of($res));
+    check_answer("PUT $name", $res->code, $j, headers_of($res), $res->content);
     is($res->code, $status, "PUT $name: $status");
     is($j->{code}, $code, "PUT $name: code $code") if ref $j eq 'HASH';
     like($j->{message} // '', $o{message}, "PUT $name: message") if $o{message};
@@ -83,7 +86,7 @@ sub put_failed {
     my ($name, $body, $expect, %o) = @_;
     my $res = send_put($body, $o{headers});
     my $j = $res->json;
-    check_answer("PUT $name", $res->code, $j, headers_of($res));
+    check_answer("PUT $name", $res->code, $j, headers_of($res), $res->content);
     is($res->code, 400, "PUT $name: 400 (no record applied)");
     if (ref $j eq 'HASH') {
         is($j->{successCount}, 0, "PUT $name: successCount 0");
@@ -110,7 +113,7 @@ sub post_refused {
     my ($name, $body, $status, $error_type, $message, %o) = @_;
     my $res = $o{res} // send_post($body, $o{headers});
     my $j = $res->json;
-    check_answer("POST $name", $res->code, $j, headers_of($res));
+    check_answer("POST $name", $res->code, $j, headers_of($res), $res->content);
     is($res->code, $status, "POST $name: $status");
     if (ref $j eq 'HASH') {
         is($j->{messageCode}, $status, "POST $name: messageCode $status");
@@ -131,7 +134,7 @@ sub field_error { my ($field, $code) = @_; return qr/^\Q$field\E: (?:(?!\([a-z_]
 sub post_noop {
     my ($name, $body) = @_;
     my $res = send_post($body);
-    check_answer("POST $name", $res->code, $res->json, headers_of($res));
+    check_answer("POST $name", $res->code, $res->json, headers_of($res), $res->content);
     is($res->code, 200, "POST $name: 200");
     unchanged("POST $name");
 }
@@ -188,6 +191,10 @@ my @NOT_JSON = (
     [ 'raw control character in a string', qq([{"userName":"alice.acme","email":"alice\@acme.example","name":{"firstName":"Al\x01ice"}}]) ],
     [ 'unpaired surrogate escape',         '[{"userName":"alice.acme","email":"alice@acme.example","name":{"firstName":"\ud800"}}]' ],
     [ 'bad escape',                        '[{"userName":"alice.acme","email":"alice@acme.example","name":{"firstName":"\x"}}]' ],
+    # Found by fuzz_put_batch: the parser's message quotes the token it
+    # stopped at, here half of a two-byte character.
+    [ 'bad escape before a multi-byte character', encode_utf8('[{"userName":"alice.acme","email":"alice@acme.example","name":{"firstName":"\u00é"}}]') ],
+    [ 'bad escape before a 4-byte character', encode_utf8('[{"userName":"alice.acme","email":"alice@acme.example","name":{"firstName":"\u' . "\x{1F600}" . '"}}]') ],
     [ 'nesting 10,000 deep (arrays)',      ('[' x 10000) . (']' x 10000) ],
     [ 'nesting 10,000 deep (objects in a field)',
       '[{"userName":"alice.acme","email":"alice@acme.example","name":' . ('{"a":' x 10000) . '1' . ('}' x 10000) . '}]' ],
@@ -425,7 +432,7 @@ my @GOOD_EMAILS = (
 for my $e (@GOOD_EMAILS) {
     my $label = length($e) > 40 ? length($e) . ' characters' : $JSON->encode($e);
     my $res = send_put([ alice_min(email => $e) ]);
-    check_answer("PUT email $label", $res->code, $res->json, headers_of($res));
+    check_answer("PUT email $label", $res->code, $res->json, headers_of($res), $res->content);
     is($res->code, 200, "PUT email $label: accepted");
     is(stored('email')->[0], $e, "PUT email $label: stored verbatim");
     is(db_fingerprint(except => [$ALICE]), BASE_EXCEPT_ALICE(), "PUT email $label: nothing else changed");
@@ -500,7 +507,7 @@ my @INJECT = (
 for my $s (@INJECT) {
     my $label = 'injection ' . $JSON->encode($s);
     my $res = send_put([ alice_min(name => { firstName => $s, middleName => $s, lastName => $s }) ]);
-    check_answer("PUT $label", $res->code, $res->json, headers_of($res));
+    check_answer("PUT $label", $res->code, $res->json, headers_of($res), $res->content);
     is($res->code, 200, "PUT $label in name.*: accepted");
     is_deeply(stored('first_name', 'middle_name', 'last_name'), [ ($s) x 3 ], "PUT $label: stored verbatim");
     is(db_fingerprint(except => [$ALICE]), BASE_EXCEPT_ALICE(), "PUT $label: nothing else changed");
@@ -527,7 +534,7 @@ for my $s (@INJECT) {
                     lastName => 'last_name', loginName => 'login_name', employeeCode => 'employee_code',
                     profilePic => 'profile_pic');
     $res = send_post({ userId => $ALICE, map { $_ => $s } keys %personal });
-    check_answer("POST $label", $res->code, $res->json, headers_of($res));
+    check_answer("POST $label", $res->code, $res->json, headers_of($res), $res->content);
     is($res->code, 200, "POST $label in the personal fields: accepted");
     my @cols = sort values %personal;
     is_deeply(stored(@cols), [ ($s) x @cols ], "POST $label: stored verbatim in @cols");
@@ -560,7 +567,7 @@ for my $e (q{'OR'1'='1@acme.example}, q{%{REMOTE_USER}@acme.example}, q{'--;@acm
            q{${UB_PG_SOCKET}@acme.example}) {
     my $label = 'email ' . $JSON->encode($e);
     my $res = send_put([ alice_min(email => $e) ]);
-    check_answer("PUT $label", $res->code, $res->json, headers_of($res));
+    check_answer("PUT $label", $res->code, $res->json, headers_of($res), $res->content);
     if ($e =~ /;/) {
         is($res->code, 400, "PUT $label: refused (';' is not allowed)");
         unchanged("PUT $label");
@@ -655,7 +662,7 @@ for my $ep ([ PUT => PUT_USERS ], [ POST => ACCOUNT_UPDATE ]) {
 
 sub too_large {
     my ($name, $method, $res) = @_;
-    check_answer($name, $res->{status} // 0, $res->{json}, $res->{headers} // {});
+    check_answer($name, $res->{status} // 0, $res->{json}, $res->{headers} // {}, $res->{body});
     is($res->{status}, 413, "$name: 413") or diag($res->{error} // $res->{body});
     if ($method eq 'PUT') {
         is(($res->{json} // {})->{code}, 'body_too_large', "$name: code body_too_large");
@@ -674,7 +681,7 @@ sub too_large {
     my $body = $JSON->encode([ alice_full(name => { firstName => 'Chunked', lastName => 'Archer' }) ]);
     my $res = raw_http(head => http_head(PUT => PUT_USERS, token => $TOKEN, chunked => 1), chunked => 1,
                        parts => [ map { substr($body, $_ * 7, 7) } 0 .. int(length($body) / 7) ]);
-    check_answer('PUT chunked body (7-byte chunks)', $res->{status}, $res->{json}, $res->{headers});
+    check_answer('PUT chunked body (7-byte chunks)', $res->{status}, $res->{json}, $res->{headers}, $res->{body});
     is($res->{status}, 200, 'PUT chunked body: 200');
     is(db_query("SELECT first_name FROM userbulk.users WHERE id = '$ALICE'"), 'Chunked', 'PUT chunked body: applied');
     restore();
@@ -682,7 +689,7 @@ sub too_large {
     $body = $JSON->encode({ userId => $ALICE, employeeCode => 'CHUNKED' });
     $res = raw_http(head => http_head(POST => ACCOUNT_UPDATE, token => $TOKEN, chunked => 1), chunked => 1,
                     parts => [ substr($body, 0, 5), substr($body, 5) ]);
-    check_answer('POST chunked body', $res->{status}, $res->{json}, $res->{headers});
+    check_answer('POST chunked body', $res->{status}, $res->{json}, $res->{headers}, $res->{body});
     is($res->{status}, 200, 'POST chunked body: 200');
     is(db_query("SELECT employee_code FROM userbulk.users WHERE id = '$ALICE'"), 'CHUNKED', 'POST chunked body: applied');
     restore();
@@ -699,7 +706,7 @@ sub too_large {
             my ($method, $path) = @$ep;
             $res = raw_http(head => http_head($method => $path, token => $TOKEN, chunked => 1), parts => [$raw]);
             my $name = "$method chunked body with $what";
-            check_answer($name, $res->{status}, $res->{json}, $res->{headers});
+            check_answer($name, $res->{status}, $res->{json}, $res->{headers}, $res->{body});
             is($res->{status}, $status, "$name: $status");
             like($res->{headers}{'content-type'} // '', qr{^application/json}, "$name: answered as JSON")
                 or diag(substr($res->{body} // '', 0, 400));
@@ -712,7 +719,7 @@ sub too_large {
     $body = $JSON->encode([ alice_full() ]);
     $res = raw_http(head => http_head(PUT => PUT_USERS, token => $TOKEN, chunked => 1, length => 999999999),
                     chunked => 1, parts => [$body]);
-    check_answer('PUT with Content-Length and chunked', $res->{status}, $res->{json}, $res->{headers});
+    check_answer('PUT with Content-Length and chunked', $res->{status}, $res->{json}, $res->{headers}, $res->{body});
     is($res->{status}, 200, 'PUT with Content-Length and chunked: the chunked body is read');
     unchanged('PUT with Content-Length and chunked (a record equal to the stored one)');
 
@@ -720,7 +727,7 @@ sub too_large {
     $body = $JSON->encode([ alice_min(name => { firstName => 'Continued' }) ]);
     $res = raw_http(head => http_head(PUT => PUT_USERS, token => $TOKEN, length => length $body, expect_continue => 1),
                     expect_continue => 1, parts => [$body]);
-    check_answer('PUT Expect: 100-continue', $res->{status}, $res->{json}, $res->{headers});
+    check_answer('PUT Expect: 100-continue', $res->{status}, $res->{json}, $res->{headers}, $res->{body});
     is_deeply($res->{interim}, [100], 'PUT Expect: 100-continue: 100 Continue before the body');
     is($res->{status}, 200, 'PUT Expect: 100-continue: 200');
     is(db_query("SELECT first_name FROM userbulk.users WHERE id = '$ALICE'"), 'Continued', 'PUT Expect: 100-continue: applied');
@@ -742,7 +749,7 @@ sub too_large {
     my $k = int(length($body) / 5) + 1;
     $res = raw_http(head => http_head(PUT => PUT_USERS, token => $TOKEN, length => length $body),
                     parts => [ map { substr($body, $_ * $k, $k) } 0 .. 4 ], pause => 1);
-    check_answer('PUT slow body', $res->{status}, $res->{json}, $res->{headers});
+    check_answer('PUT slow body', $res->{status}, $res->{json}, $res->{headers}, $res->{body});
     is($res->{status}, 200, sprintf('PUT slow body (5 pieces over %.1f s): 200', $res->{elapsed}));
     is(db_query("SELECT first_name FROM userbulk.users WHERE id = '$ALICE'"), 'Slow', 'PUT slow body: applied');
     restore();

@@ -134,7 +134,7 @@ sub httpd_children {
 sub vm_rss_kb {
     my ($pid) = @_;
     open my $fh, '<', "/proc/$pid/status" or return undef;
-    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    while (my $line = <$fh>) { return $1 if $line =~ /^VmRSS:\s+(\d+)/ }
     return undef;
 }
 

@@ -34,7 +34,8 @@ use IO::Socket::INET ();
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(raw_http http_head server_host_port keepalive_client);
+our @EXPORT_OK = qw(raw_http http_head server_host_port keepalive_client open_request read_response
+                    client_port);
 
 our $TIMEOUT = 120;
 
@@ -249,6 +250,42 @@ sub raw_http {
         $res{error} = $eof ? 'connection closed without an answer' : 'timed out';
     }
     return \%res;
+}
+
+# A request left in flight, for the fault tests: sends the head and the body
+# (or the first $o{send_only} bytes of it) and returns the socket.
+#   my $sock = open_request($head . $body);
+#   ... kill something ...
+#   my $res = read_response($sock, 30);   # the answer, or {eof => 1} / {timeout => 1}
+sub open_request {
+    my ($bytes) = @_;
+    my $sock = _connect();
+    my $off = 0;
+    while ($off < length $bytes) {
+        my $n = syswrite($sock, $bytes, length($bytes) - $off, $off);
+        die "open_request: write failed: $!\n" unless defined $n;
+        $off += $n;
+    }
+    return $sock;
+}
+
+sub client_port { my ($sock) = @_; return $sock->sockport }
+
+sub read_response {
+    my ($sock, $timeout) = @_;
+    my $sel = IO::Select->new($sock);
+    my $deadline = time + ($timeout // $TIMEOUT);
+    my ($in, $eof) = ('', 0);
+    while (time < $deadline) {
+        last unless $sel->can_read($deadline - time);
+        my $n = sysread($sock, my $chunk, 1 << 16);
+        $eof = 1 if !$n;
+        $in .= $chunk if $n;
+        my $res = _parse_response(\$in, $eof);
+        return $res if $res && $res->{status} !~ /^1/;
+        return { eof => 1, partial => $in } if $eof;
+    }
+    return { timeout => 1, partial => $in };
 }
 
 # A persistent connection for many small requests in a row (reconnects

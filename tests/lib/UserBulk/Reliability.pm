@@ -30,7 +30,8 @@ use Time::HiRes qw(sleep time);
 use UserBulk::Test qw(db_query error_log_lines);
 
 our @EXPORT_OK = qw(reset_demo seed_users db_fingerprint httpd_parent httpd_children
-                    vm_rss_kb crash_lines wait_for_log project_root pg_tool db_session_query);
+                    vm_rss_kb crash_lines wait_for_log project_root pg_tool db_session_query
+                    httpd_child_of_connection lock_session wait_until);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 sub project_root {
@@ -129,6 +130,67 @@ sub httpd_children {
         push @kids, $st{Pid} if ($st{PPid} // '') eq $parent && ($st{State} // '') ne 'Z';
     }
     return sort { $a <=> $b } @kids;
+}
+
+# The httpd child that holds the server side of the connection whose
+# client end is on local port $client_port: the socket's inode from
+# /proc/net/tcp, then the child with a descriptor on it.
+sub httpd_child_of_connection {
+    my ($client_port, $server_port) = @_;
+    my %inodes;
+    for my $table ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $table or next;
+        while (my $line = <$fh>) {
+            my @f = split ' ', $line;
+            next unless @f > 9 && $f[1] =~ /:([0-9A-F]{4})$/;
+            my $local = hex $1;
+            my ($remote) = $f[2] =~ /:([0-9A-F]{4})$/ or next;
+            $inodes{ $f[9] } = 1 if $local == $server_port && hex($remote) == $client_port;
+        }
+    }
+    for my $pid (httpd_children()) {
+        for my $fd (glob "/proc/$pid/fd/*") {
+            my $target = readlink $fd // next;
+            return $pid if $target =~ /^socket:\[(\d+)\]$/ && $inodes{$1};
+        }
+    }
+    return undef;
+}
+
+# A PostgreSQL session of its own that holds a lock until told otherwise:
+#   my $s = lock_session('LOCK TABLE userbulk.audit IN SHARE MODE');
+#   ...; $s->{release}->();
+# Returns once the lock is held. Its application_name is ub-lock-holder.
+sub lock_session {
+    my ($sql) = @_;
+    my ($bin) = sort { $b cmp $a } glob '/usr/lib/postgresql/*/bin/psql';
+    local $ENV{PGAPPNAME} = 'ub-lock-holder';
+    my ($out, $in);
+    my $pid = IPC::Open2::open2($out, $in, $bin // 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+                                '-d', UserBulk::Test::db_conninfo());
+    print {$in} "BEGIN;\n$sql;\n\\echo ub-locked\n";
+    $in->flush;
+    while (defined(my $l = <$out>)) { last if $l =~ /ub-locked/ }
+    return {
+        pid => $pid,
+        release => sub {
+            print {$in} "ROLLBACK;\n\\q\n";
+            close $in;
+            waitpid $pid, 0;
+        },
+    };
+}
+
+# Polls $check (a code ref) every 50 ms until it returns true or $seconds
+# pass; returns its last value.
+sub wait_until {
+    my ($seconds, $check) = @_;
+    my $until = time + $seconds;
+    while (1) {
+        my $v = $check->();
+        return $v if $v || time > $until;
+        sleep 0.05;
+    }
 }
 
 sub vm_rss_kb {

@@ -8,6 +8,9 @@
 #   make test T=t/memory.t                     10,000 requests
 #   UB_MEMORY_REQUESTS=100000 make test T=t/memory.t
 #
+# Then one large answer (101,000 record errors, about 8 MB of JSON): the
+# memory it takes must be in proportion to its size.
+#
 # The bound is generous on purpose (20 %): the test must not depend on the
 # machine's speed or the allocator's moods, only catch a leak per request
 # (10,000 requests leaking 1 KB each would be 10 MB, far over it).
@@ -131,6 +134,32 @@ if ($ASAN) {
 }
 else {
     cmp_ok($growth, '<', 20, "memory flat: $summary");
+}
+
+# One large answer: 1000 records of unknown users, each with 100 unknown
+# fields, about 1 MB of request. The answer names 101,000 errors (about
+# 8 MB of JSON); building it must cost memory in proportion to it, not a
+# multiple. The children's total resident size is read before and after.
+{
+    my $body = '[' . join(',', map {
+        my $r = $_;
+        qq({"userName":"nobody$r.acme","email":"n$r\@acme.example",) . join(',', map { sprintf '"x%03d":1', $_ } 1 .. 100) . '}'
+    } 1 .. 1000) . ']';
+    my $total = sub { my $s = 0; $s += vm_rss_kb($_) // 0 for httpd_children(); return $s };
+    my $before = $total->();
+    my $t1 = time;
+    my $res = keepalive_client()->(PUT => PUT_USERS, $t, $body);
+    my $took = time - $t1;
+    my $after = $total->();
+    is($res->{status}, 400, sprintf('a %.1f MB request naming 101,000 errors: 400 (%.1f MB answer in %.1f s)',
+                                    length($body) / 1048576, length($res->{body}) / 1048576, $took));
+    my $grew = ($after - $before) / 1024;
+    my $answer = length($res->{body}) / 1048576;
+    note(sprintf 'large answer: children grew by %.0f MB for a %.1f MB answer (%.0f x)', $grew, $answer, $grew / ($answer || 1));
+    if (!$ASAN) {
+        cmp_ok($grew, '<', 256, sprintf('building a %.1f MB answer costs the children less than 256 MB (they grew by %.0f MB)',
+                                        $answer, $grew));
+    }
 }
 
 my @crash = crash_lines($mark);

@@ -80,7 +80,7 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(CORE_SRC) src/*.h
 $(B)/fuzz/%-cov: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(CORE_SRC) src/*.h
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) -g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
-	  $(CPPFLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+	  -DFUZZ_COVERAGE_ONLY $(CPPFLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 

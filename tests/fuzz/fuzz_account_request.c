@@ -49,11 +49,15 @@ static void check_change(const ub_account_request *ar, apr_pool_t *pool)
         const char *id = json_string_value(t);
         const char *c;
         FUZZ_CHECK(id != NULL && ub_check_uuid(id) == NULL);
+        if (id == NULL) {
+            continue;
+        }
         for (c = id; *c; c++) {
             FUZZ_CHECK(!(*c >= 'A' && *c <= 'F'));
         }
         for (j = 0; j < i; j++) {
-            FUZZ_CHECK(strcmp(json_string_value(json_array_get(targets, j)), id) != 0);
+            const char *other = json_string_value(json_array_get(targets, j));
+            FUZZ_CHECK(other == NULL || strcmp(other, id) != 0);
         }
     }
     json_decref(change);
@@ -103,7 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(json_is_true(json_object_get(doc, "isError")));
     FUZZ_CHECK(json_is_null(json_object_get(doc, "data")));
     FUZZ_CHECK(json_is_string(json_object_get(doc, "errorType")));
-    FUZZ_CHECK(strcmp(json_string_value(json_object_get(doc, "traceid")), req.trace_id) == 0);
+    FUZZ_CHECK(json_is_string(json_object_get(doc, "traceid"))
+               && strcmp(json_string_value(json_object_get(doc, "traceid")), req.trace_id) == 0);
     json_decref(doc);
     apr_pool_destroy(pool);
     return 0;

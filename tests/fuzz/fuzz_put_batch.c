@@ -104,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(problem.status == 400);
         FUZZ_CHECK(ub_render_problem(UB_EP_PUT_USERS, bb, &problem, req.trace_id) == APR_SUCCESS);
         doc = fuzz_body_json(bb, pool);
-        FUZZ_CHECK(strcmp(json_string_value(json_object_get(doc, "code")), problem.code) == 0);
+        FUZZ_CHECK(json_is_string(json_object_get(doc, "code"))
+                   && strcmp(json_string_value(json_object_get(doc, "code")), problem.code) == 0);
         json_decref(doc);
     }
     else {

@@ -478,6 +478,24 @@ for my $d ('2026-02-29', '2026-13-01', '2026-00-10', '0000-01-01', '2026-01-01T2
     post_refused("activationDate $d", { userId => $ALICE, accountAccess => { activationDate => $d } }, 400, 'ValidationError',
                  field_error('accountAccess.activationDate', 'invalid_format'));
 }
+# Dates valid in ISO 8601 whose instant falls outside years 1-9999 once the
+# offset is applied: refused, or stored as exactly that instant.
+for my $d ('0001-01-01T00:00:00+01:00', '0001-01-01T00:30:00+14:00', '9999-12-31T23:00:00-14:00') {
+    my $name = "POST activationDate $d";
+    my $res = send_post({ userId => $ALICE, accountAccess => { activationDate => $d } });
+    check_answer($name, $res->code, $res->json, headers_of($res), $res->content);
+    if ($res->code == 400) {
+        like(($res->json // {})->{message} // '', qr/^accountAccess\.activationDate: /, "$name: refused, naming the field");
+        unchanged($name);
+    }
+    else {
+        is($res->code, 200, "$name: 200 or 400");
+        is(db_query("SELECT activation_date = '$d'::timestamptz FROM userbulk.users WHERE id = '$ALICE'"), 't',
+           "$name: stored as the instant sent (stored: "
+           . db_query("SELECT activation_date FROM userbulk.users WHERE id = '$ALICE'") . ')');
+        restore();
+    }
+}
 post_refused('expiry before activation', { userId => $ALICE, accountAccess => { activationDate => '2027-01-01', expiryDate => '2026-12-31T23:59:59Z' } },
              400, 'ValidationError', qr/^accountAccess\.expiryDate: /);
 

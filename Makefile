@@ -3,7 +3,9 @@
 #   make            build .build/mod_userbulk.so and the unit tests
 #   make deps       install the Debian packages that are missing (says which)
 #   make run        sandbox on https://localhost:8080 with demo data and a token
-#   make test       unit tests + Apache::Test suite on a private PostgreSQL
+#   make test       unit tests, a short fuzz run, Apache::Test suite on a private PostgreSQL
+#   make fuzz       the libFuzzer targets of the core, FUZZ_SECONDS (60) each
+#   make test-asan  the whole suite with the module and core built with ASan+UBSan
 #   make token      print a demo token: make token ACCOUNT=acme ROLES=userbulk.admin SUB=alice
 #   make seed       add N generated users per demo account to the sandbox DB
 #   make install    module, .load/.conf, SQL and OpenAPI document (DESTDIR honoured)
@@ -47,7 +49,8 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test test-ha unit itest token seed db install uninstall clean check-build
+.PHONY: all deps run test test-ha unit itest token seed db install uninstall clean check-build \
+        fuzz fuzz-build fuzz-coverage test-asan asan-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
 
@@ -75,6 +78,58 @@ $(UNIT_BIN): $(UNIT_SRC) tests/unit/*.h $(B)/libuserbulk.a
 $(B)/core:
 	mkdir -p $@
 
+# ---- fuzzing: the core with libFuzzer, ASan and UBSan (clang) ---------------
+# No httpd and no database: each target calls src/ as the glue does.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_TARGETS := fuzz_put_batch fuzz_account_request fuzz_headers
+FUZZ_SECONDS ?= 60
+
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(CORE_SRC) src/*.h
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) $(CPPFLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+
+$(B)/fuzz/%-cov: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(CORE_SRC) src/*.h
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) -g -O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
+	  -DFUZZ_COVERAGE_ONLY $(CPPFLAGS) -o $@ $< $(CORE_SRC) $(CORE_LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/%)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/tools/fuzz.sh $(FUZZ_SECONDS)
+
+# Line coverage of src/ by the seed corpora and what fuzzing found.
+fuzz-coverage: $(FUZZ_TARGETS:%=$(B)/fuzz/%-cov)
+	@tests/tools/fuzz.sh --coverage
+
+# ---- the module and the core with AddressSanitizer and UBSan (gcc) --------
+# A build of its own in $(A): the module links its own copy of the core.
+# httpd is not instrumented, so tests/tools/asan-httpd preloads libasan
+# into it; tests/tools/run-tests.sh --asan runs the whole suite that way.
+A          := .build-asan
+ASAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_CORE_OBJ := $(CORE_SRC:src/%.c=$(A)/core/%.o)
+
+$(A)/core/%.o: src/%.c src/*.h
+	@mkdir -p $(A)/core
+	$(CC) $(ASAN_FLAGS) $(WARN) -fPIC $(CPPFLAGS) -c -o $@ $<
+
+$(A)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(ASAN_CORE_OBJ)
+	mkdir -p $(A)/glue && ln -sf ../../mod_userbulk.c $(A)/glue/mod_userbulk.c
+	$(APXS) -c -Wc,"$(WARN) $(ASAN_FLAGS)" -Wl,"-fsanitize=address,undefined" -I. -Isrc \
+	  -o $(A)/glue/mod_userbulk.la $(A)/glue/mod_userbulk.c \
+	  $(ASAN_CORE_OBJ) -ljansson >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
+	cp $(A)/glue/.libs/mod_userbulk.so $@
+
+asan-build: $(A)/mod_userbulk.so
+
+test-asan: deps
+	@$(MAKE) --no-print-directory asan-build
+	@tests/tools/run-tests.sh --asan $(T)
+
 deps:
 	@tests/tools/deps.sh
 
@@ -87,6 +142,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@if [ -z "$(T)" ]; then $(MAKE) --no-print-directory fuzz-build; fi
 	@tests/tools/run-tests.sh $(T)
 
 test-ha: deps
@@ -148,4 +204,4 @@ uninstall:
 	@echo "uninstalled. Reload httpd (systemctl reload apache2) if it had mod_userbulk loaded."
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(A)

@@ -2,14 +2,24 @@
 # while it is away both APIs answer 503 with a JSON body and Retry-After,
 # quickly and without applying anything; once it is back they serve again
 # by themselves, with no httpd restart.
+#
+# Then (issue 5, item 4) the same under load: four clients keep sending
+# while PostgreSQL stops and starts again; every answer is 200 or 503 JSON,
+# every 200's change is in the directory with its audit row, every 503's is
+# not. And a restart with no request during it: the connections the
+# children pooled before it are dead, yet the first requests after it must
+# be served.
 use strict;
 use warnings;
 
 use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
+use File::Temp ();
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use UserBulk::Test qw(:all);
+use UserBulk::Reliability qw(wait_until);
 
 my $ROOT = "$FindBin::RealBin/../..";
 my $PG = "$ROOT/tests/tools/pg.sh";
@@ -65,5 +75,123 @@ is db_query("SELECT first_name || ' ' || employee_code FROM userbulk.users WHERE
    'the requests after the outage applied';
 is db_query('SELECT count(*) FROM userbulk.audit'), $audit + 2,
    'nothing was applied during the outage (two audit rows: the two requests after it)';
+
+# --- a stream of concurrent requests across an outage -------------------------------
+{
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my @users = ('alice.acme', 'bob.acme', 'carol.acme', 'dave.acme', 'erin.acme');
+    my %id = map { $users[$_] => sprintf('20000000-0000-4000-8000-%012d', $_ + 1) } 0 .. $#users;
+    my @pids;
+    for my $w (1 .. 4) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $t = token(sub => "stream-$w");
+            open my $out, '>', "$dir/w$w" or POSIX::_exit(1);
+            $out->autoflush(1);
+            for (my $i = 1; !-e "$dir/stop" && $i < 100000; $i++) {
+                my $user = $users[ ($w + $i) % @users ];
+                my $value = "w$w-$i";
+                my $put = $i % 2;
+                my $t0 = time;
+                my $res = $put
+                    ? json_request(PUT => PUT_USERS, $t, [ { userName => $user, email => "${\ ($user =~ s/\.acme$//r)}\@acme.example",
+                                                             name => { firstName => $value } } ])
+                    : json_request(POST => ACCOUNT_UPDATE, $t, { userId => $id{$user}, employeeCode => $value });
+                my $j = $res->json;
+                print $out JSON::PP->new->canonical->encode({
+                    start => $t0, end => time, put => $put, user => $user, value => $value, status => $res->code,
+                    trace => scalar $res->header('X-Trace-Id'), retry => scalar $res->header('Retry-After'),
+                    code => ref $j eq 'HASH' ? ($put ? $j->{code} : $j->{errorType}) : 'NOT JSON' }), "\n";
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    my $lines = sub {    # each worker's answers, optionally only those started after $since
+        my ($since) = @_;
+        return map {
+            my $w = $_;
+            my @l = -e "$dir/w$w" ? do { open my $fh, '<', "$dir/w$w"; grep { /\n\z/ } <$fh> } : ();
+            scalar grep { !defined $since || JSON::PP::decode_json($_)->{start} > $since } @l;
+        } 1 .. 4;
+    };
+    my $each_at_least = sub { my ($n, $since) = @_; return sub { !grep { $_ < $n } $lines->($since) } };
+
+    ok(wait_until(60, $each_at_least->(3)), 'stream: four clients are sending');
+    system($PG, 'stop', $DIR) == 0 or die "cannot stop PostgreSQL\n";
+    my $stopped = time;
+    ok(wait_until(60, $each_at_least->(3, $stopped)), 'stream: each got answers while PostgreSQL was away');
+    # (PostgreSQL accepts connections before pg.sh start returns, which
+    # migrates first: the outage ends, at the latest, when start begins.)
+    my $restarting = time;
+    system($PG, 'start', $DIR, $ENV{UB_PG_PORT}, '--ephemeral') == 0 or die "cannot start PostgreSQL\n";
+    my $started = time;
+    ok(wait_until(60, $each_at_least->(6, $started)), 'stream: each got answers after PostgreSQL came back');
+    open my $stop, '>', "$dir/stop" or die;
+    close $stop;
+    waitpid $_, 0 for @pids;
+
+    my @all = map { my $w = $_; open my $fh, '<', "$dir/w$w" or die; map { JSON::PP::decode_json($_) } <$fh> } 1 .. 4;
+    my %by = (200 => 0, 503 => 0);
+    $by{ $_->{status} }++ for @all;
+    note(sprintf 'stream: %d answers: %d x 200, %d x 503, %d other', scalar @all, $by{200}, $by{503},
+         scalar(@all) - $by{200} - $by{503});
+    my @other = grep { $_->{status} != 200 && $_->{status} != 503 } @all;
+    is(scalar @other, 0, 'stream: every answer is 200 or 503') or diag(JSON::PP::encode_json($other[0]));
+    my @bad503 = grep { $_->{status} == 503 && !(($_->{code} // '') =~ /^(unavailable|Unavailable)$/ && ($_->{retry} // '') eq '5') } @all;
+    is(scalar @bad503, 0, 'stream: every 503 is JSON (unavailable) with Retry-After');
+    my @slow = grep { $_->{end} - $_->{start} > 15 } @all;
+    is(scalar @slow, 0, 'stream: every answer came within 15 s (bounded connect and statement time)');
+    my @away = grep { $_->{start} > $stopped && $_->{end} < $restarting } @all;
+    ok(@away >= 12, scalar(@away) . ' requests were sent and answered entirely while PostgreSQL was away');
+    is(scalar(grep { $_->{status} != 503 } @away), 0, 'stream: all of those are 503')
+        or diag(JSON::PP::encode_json((grep { $_->{status} != 503 } @away)[0]));
+
+    # Every 200's change is in the directory with its audit row; no 503's is.
+    my %audit;
+    for my $row (db_query("SELECT trace_id, after::text FROM userbulk.audit WHERE actor LIKE 'stream-%'")) {
+        push @{ $audit{ $row->[0] } }, JSON::PP::decode_json($row->[1]);
+    }
+    my @lost = grep {
+        my $a = $audit{ $_->{trace} } // [];
+        !(@$a == 1 && ($a->[0]{ $_->{put} ? 'firstName' : 'employee_code' } // '') eq $_->{value})
+    } grep { $_->{status} == 200 } @all;
+    is(scalar @lost, 0, "stream: each of the $by{200} answers 200 is in the audit trail with its value") or diag(JSON::PP::encode_json($lost[0]));
+    my @ghost = grep { $audit{ $_->{trace} } } grep { $_->{status} == 503 } @all;
+    is(scalar @ghost, 0, "stream: none of the $by{503} answers 503 applied anything");
+    # The final state is the last change applied.
+    for my $user (@users) {
+        my %last;
+        $last{ $_->{put} ? 'first_name' : 'employee_code' } = $_->{value}
+            for sort { $a->{end} <=> $b->{end} } grep { $_->{status} == 200 && $_->{user} eq $user } @all;
+        my ($row) = db_query("SELECT first_name, employee_code FROM userbulk.users WHERE user_name = '$user'");
+        my %got = (first_name => $row->[0], employee_code => $row->[1]);
+        is_deeply({ map { $_ => $got{$_} } keys %last }, \%last, "stream: $user holds its last applied values");
+    }
+    is(scalar(grep { $_->{status} != 200 } map { my $w = $_; my @mine = grep { $_->{value} =~ /^w$w-/ } @all; $mine[-1] } 1 .. 4), 0,
+       'stream: each client\'s last request was served (the module recovered by itself)');
+}
+
+# --- a restart with no request during it: the pooled connections are dead ---------
+{
+    # Every child opens and pools connections: a burst of concurrent requests.
+    my @pids;
+    for my $w (1 .. 6) {
+        my $pid = fork // die;
+        if (!$pid) { put_alice("Burst$w") for 1 .. 5; POSIX::_exit(0) }
+        push @pids, $pid;
+    }
+    waitpid $_, 0 for @pids;
+    system($PG, 'stop', $DIR) == 0 or die "cannot stop PostgreSQL\n";
+    system($PG, 'start', $DIR, $ENV{UB_PG_PORT}, '--ephemeral') == 0 or die "cannot start PostgreSQL\n";
+    # PostgreSQL is back and accepts connections (pg.sh start waited for it).
+    my @answers = map { my $r = put_alice("Restart$_"); [ $r->code, $r->header('X-Trace-Id') ] } 1 .. 12;
+    my @codes = map { $_->[0] } @answers;
+    is_deeply(\@codes, [ (200) x 12 ], 'after a restart of PostgreSQL, the first 12 requests are all served (no pooled dead connection is used)')
+        or diag("answers: @codes (a 503 per child whose pooled connection died with the old server)");
+    my @ghost = grep { $_->[0] != 200 && db_query("SELECT count(*) FROM userbulk.audit WHERE trace_id = '$_->[1]'") } @answers;
+    is(scalar @ghost, 0, 'and the requests refused there applied nothing');
+}
 
 done_testing();

@@ -22,6 +22,10 @@ PACKAGES=(
     # libwww-perl; JSON::PP, Digest::SHA and MIME::Base64 are core Perl;
     # pgbouncer for t/pgbouncer.t)
     perl libapache2-mod-perl2 libwww-perl valgrind pgbouncer
+    # fuzzing (make fuzz, and a short run in make test): clang with
+    # libFuzzer and the sanitizer runtimes; llvm for make fuzz-coverage.
+    # make test-asan uses gcc's libasan/libubsan (libgcc-12-dev, with gcc).
+    clang libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -10,9 +10,23 @@
 # The last line is "N passed, N failed": assertions of both parts (check's
 # summary and the TAP totals). The exit status is non-zero when anything failed.
 #
+#   tests/tools/run-tests.sh --asan [t/x.t]   (make test-asan) the Apache::Test
+#       suite only, against .build-asan/mod_userbulk.so (module and core built
+#       with ASan+UBSan) in an httpd with libasan preloaded
+#       (tests/tools/asan-httpd); any sanitizer report fails the run.
+#
+# The whole suite (no file named) also runs every libFuzzer target of the
+# core for UB_FUZZ_SECONDS (20) each: make fuzz-build first.
+#
 # UB_NO_VALGRIND=1 runs the unit tests without valgrind.
 # UB_KEEP_PG=1 leaves the test cluster (.run/test-pg) running for inspection.
 set -euo pipefail
+
+asan=0
+if [[ ${1:-} == --asan ]]; then
+    asan=1
+    shift
+fi
 
 UB_PROG=run-tests.sh
 # shellcheck source=tests/tools/lib.sh
@@ -42,6 +56,24 @@ run_unit=1
 for a in "$@"; do
     [[ $a == -* ]] || run_unit=0
 done
+[[ $asan == 0 ]] || run_unit=0
+
+# Sanitizers: the instrumented module, an httpd that preloads libasan, and
+# the reports written to files (children run as nobody: a world-writable
+# directory). Leak detection stays off: httpd frees its pools at exit, not
+# what a child holds when the parent kills it; child memory is measured by
+# t/memory.t instead.
+if [[ $asan == 1 ]]; then
+    ASAN_DIR=$RUN_DIR/asan
+    rm -rf "$ASAN_DIR"
+    mkdir -p "$ASAN_DIR"
+    chmod 1777 "$ASAN_DIR"
+    export UB_MODULE_SO=${UB_ASAN_MODULE_SO:-$UB_ROOT/.build-asan/mod_userbulk.so}
+    [[ -f $UB_MODULE_SO ]] || ub_die "$UB_MODULE_SO is missing: make asan-build"
+    export APACHE_TEST_HTTPD=$UB_ROOT/tests/tools/asan-httpd
+    export UB_ASAN_OPTIONS="log_path=$ASAN_DIR/asan:detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1"
+    export UB_UBSAN_OPTIONS="log_path=$ASAN_DIR/ubsan:print_stacktrace=1:halt_on_error=1"
+fi
 
 cleaned=0
 cleanup() {
@@ -108,6 +140,24 @@ if [[ $run_unit == 1 ]]; then
     echo "unit tests: $((u_checks - u_bad)) passed, $u_bad failed, exit status $unit_rc"
 fi
 
+# --- fuzzing: a short run of every libFuzzer target of the core ---------------
+# (make fuzz runs them longer). Each target is one check: it fails on a crash,
+# a sanitizer report, a broken invariant or a hang.
+if [[ $run_unit == 1 && $asan == 0 ]]; then
+    fuzz_seconds=${UB_FUZZ_SECONDS:-20}
+    echo "=== fuzz: ${fuzz_seconds} s per target"
+    fuzz_log=$RUN_DIR/fuzz.log
+    fuzz_rc=0
+    "$UB_ROOT/tests/tools/fuzz.sh" "$fuzz_seconds" 2>&1 | tee "$fuzz_log" || fuzz_rc=$?
+    f_ok=$(grep -cE '^fuzz_[a-z_]+: .*exit status 0$' "$fuzz_log" || true)
+    f_bad=$(grep -cE '^fuzz_[a-z_]+: .*exit status [1-9]' "$fuzz_log" || true)
+    if [[ $fuzz_rc != 0 && $f_bad == 0 ]]; then
+        f_bad=1    # the runner itself failed (a target missing: make fuzz-build)
+    fi
+    passed=$((passed + f_ok))
+    failed=$((failed + f_bad))
+fi
+
 # --- Apache::Test --------------------------------------------------------------
 echo "=== Apache::Test suite: httpd on 127.0.0.1:$UB_HTTP_PORT, PostgreSQL on $UB_PG_SOCKET"
 result_file=$RUN_DIR/apache-test.result
@@ -124,6 +174,25 @@ if [[ -s $result_file ]]; then
 else
     echo "Apache::Test did not run the tests (exit status $at_rc): see tests/t/logs/error_log"
     failed=$((failed + 1))
+fi
+if [[ $asan == 1 ]]; then
+    # Every report is a failure: sanitizer logs, or a report that reached
+    # the error log (a child's stderr).
+    reports=$(find "$ASAN_DIR" -type f | sort)
+    log_hits=$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error:' "$UB_ROOT/tests/t/logs/error_log" 2>/dev/null || true)
+    if [[ -n $reports || ${log_hits:-0} != 0 ]]; then
+        echo "sanitizers: reports found"
+        for f in $reports; do
+            echo "--- $f"
+            head -n 60 "$f"
+        done
+        [[ ${log_hits:-0} == 0 ]] || grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' \
+            "$UB_ROOT/tests/t/logs/error_log" | head -n 80
+        failed=$((failed + $(wc -w <<<"$reports") + ${log_hits:-0}))
+    else
+        echo "sanitizers: no ASan or UBSan report (httpd with $(basename "$UB_MODULE_SO") from .build-asan/)"
+        passed=$((passed + 1))
+    fi
 fi
 if [[ $failed != 0 && -f $UB_ROOT/tests/t/logs/error_log ]]; then
     echo "httpd error log: tests/t/logs/error_log"

@@ -20,6 +20,21 @@ json_t *ub_json_own(apr_pool_t *pool, json_t *doc)
     return doc;
 }
 
+/* jansson's error text quotes the input near the error, possibly cut in
+ * the middle of a UTF-8 sequence: keep it to printable ASCII so that the
+ * answer stays valid JSON text. */
+static const char *printable(apr_pool_t *pool, const char *text)
+{
+    char *copy = apr_pstrdup(pool, text), *c;
+
+    for (c = copy; *c; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+            *c = '?';
+        }
+    }
+    return copy;
+}
+
 json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
                            ub_problem *problem)
 {
@@ -31,7 +46,7 @@ json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
         problem->code = "invalid_json";
         problem->message = apr_psprintf(pool,
             "the body is not valid JSON: %s (line %d, column %d)",
-            err.text, err.line, err.column);
+            printable(pool, err.text), err.line, err.column);
         problem->description = "Send a JSON document encoded in UTF-8, "
             "without duplicate keys or NUL characters.";
         return NULL;

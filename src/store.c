@@ -71,36 +71,70 @@ static int statement_known(const ub_request *req, const ub_db *db,
     return known;
 }
 
-/* Runs the statement under label. When it fails because the connection
- * had died (PostgreSQL restarted, a failover), the driver reconnects it in
- * place; the statement is then prepared again on the new session and run
- * once more. Either the old session never ran it, or its transaction died
- * with the session; and both endpoints are idempotent (PUT replaces, POST
- * sets), so a second run cannot apply anything twice. */
+/* Prepares the statement under label on this session. */
+static int prepare(const ub_request *req, ub_db *db, const char *label,
+                   apr_dbd_prepared_t **stmt)
+{
+    *stmt = NULL;
+    if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql_of(label),
+                        label, stmt) != 0) {
+        return -1;
+    }
+    apr_hash_set(db->prepared, label, APR_HASH_KEY_STRING, *stmt);
+    return 0;
+}
+
+/* Whether the pooled connection still reaches the server. libpq learns
+ * that a connection died only when it is used: a connection idle through a
+ * PostgreSQL restart looks fine to mod_dbd. One trivial round trip before
+ * the statement costs far less than answering 503 for it. */
+static int alive(const ub_request *req, ub_db *db)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+
+    /* random access (1): the driver runs the query synchronously, so a
+     * dead connection fails here and not at the first row */
+    if (apr_dbd_select(db->driver, req->pool, db->handle, &res, "SELECT 1", 1) != 0) {
+        return 0;
+    }
+    return apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0;
+}
+
+/* Runs the statement under label.
+ * - A connection found dead before the statement is sent is reconnected
+ *   in place (the driver's PQreset) and the statement prepared on the new
+ *   session: nothing was sent, nothing can apply twice.
+ * - A statement the server does not know (mod_dbd reconnected the session
+ *   without preparing again) is prepared and run once more: it never ran.
+ * - A statement that failed any other way, the session dying under it
+ *   included, is not run again: it may have been applied, and only the
+ *   client can decide to retry (503). */
 static int run_statement(const ub_request *req, ub_db *db, const char *label,
-               int nargs, const char **args, apr_dbd_results_t **res)
+                         int nargs, const char **args, apr_dbd_results_t **res)
 {
     apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
-    int rc = stmt ? apr_dbd_pselect(db->driver, req->pool, db->handle, res,
-                                    stmt, 1, nargs, args)
-                  : -1;
+    int rc;
 
-    if (rc == 0) {
+    if (!alive(req, db)) {
+        if (apr_dbd_check_conn(db->driver, req->pool, db->handle) != APR_SUCCESS
+            || !alive(req, db) || prepare(req, db, label, &stmt) != 0) {
+            return -1;
+        }
+        ub_logf(req, UB_LOG_WARNING, 0,
+                "UB0204 the connection had died; reconnected and %s prepared again", label);
+    }
+    rc = stmt ? apr_dbd_pselect(db->driver, req->pool, db->handle, res, stmt, 1,
+                                nargs, args)
+              : -1;
+    if (rc == 0 || (stmt != NULL && statement_known(req, db, label))) {
         return rc;
     }
-    /* Reconnects a broken connection (PQreset); fails if it stays down. */
-    if (apr_dbd_check_conn(db->driver, req->pool, db->handle) != APR_SUCCESS
-        || (stmt != NULL && statement_known(req, db, label))) {
-        return rc;
-    }
-    stmt = NULL;
-    if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql_of(label),
-                        label, &stmt) != 0) {
+    if (prepare(req, db, label, &stmt) != 0) {
         return rc;
     }
     ub_logf(req, UB_LOG_WARNING, 0,
             "UB0204 statement %s prepared again on a reconnected session", label);
-    apr_hash_set(db->prepared, label, APR_HASH_KEY_STRING, stmt);
     *res = NULL;
     return apr_dbd_pselect(db->driver, req->pool, db->handle, res, stmt, 1,
                            nargs, args);

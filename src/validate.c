@@ -168,8 +168,13 @@ const char *ub_check_iso8601(const char *s)
         || *p++ != '-' || !digits(&p, 2, &d)) {
         return bad;
     }
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
         return "not a calendar date";
+    }
+    /* Year 1 with an offset east of UTC falls in 1 BC: refuse the first
+     * millennium rather than store an instant nobody meant. */
+    if (y < 1000) {
+        return "a date before the year 1000";
     }
     if (*p == '\0') {
         return NULL;

@@ -411,7 +411,15 @@ START_TEST(iso8601_accepts_day_and_time_bounds)
     ut_assert_valid(ub_check_iso8601, "2026-12-31T23:59:59");
     ut_assert_valid(ub_check_iso8601, "2026-01-01T00:00:00");
     ut_assert_valid(ub_check_iso8601, "2026-04-30");
-    ut_assert_valid(ub_check_iso8601, "0001-01-01");
+    ut_assert_valid(ub_check_iso8601, "1000-01-01");
+    ut_assert_valid(ub_check_iso8601, "9999-12-31");
+}
+END_TEST
+
+START_TEST(iso8601_refuses_the_first_millennium)
+{
+    ut_assert_invalid(ub_check_iso8601, "0999-12-31");
+    ut_assert_invalid(ub_check_iso8601, "0001-01-01T00:00:00+01:00");
 }
 END_TEST
 
@@ -710,6 +718,7 @@ Suite *validate_suite(void)
     tcase_add_test(tc, iso8601_accepts_time_without_offset_or_seconds);
     tcase_add_test(tc, iso8601_accepts_space_as_separator);
     tcase_add_test(tc, iso8601_accepts_day_and_time_bounds);
+    tcase_add_test(tc, iso8601_refuses_the_first_millennium);
     tcase_add_test(tc, iso8601_accepts_feb_29_in_leap_years);
     tcase_add_test(tc, iso8601_refuses_feb_29_in_common_years);
     tcase_add_test(tc, iso8601_refuses_days_past_end_of_month);

@@ -69,11 +69,42 @@ const char *ub_json_dump(apr_pool_t *pool, const json_t *doc)
 
 /* ---- writer ---------------------------------------------------------- */
 
+static void flush_chunk(ub_jw *w)
+{
+    apr_bucket *e;
+
+    if (w->chunk == NULL || w->used == 0) {
+        return;
+    }
+    e = apr_bucket_heap_create(w->chunk, UB_JW_CHUNK, apr_bucket_free,
+                               w->bb->bucket_alloc);
+    e->length = w->used;        /* the rest of the chunk is unused */
+    APR_BRIGADE_INSERT_TAIL(w->bb, e);
+    w->chunk = NULL;
+    w->used = 0;
+}
+
 static void put(ub_jw *w, const char *s, apr_size_t n)
 {
-    if (w->rv == APR_SUCCESS && n > 0) {
-        w->rv = apr_brigade_write(w->bb, NULL, NULL, s, n);
+    if (w->rv != APR_SUCCESS || n == 0) {
+        return;
     }
+    if (w->chunk != NULL && n > UB_JW_CHUNK - w->used) {
+        flush_chunk(w);
+    }
+    if (n > UB_JW_CHUNK) {      /* a large piece goes as its own bucket */
+        w->rv = apr_brigade_write(w->bb, NULL, NULL, s, n);
+        return;
+    }
+    if (w->chunk == NULL) {
+        w->chunk = apr_bucket_alloc(UB_JW_CHUNK, w->bb->bucket_alloc);
+        if (w->chunk == NULL) {
+            w->rv = APR_ENOMEM;
+            return;
+        }
+    }
+    memcpy(w->chunk + w->used, s, n);
+    w->used += n;
 }
 
 /* Called before every value and key: places the comma. */
@@ -208,8 +239,9 @@ void ub_jw_raw(ub_jw *w, const char *json)
     put(w, json, strlen(json));
 }
 
-apr_status_t ub_jw_status(const ub_jw *w)
+apr_status_t ub_jw_status(ub_jw *w)
 {
+    flush_chunk(w);
     if (w->rv == APR_SUCCESS && (w->depth != 0 || w->after_key)) {
         return APR_EINVAL;
     }

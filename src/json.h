@@ -21,12 +21,18 @@ json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
 const char *ub_json_dump(apr_pool_t *pool, const json_t *doc);
 
 /* Streaming writer. Commas are placed by the writer; the caller only says
- * what comes next. Every call after a failure is a no-op, and the first
+ * what comes next. Output is gathered in chunks of UB_JW_CHUNK bytes, each
+ * one heap bucket: apr_brigade_write alone would make one bucket per write
+ * once its buffer is full. Every call after a failure is a no-op, and the first
  * failure is what ub_jw_status returns. */
 #define UB_JW_MAX_DEPTH 32
 
+#define UB_JW_CHUNK (32 * 1024)
+
 typedef struct {
     apr_bucket_brigade *bb;
+    char *chunk;                 /* filled, then handed to a heap bucket */
+    apr_size_t used;
     apr_status_t rv;
     int depth;
     int first[UB_JW_MAX_DEPTH];  /* nothing written yet at this level */
@@ -44,7 +50,9 @@ void ub_jw_int(ub_jw *w, long long v);
 void ub_jw_bool(ub_jw *w, int v);
 void ub_jw_null(ub_jw *w);
 void ub_jw_raw(ub_jw *w, const char *json);       /* already valid JSON */
-apr_status_t ub_jw_status(const ub_jw *w);
+/* Hands what is buffered to the brigade and returns the first failure, or
+ * APR_EINVAL when the document is not complete. Call it once at the end. */
+apr_status_t ub_jw_status(ub_jw *w);
 
 /* Shorthands for "key": value. */
 void ub_jw_kv_string(ub_jw *w, const char *key, const char *s);

@@ -208,10 +208,16 @@ const char *ub_check_iso8601(const char *s)
         p++;
     }
     else if (*p == '+' || *p == '-') {
+        int west = *p == '-';
+
         p++;
         if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om)
             || oh > 14 || om > 59) {
             return bad;
+        }
+        /* The last day of 9999 west of UTC may fall in the year 10000. */
+        if (west && y == 9999 && mo == 12 && d == 31 && (oh || om)) {
+            return "a date after the year 9999";
         }
     }
     return *p == '\0' ? NULL : bad;

@@ -10,6 +10,7 @@ use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
 use Cwd qw(realpath);
+use File::Path ();
 use JSON::PP ();
 use UserBulk::Httpd ();
 use UserBulk::Test qw(:all);
@@ -195,4 +196,60 @@ for my $ep (@ENDPOINTS) {
 }
 
 $h->stop;
+
+# --- keys from a JWKS URI, as with a real identity provider (README) ------------
+# mod_auth_openidc fetches a JWKS over https only: the key set is served by
+# the same httpd on a second, TLS port, with a certificate made here that
+# mod_auth_openidc is told to trust (OIDCCABundlePath). Everything else as
+# above.
+{
+    my $j = UserBulk::Httpd->new(name => 'openidc-jwks', userbulk => 1,
+                                 modules => [qw(dbd auth_openidc authz_host socache_shmcb ssl)]);
+    my $docs = $j->dir . '-docs';
+    File::Path::remove_tree($docs);
+    File::Path::make_path("$docs/.well-known");
+    my ($rc, $out) = capture('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
+        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+        '-keyout', "$docs/tls.key", '-out', "$docs/tls.crt");
+    is $rc, 0, 'a TLS certificate for the key set' or diag $out;
+    open my $k, '<', "$ROOT/conf/demo-key.jwk" or die $!;
+    my $jwk = do { local $/; <$k> } =~ s/\s+\z//r;
+    open my $o, '>', "$docs/.well-known/jwks.json" or die $!;
+    print $o qq({"keys":[$jwk]}\n);
+    close $o;
+    my $tls = UserBulk::Httpd::free_port();
+    my $url = "https://127.0.0.1:$tls/.well-known/jwks.json";
+    open my $in, '<', "$ROOT/tests/t/conf/demo-openidc.conf" or die $!;
+    my $text = do { local $/; <$in> };
+    my $n = $text =~ s{^OIDCOAuthVerifySharedKeys .*$}{OIDCOAuthVerifyJwksUri $url\nOIDCCABundlePath "$docs/tls.crt"}mg;
+    is $n, 1, 'the shared key replaced by OIDCOAuthVerifyJwksUri';
+    open $o, '>', "$ROOT/tests/t/conf/demo-openidc-jwks.conf" or die $!;
+    print $o $text;
+    close $o;
+    $j->{conf} = "DBDriver pgsql\nDBDParams \"" . db_conninfo() . "\"\n"
+        . "Include \"$ROOT/tests/t/conf/demo-openidc-jwks.conf\"\n"
+        . UserBulk::Httpd::api_locations(prefix => 'OIDC_CLAIM_')
+        . "Listen 127.0.0.1:$tls https\n"
+        . "SSLSessionCache \"shmcb:" . $j->dir . "/run/ssl_scache(512000)\"\n"
+        . "<VirtualHost 127.0.0.1:$tls>\n"
+        . "    SSLEngine on\n"
+        . "    SSLCertificateFile \"$docs/tls.crt\"\n"
+        . "    SSLCertificateKeyFile \"$docs/tls.key\"\n"
+        . "    DocumentRoot \"$docs\"\n"
+        . "    <Location /.well-known>\n        AuthType None\n        Require all granted\n        RewriteEngine Off\n    </Location>\n"
+        . "</VirtualHost>\n";
+    $j->start;
+    my $body = [ { userName => 'bob.acme', email => 'bob@acme.example' } ];
+    my $res = json_request(PUT => $j->url(PUT_USERS), token(), $body);
+    is $res->code, 200, 'JWKS URI: a token signed with a key of the set: 200' or diag $res->as_string, $j->log_tail(10);
+    $res = json_request(PUT => $j->url(PUT_USERS), token(wrong_key => 1), $body);
+    is $res->code, 401, 'JWKS URI: a token signed with another key: 401';
+    $res = json_request(PUT => $j->url(PUT_USERS), token(roles => ['viewer']), $body);
+    is $res->code, 403, 'JWKS URI: a token without the role: 403';
+    $res = json_request(PUT => $j->url(PUT_USERS), token(aud => 'another-api'), $body);
+    is $res->code, 401, 'JWKS URI: a token for another audience: 401';
+    $j->stop;
+    File::Path::remove_tree($docs);
+}
+
 done_testing();

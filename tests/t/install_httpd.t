@@ -72,7 +72,7 @@ mkdir "$dir-etc/.well-known" or die $!;
 spew("$dir-etc/userbulk.load", $load);
 spew("$dir-etc/userbulk.conf", $conf);
 spew("$dir-etc/.well-known/jwks.json", qq({"keys":[$jwk]}\n));
-$h->{conf} = $conf_text . "DocumentRoot \"$dir-etc\"\n<Directory \"$dir-etc\">\n    Require all granted\n</Directory>\n";
+$h->set_conf($conf_text . "DocumentRoot \"$dir-etc\"\n<Directory \"$dir-etc\">\n    Require all granted\n</Directory>\n");
 my $err = $h->configtest;
 ok !defined $err, 'the configuration with the installed files passes apache2 -t' or diag $err;
 $h->start;

@@ -2,7 +2,8 @@
 # part 1): a minimal server configuration that Includes the installed
 # userbulk.load and userbulk.conf, with only what a site must adjust
 # changed (the module's path inside DESTDIR, the database, the identity
-# provider's keys), answers PUT /users and the POST API for real.
+# provider's JWKS URI, here served by the same httpd), answers PUT /users
+# and the POST API for real.
 use strict;
 use warnings;
 
@@ -46,28 +47,32 @@ sub adjust {
     return $text;
 }
 
-my $h = UserBulk::Httpd->new(name => 'installed', core => 1, modules => [qw(dbd oauth2)]);
+my $h = UserBulk::Httpd->new(name => 'installed', core => 1, modules => [qw(dbd oauth2 authz_host)]);
 my $dir = $h->dir;
 
 my $so = "$D$MODDIR/mod_userbulk.so";
 my $load = adjust('userbulk.load', slurp("$D$ETC/mods-available/userbulk.load"),
     [ qr{\Q$MODDIR\E/mod_userbulk\.so}, $so, 1, 'module path into DESTDIR' ]);
 
+# The identity provider's JWKS is served by this same httpd (the demo key
+# as a key set), so the shipped jwks_uri configuration is what is tested.
 (my $jwk = slurp("$ROOT/conf/demo-key.jwk")) =~ s/\s+\z//;
+my $jwks_url = $h->url('/.well-known/jwks.json');
 my $ci = db_conninfo();
 my $conf = adjust('userbulk.conf', slurp("$D$ETC/conf-available/userbulk.conf"),
     [ qr{^DBDParams .*$}m, "DBDParams \"$ci\"", 1, 'DBDParams to the test database' ],
-    [ qr{OAuth2TokenVerify jwks_uri \S+}, "OAuth2TokenVerify jwk '$jwk'", 2,
-      'the JWKS URI replaced by the demo key' ]);
+    [ qr{OAuth2TokenVerify jwks_uri \S+}, "OAuth2TokenVerify jwks_uri $jwks_url", 2, 'the JWKS URI to the local key set' ]);
 
 # Written beside the server's own files; the server Includes them as a
 # Debian apache2.conf includes mods-enabled/*.load and conf-enabled/*.conf.
 my $conf_text = "Include \"$dir-etc/userbulk.load\"\nInclude \"$dir-etc/userbulk.conf\"\n";
 remove_tree("$dir-etc");
 mkdir "$dir-etc" or die $!;
+mkdir "$dir-etc/.well-known" or die $!;
 spew("$dir-etc/userbulk.load", $load);
 spew("$dir-etc/userbulk.conf", $conf);
-$h->{conf} = $conf_text;
+spew("$dir-etc/.well-known/jwks.json", qq({"keys":[$jwk]}\n));
+$h->set_conf($conf_text . "DocumentRoot \"$dir-etc\"\n<Directory \"$dir-etc\">\n    Require all granted\n</Directory>\n");
 my $err = $h->configtest;
 ok !defined $err, 'the configuration with the installed files passes apache2 -t' or diag $err;
 $h->start;

@@ -64,6 +64,8 @@ sub new {
 }
 
 sub port { $_[0]{port} }
+# Replaces the configuration text given to new() (before start).
+sub set_conf { $_[0]{conf} = $_[1]; return $_[0] }
 sub dir  { $_[0]{dir} }
 sub url  { "http://127.0.0.1:$_[0]{port}$_[1]" }
 sub error_log { "$_[0]{dir}/error_log" }

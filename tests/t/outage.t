@@ -19,7 +19,7 @@ use File::Temp ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use UserBulk::Test qw(:all);
-use UserBulk::Reliability qw(wait_until);
+use UserBulk::Reliability qw(wait_until httpd_children httpd_parent);
 
 my $ROOT = "$FindBin::RealBin/../..";
 my $PG = "$ROOT/tests/tools/pg.sh";
@@ -192,6 +192,17 @@ is db_query('SELECT count(*) FROM userbulk.audit'), $audit + 2,
         or diag("answers: @codes (a 503 per child whose pooled connection died with the old server)");
     my @ghost = grep { $_->[0] != 200 && db_query("SELECT count(*) FROM userbulk.audit WHERE trace_id = '$_->[1]'") } @answers;
     is(scalar @ghost, 0, 'and the requests refused there applied nothing');
+}
+
+# Tidy up for the files that run next: a graceful restart of httpd gives
+# every child fresh connections, so that none of them meets a connection
+# that died with the old PostgreSQL (the bug the test above shows).
+{
+    my %old = map { $_ => 1 } httpd_children();
+    kill 'USR1', httpd_parent();
+    ok(wait_until(60, sub { my @k = httpd_children(); @k && !grep { $old{$_} } @k }),
+       'tidy up: httpd restarted gracefully, every child is new');
+    ok(wait_until(60, sub { put_alice('Tidy')->code == 200 }), 'tidy up: serving');
 }
 
 done_testing();

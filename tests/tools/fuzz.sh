@@ -74,7 +74,8 @@ for t in "${targets[@]}"; do
     cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
-    line="$t: ${execs:-?} executions in ${seconds} s (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?} inputs, exit status $rc"
+    art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n1)
+    line="$t: ${execs:-?} executions (${seconds} s allowed, ${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?} inputs${art:+, FAILED on $art}, exit status $rc"
     echo "$line" | tee -a "$summary"
     if [[ $rc != 0 ]]; then
         failed=$((failed + 1))

@@ -121,8 +121,10 @@ while (my $line = <$fh>) {
     # operation's 405.
     my $method = $api->operation($r->{method}, $path) ? $r->{method}
                : (grep { $ops{$_} eq $path } keys %ops)[0];
+    # A HEAD answer has the headers of the GET it stands for, and no body.
     my @err = $api->check_response(method => $method, path => $path, status => $r->{status},
-                                   headers => $r->{headers}, body => $r->{body});
+                                   headers => $r->{headers}, body => $r->{body},
+                                   no_body => uc($r->{method}) eq 'HEAD');
     if (($r->{headers}{'content-type'} // '') =~ m{^(application/json|text/plain)} && $path eq $ops{POST}) {
         my $b = eval { JSON::PP->new->decode($r->{body}) };
         push @err, 'envelope traceid differs from X-Trace-Id'

@@ -217,7 +217,7 @@ sub check_response {
     my $media = $content->{$mt}
         or return (@err, "Content-Type '" . ($h{'content-type'} // '') . "' is not documented for $r{status}");
     return @err unless $media->{schema};
-    return @err if uc($r{method}) eq 'HEAD';   # a HEAD answer carries no body (RFC 9110)
+    return @err if $r{no_body};     # e.g. a HEAD answer: headers only (RFC 9110)
     my $data = eval { JSON::PP->new->allow_nonref->decode($r{body}) };
     return (@err, "the body is not JSON: " . substr($r{body} // '', 0, 80)) unless defined $data || $r{body} =~ /^\s*null\s*$/;
     push @err, $self->check_schema($media->{schema}, $data, 'body');

@@ -69,18 +69,17 @@ const char *ub_json_dump(apr_pool_t *pool, const json_t *doc)
 
 /* ---- writer ---------------------------------------------------------- */
 
+/* One copy of the chunk into a bucket of its size: 32 KB at a time, never
+ * a bucket per write. (The chunk is reused; it goes at ub_jw_status.) */
 static void flush_chunk(ub_jw *w)
 {
-    apr_bucket *e;
-
-    if (w->chunk == NULL || w->used == 0) {
-        return;
+    /* What is buffered was written before any failure: it goes out too. */
+    if (w->used > 0) {
+        apr_status_t rv = apr_brigade_write(w->bb, NULL, NULL, w->chunk, w->used);
+        if (w->rv == APR_SUCCESS) {
+            w->rv = rv;
+        }
     }
-    e = apr_bucket_heap_create(w->chunk, UB_JW_CHUNK, apr_bucket_free,
-                               w->bb->bucket_alloc);
-    e->length = w->used;        /* the rest of the chunk is unused */
-    APR_BRIGADE_INSERT_TAIL(w->bb, e);
-    w->chunk = NULL;
     w->used = 0;
 }
 
@@ -242,6 +241,10 @@ void ub_jw_raw(ub_jw *w, const char *json)
 apr_status_t ub_jw_status(ub_jw *w)
 {
     flush_chunk(w);
+    if (w->chunk != NULL) {
+        apr_bucket_free(w->chunk);
+        w->chunk = NULL;
+    }
     if (w->rv == APR_SUCCESS && (w->depth != 0 || w->after_key)) {
         return APR_EINVAL;
     }

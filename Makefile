@@ -6,6 +6,7 @@
 #   make test       unit tests + Apache::Test suite on a private PostgreSQL
 #   make token      print a demo token: make token ACCOUNT=acme ROLES=userbulk.admin SUB=alice
 #   make seed       add N generated users per demo account to the sandbox DB
+#   make bench      throughput/latency of both endpoints vs PostgreSQL's floor (tests/bench/)
 #   make install    module, .load/.conf and SQL under $(DESTDIR)
 #   make clean
 #
@@ -34,7 +35,7 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test unit itest token seed install uninstall clean check-build
+.PHONY: all deps run test unit itest token seed bench install uninstall clean check-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
 
@@ -81,6 +82,14 @@ token:
 
 seed:
 	@tests/tools/sandbox.sh seed "$(or $(USERS),1000)"
+
+# The load client of the benchmark: plain gcc, no library but pthreads.
+$(B)/bench-client: tests/bench/client.c | $(B)/core
+	gcc -O2 -g -Wall -Wextra -pthread -o $@ $<
+
+bench: deps
+	@$(MAKE) --no-print-directory $(B)/mod_userbulk.so $(B)/bench-client
+	@tests/bench/bench.sh
 
 install: $(B)/mod_userbulk.so
 	install -D -m 644 $(B)/mod_userbulk.so $(DESTDIR)$(MODDIR)/mod_userbulk.so

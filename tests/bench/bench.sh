@@ -67,9 +67,10 @@ PG_BIN=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | so
 FLOOR_PID=
 cleanup() {
     local rc=$?
+    set +eu
     trap - EXIT INT TERM
-    if [[ -n $FLOOR_PID ]]; then
-        kill "$FLOOR_PID" 2>/dev/null || true
+    if [[ -n ${FLOOR_PID:-} ]]; then
+        kill "$FLOOR_PID" 2>/dev/null
     fi
     if [[ -f $HD/httpd.pid || -f $PG_DIR/data/postmaster.pid ]]; then
         ub_say "bench: stopping httpd and PostgreSQL"
@@ -153,6 +154,7 @@ floor_open() {
 
 floor_once() {
     local line rows=
+    [[ -n ${FLOOR[1]:-} ]] || ub_die "floor: the psql session has ended"
     cat >&"${FLOOR[1]}" <<EOF
 UPDATE userbulk.users u
    SET first_name = r.name ->> 'firstName', middle_name = r.name ->> 'middleName',
@@ -197,9 +199,8 @@ fmt() { awk -v x="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, x }'; }
 
 sql_reset() { admin_psql -c "SELECT pg_stat_statements_reset()" >/dev/null; }
 
-# After a phase: its SQL statements by total time in out/sql-PHASE.txt, the
-# mean time of the endpoint's SQL call in R[PHASE.sql_ms] and of the
-# floor's UPDATE in R[PHASE.floor_sql_ms] ("total_ms calls").
+# After a phase: its SQL statements by total time in out/sql-PHASE.txt, and
+# the mean time of the endpoint's SQL call in R[PHASE.sql_ms].
 sql_profile() {
     local phase=$1 fn=$2 requests=${3:-1}
     admin_psql -c "
@@ -212,9 +213,6 @@ sql_profile() {
     R[$phase.sql_ms]=$(admin_psql -At -c "
         SELECT coalesce(round((sum(total_exec_time) / sum(calls))::numeric, 1)::text, '-')
           FROM pg_stat_statements WHERE toplevel AND query LIKE '%userbulk.$fn(%'")
-    R[$phase.floor_sql_ms]=$(admin_psql -At -c "
-        SELECT coalesce(sum(total_exec_time)::text || ' ' || sum(calls)::text, '0 0')
-          FROM pg_stat_statements WHERE toplevel AND query LIKE '%jsonb_to_recordset%'")
 }
 
 # The figures of a phase from its latency file (conn seq status us bytes).
@@ -237,7 +235,7 @@ summarize() {
 # httpd's own time (%D) of the access log lines after line $2.
 httpd_ms() {
     tail -n +"$(($2 + 1))" "$HD/logs/access_log" | awk '{ t = $NF; sub(/us$/, "", t); print t / 1000 }' |
-        median | xargs -I{} awk -v x={} 'BEGIN { printf "%.1f", x }'
+        median | awk '{ printf "%.1f", $1 }'
 }
 
 # client PHASE METHOD PATH CTYPE START N LIST...: N requests per list (one
@@ -259,22 +257,54 @@ client() {
     CLIENT_LINE=$line
 }
 
-# One client: WARM requests, then N rounds of one floor run and one timed
-# request, so that the floor and the endpoint see the same box.
-run_1c() {
-    local phase=$1 method=$2 path=$3 ctype=$4 warm=$5 n=$6 list=$7 fn=$8 i a0
-    : >"$OUT/$phase.lat"
-    client "$phase-warmup" "$method" "$path" "$ctype" 0 "$warm" "$list"
-    sql_reset
-    a0=$(access_lines)
-    for ((i = 0; i < n; i++)); do
-        floor_once
-        client "$phase" "$method" "$path" "$ctype" $((warm + i)) 1 "$list"
+# The one-client scenarios, interleaved: each round runs, for put1, unch
+# and post1 in turn, one floor run and then one request, so that the floor
+# and the three scenarios see the same box over the same minutes (a shared
+# box is noisy). After each request the time of its SQL call and of the
+# floor's UPDATE are read from pg_stat_statements, which is then reset.
+declare -A SPEC=(
+    [put1]="PUT /users $J 2 put1 put_users"
+    [unch]="PUT /users $J 1 unch put_users"
+    [post1]="POST $POST_PATH $PATCH 2 post1 account_update"
+)
+run_1c_rounds() {
+    local i s a method path ctype warm list fn sql
+    for s in put1 unch post1; do
+        read -r method path ctype warm list fn <<<"${SPEC[$s]}"
+        : >"$OUT/$s.lat"
+        : >"$OUT/$s.httpd"
+        : >"$OUT/$s.sql"
+        : >"$OUT/$s.pairs"
+        client "$s-warmup" "$method" "$path" "$ctype" 0 "$warm" "$list"
     done
-    R[$phase.httpd_ms]=$(httpd_ms "$phase" "$a0")
-    summarize "$phase" sum
-    sql_profile "$phase" "$fn"
-    report_non200 "$phase"
+    : >"$OUT/floor.sql"
+    sql_reset
+    for ((i = 0; i < N1; i++)); do
+        for s in put1 unch post1; do
+            read -r method path ctype warm list fn <<<"${SPEC[$s]}"
+            floor_once
+            a=$(access_lines)
+            client "$s" "$method" "$path" "$ctype" $((warm + i)) 1 "$list"
+            tail -n +"$((a + 1))" "$HD/logs/access_log" |
+                awk '{ t = $NF; sub(/us$/, "", t); print t / 1000 }' >>"$OUT/$s.httpd"
+            sql=$(admin_psql -At -F ' ' -c "
+                SELECT coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%userbulk.$fn(%'), 0),
+                       coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%jsonb_to_recordset%'), 0)
+                  FROM pg_stat_statements WHERE toplevel" -c "SELECT pg_stat_statements_reset()" | sed -n 1p)
+            printf '%s\n' "${sql%% *}" >>"$OUT/$s.sql"
+            printf '%s\n' "${sql#* }" >>"$OUT/floor.sql"
+            # this request's latency over the floor run just before it
+            printf '%s %s\n' "$(tail -n1 "$OUT/$s.lat" | awk '{ print $4 / 1000 }')" \
+                "$(tail -n1 "$OUT/floor.ms")" >>"$OUT/$s.pairs"
+        done
+    done
+    for s in put1 unch post1; do
+        summarize "$s" sum
+        R[$s.httpd_ms]=$(median <"$OUT/$s.httpd" | awk '{ printf "%.1f", $1 }')
+        R[$s.sql_ms]=$(median <"$OUT/$s.sql" | awk '{ printf "%.1f", $1 }')
+        R[$s.pair_ratio]=$(awk '{ print $1 / $2 }' "$OUT/$s.pairs" | median | awk '{ printf "%.2f", $1 }')
+        report_non200 "$s"
+    done
 }
 
 # Four clients at once, one list each; WARM requests each first.
@@ -346,26 +376,22 @@ main() {
     : >"$OUT/floor.ms"
     ub_say "bench: PostgreSQL on 127.0.0.1:$("$PG" port "$PG_DIR"), httpd on 127.0.0.1:$HTTP_PORT; setup took $(($(date +%s) - t0)) s"
 
-    ub_say "bench: PUT /users, 1 client, $N1 requests, each after a floor run"
-    run_1c put1 PUT /users "$J" 2 "$N1" put1 put_users
+    ub_say "bench: 1 client, $N1 rounds of: floor, PUT /users, floor, PUT /users unchanged, floor, POST"
+    run_1c_rounds
     ub_say "bench: PUT /users, 4 clients, disjoint users, 4 x $N4"
     run_4c put4d PUT /users "$J" 1 "$N4" put_users put4d-0 put4d-1 put4d-2 put4d-3
     ub_say "bench: PUT /users, 4 clients, the same users, 4 x $N4"
     run_4c put4o PUT /users "$J" 0 "$N4" put_users put4o-0 put4o-1 put4o-2 put4o-3
-    ub_say "bench: PUT /users, unchanged users, 1 client, $N1 requests, each after a floor run"
-    run_1c unch PUT /users "$J" 1 "$N1" unch put_users
-    ub_say "bench: POST $POST_PATH, 1 client, $N1 requests, each after a floor run"
-    run_1c post1 POST "$POST_PATH" "$PATCH" 2 "$N1" post1 account_update
     ub_say "bench: POST, 4 clients, disjoint users, 4 x $N4"
     run_4c post4d POST "$POST_PATH" "$PATCH" 1 "$N4" account_update post4d-0 post4d-1 post4d-2 post4d-3
     ub_say "bench: POST, 4 clients, the same users, 4 x $N4"
     run_4c post4o POST "$POST_PATH" "$PATCH" 0 "$N4" account_update post4o-0 post4o-1 post4o-2 post4o-3
 
     # Memory: the children's RSS at the 1,000th and at the NSMALL-th request
-    # since httpd started; 10-record PUTs, with a 1000-record one in 50.
+    # since httpd started; 10-record PUTs, with a 1000-record one in 100.
     local per rss1 rss2
     if ((SENT < 1000)); then
-        per=$(((1000 - SENT) / 4))
+        per=$(((1000 - SENT + 3) / 4))
         ub_say "bench: memory run, 4 clients x $per requests, up to request $((SENT + 4 * per))"
         client small1 PUT /users "$J" 0 "$per" small-0 small-1 small-2 small-3
         R[small.start]=$per
@@ -402,8 +428,7 @@ main() {
     local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch
     floor=$(median <"$OUT/floor.ms")
     floor_p95=$(p95 <"$OUT/floor.ms")
-    floor_sql=$(printf '%s\n' "${R[put1.floor_sql_ms]}" "${R[unch.floor_sql_ms]}" "${R[post1.floor_sql_ms]}" |
-        awk '{ t += $1; c += $2 } END { if (c > 0) printf "%.1f", t / c; else print "-" }')
+    floor_sql=$(median <"$OUT/floor.sql" | awk '{ printf "%.1f", $1 }')
     ratio_put=$(awk -v a="${R[put1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_post=$(awk -v a="${R[post1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_unch=$(awk -v a="${R[unch.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
@@ -445,7 +470,7 @@ main() {
             post1) label="POST, 1 client" ;;
             post4d) label="POST, 4 clients, disjoint" ;;
             post4o) label="POST, 4 clients, same users" ;;
-            small) label="PUT 10 (+2% PUT 1000), 4 cl." ;;
+            small) label="PUT 10 (+1% PUT 1000), 4 cl." ;;
         esac
         # shellcheck disable=SC2059
         printf "$row" "$label" "${R[$p.requests]}" "$((R[$p.non200] + ${R[$p.errors]:-0}))" \
@@ -455,6 +480,8 @@ main() {
     done
     printf '\n'
     printf 'ratios of the medians to the floor: PUT %s, POST %s, PUT unchanged %s\n' "$ratio_put" "$ratio_post" "$ratio_unch"
+    printf '  (medians of each request over the floor run just before it: PUT %s, POST %s, PUT unchanged %s)\n' \
+        "${R[put1.pair_ratio]}" "${R[post1.pair_ratio]}" "${R[unch.pair_ratio]}"
     printf 'httpd children (%s): RSS %s kB at request %s, %s kB at request %s (%s%%); peak VmHWM %s kB\n' \
         "$nchild" "$rss_sum1" "${R[rss.at1]}" "$rss_sum2" "${R[rss.at2]}" "$growth" "$hwm"
     printf 'overlapping runs: %s non-200, %s failed; deadlock/serialization lines in the logs: httpd %s, PostgreSQL %s\n' \
@@ -465,8 +492,9 @@ main() {
     printf '  POST, 1 client, SQL call %s ms:\n' "${R[prof-post.sql_ms]}"
     top_statements prof-post 6
     printf 'median/p95: client latency; users/s: records of 200 answers per second (1 client: per\n'
-    printf 'second of its own requests); httpd: median %%D; sql: mean execution time of the SQL call\n'
-    printf '(pg_stat_statements; floor: of the UPDATE). Took %s s; logs and latencies in %s/\n\n' \
+    printf 'second of its own requests); httpd: median %%D; sql: execution time of the SQL call in\n'
+    printf 'pg_stat_statements (1 client: median; 4 clients: mean; floor: of the UPDATE).\n'
+    printf 'Took %s s; logs and latencies in %s/\n\n' \
         "$(($(date +%s) - t0))" "${B#"$UB_ROOT"/}"
     printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s\n' \
         "$ratio_put" "$ratio_post" "${R[put4d.users_s]}" "$overlap" "$ratio_unch" "$growth"

@@ -13,8 +13,8 @@
 #
 # Knobs (environment):
 #   UB_BENCH_USERS     generated users per account (100000; at least 51000)
-#   UB_BENCH_N1        timed requests of each one-client scenario (12)
-#   UB_BENCH_N4        timed requests per client of each 4-client scenario (8)
+#   UB_BENCH_N1        timed requests of each one-client scenario (10)
+#   UB_BENCH_N4        timed requests per client of each 4-client scenario (5)
 #   UB_BENCH_SMALL     requests of the memory run, counted from httpd's start (10000)
 #   UB_BENCH_LOGLEVEL  httpd LogLevel ("warn"; "warn userbulk:info" adds the
 #                      UB0100 line of each request)
@@ -40,8 +40,8 @@ HTTPD=${APACHE_HTTPD:-/usr/sbin/apache2}
 CLIENT=${UB_CLIENT:-$UB_ROOT/.build/bench-client}
 MODULE_SO=${UB_MODULE_SO:-$UB_ROOT/.build/mod_userbulk.so}
 USERS=${UB_BENCH_USERS:-100000}
-N1=${UB_BENCH_N1:-12}
-N4=${UB_BENCH_N4:-8}
+N1=${UB_BENCH_N1:-10}
+N4=${UB_BENCH_N4:-5}
 NSMALL=${UB_BENCH_SMALL:-10000}
 LOGLEVEL=${UB_BENCH_LOGLEVEL:-warn}
 PG_LOG_MS=${UB_BENCH_PG_LOG_MS:--1}
@@ -107,7 +107,7 @@ start_pg() {
     "$PG" start "$PG_DIR" "" 2>/dev/null
     admin_psql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
     "$PG" demo "$PG_DIR"
-    ub_say "bench: generating $USERS users per account"
+    say "generating $USERS users per account"
     "$PG" seed "$PG_DIR" "$USERS" >/dev/null
     admin_psql -c "VACUUM ANALYZE" -c "CHECKPOINT"
 }
@@ -204,12 +204,12 @@ sql_reset() { admin_psql -c "SELECT pg_stat_statements_reset()" >/dev/null; }
 sql_profile() {
     local phase=$1 fn=$2 requests=${3:-1}
     admin_psql -c "
-        SELECT calls, round((total_exec_time / $requests)::numeric, 2) AS ms_per_request,
-               round(total_exec_time::numeric, 1) AS total_ms, toplevel AS top,
-               left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+        SELECT calls, round((total_exec_time / $requests)::numeric, 2) AS exec_ms_per_request,
+               round((total_plan_time / $requests)::numeric, 2) AS plan_ms_per_request,
+               toplevel AS top, left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
           FROM pg_stat_statements
          WHERE query !~* 'pg_stat_statements|^(BEGIN|COMMIT|ROLLBACK|SET|SHOW|DEALLOCATE)'
-         ORDER BY total_exec_time DESC LIMIT 25" >"$OUT/sql-$phase.txt"
+         ORDER BY total_exec_time + total_plan_time DESC LIMIT 30" >"$OUT/sql-$phase.txt"
     R[$phase.sql_ms]=$(admin_psql -At -c "
         SELECT coalesce(round((sum(total_exec_time) / sum(calls))::numeric, 1)::text, '-')
           FROM pg_stat_statements WHERE toplevel AND query LIKE '%userbulk.$fn(%'")
@@ -340,19 +340,24 @@ children_rss() {
     done
 }
 
+# The summed VmRSS of children_rss lines on stdin.
+rss_total() { awk '{ s += $2 } END { print s + 0 }'; }
+
 # The statements of a phase's SQL profile that took most of the time, for
 # the "where the SQL time goes" lines.
 top_statements() {
     awk -F'|' -v max="$2" 'NR > 2 && NF >= 5 && $4 ~ /f/ {
-                   gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $5)
-                   printf "    %8.1f ms  %s\n", $2, substr($5, 1, 90); if (++n == max) exit }' "$OUT/sql-$1.txt"
+                   gsub(/^ +| +$/, "", $5)
+                   printf "    %7.1f ms (plan %5.1f)  %s\n", $2 + $3, $3, substr($5, 1, 80); if (++n == max) exit }' "$OUT/sql-$1.txt"
 }
 
 # --- the run ----------------------------------------------------------------------
 
+T0=$(date +%s)
+say() { ub_say "bench: [$(($(date +%s) - T0)) s] $*"; }
+
 main() {
-    local t0 load0
-    t0=$(date +%s)
+    local t0=$T0 load0
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     trap cleanup EXIT
     trap 'exit 130' INT
@@ -374,55 +379,68 @@ main() {
     start_httpd
     floor_open
     : >"$OUT/floor.ms"
-    ub_say "bench: PostgreSQL on 127.0.0.1:$("$PG" port "$PG_DIR"), httpd on 127.0.0.1:$HTTP_PORT; setup took $(($(date +%s) - t0)) s"
+    say "PostgreSQL on 127.0.0.1:$("$PG" port "$PG_DIR"), httpd on 127.0.0.1:$HTTP_PORT; setup took $(($(date +%s) - t0)) s"
 
-    ub_say "bench: 1 client, $N1 rounds of: floor, PUT /users, floor, PUT /users unchanged, floor, POST"
+    say "1 client, $N1 rounds of: floor, PUT /users, floor, PUT /users unchanged, floor, POST"
     run_1c_rounds
-    ub_say "bench: PUT /users, 4 clients, disjoint users, 4 x $N4"
+    say "PUT /users, 4 clients, disjoint users, 4 x $N4"
     run_4c put4d PUT /users "$J" 1 "$N4" put_users put4d-0 put4d-1 put4d-2 put4d-3
-    ub_say "bench: PUT /users, 4 clients, the same users, 4 x $N4"
+    say "PUT /users, 4 clients, the same users, 4 x $N4"
     run_4c put4o PUT /users "$J" 0 "$N4" put_users put4o-0 put4o-1 put4o-2 put4o-3
-    ub_say "bench: POST, 4 clients, disjoint users, 4 x $N4"
+    say "POST, 4 clients, disjoint users, 4 x $N4"
     run_4c post4d POST "$POST_PATH" "$PATCH" 1 "$N4" account_update post4d-0 post4d-1 post4d-2 post4d-3
-    ub_say "bench: POST, 4 clients, the same users, 4 x $N4"
+    say "POST, 4 clients, the same users, 4 x $N4"
     run_4c post4o POST "$POST_PATH" "$PATCH" 0 "$N4" account_update post4o-0 post4o-1 post4o-2 post4o-3
 
-    # Memory: the children's RSS at the 1,000th and at the NSMALL-th request
-    # since httpd started; 10-record PUTs, with a 1000-record one in 100.
-    local per rss1 rss2
+    # Memory: the children's RSS at the 1,000th request since httpd started
+    # and then in three steps up to the NSMALL-th; 10-record PUTs, with a
+    # 1000-record one in 200. Steady growth across the steps would be a
+    # leak; growth that stops is caches (per-thread allocators) filling up.
+    local per offset=0 rss1 rss2 a0 k target wall=0
     if ((SENT < 1000)); then
         per=$(((1000 - SENT + 3) / 4))
-        ub_say "bench: memory run, 4 clients x $per requests, up to request $((SENT + 4 * per))"
+        say "memory run, 4 clients x $per requests, up to request $((SENT + 4 * per))"
         client small1 PUT /users "$J" 0 "$per" small-0 small-1 small-2 small-3
-        R[small.start]=$per
+        offset=$per
     fi
     R[rss.at1]=$SENT
     rss1=$(children_rss)
-    per=$(((NSMALL - SENT + 3) / 4))
-    ((per > 0)) || per=1
-    ub_say "bench: memory run, 4 clients x $per requests, up to request $((SENT + 4 * per))"
+    R[rss.steps]="$SENT:$(rss_total <<<"$rss1")"
     : >"$OUT/small.lat"
     sql_reset
-    local a0
     a0=$(access_lines)
-    client small PUT /users "$J" "${R[small.start]:-0}" "$per" small-0 small-1 small-2 small-3
+    local first=$SENT
+    for k in 1 2 3; do
+        target=$((first + (NSMALL - first) * k / 3))
+        per=$(((target - SENT + 3) / 4))
+        ((per > 0)) || per=1
+        say "memory run, 4 clients x $per requests, up to request $((SENT + 4 * per))"
+        client small PUT /users "$J" "$offset" "$per" small-0 small-1 small-2 small-3
+        offset=$((offset + per))
+        wall=$(awk -v a="$wall" -v b="$(sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p' <<<"$CLIENT_LINE")" 'BEGIN { print a + b }')
+        rss2=$(children_rss)
+        R[rss.steps]+=" $SENT:$(rss_total <<<"$rss2")"
+    done
     R[small.httpd_ms]=$(httpd_ms small "$a0")
-    summarize small "$(sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p' <<<"$CLIENT_LINE")"
+    summarize small "$wall"
     sql_profile small put_users
     report_non200 small
     R[rss.at2]=$SENT
-    rss2=$(children_rss)
 
     # Profile: a few more 1-client requests with the functions' inner
     # statements tracked too.
-    ub_say "bench: SQL profile, 1 client, 3 PUT and 3 POST"
-    admin_psql -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+    say "SQL profile, 1 client, 3 PUT, 3 POST, 3 PUT of 10 records"
+    admin_psql -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" \
+        -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" >/dev/null
     sql_reset
     client prof-put PUT /users "$J" 0 3 put1
     sql_profile prof-put put_users 3
     sql_reset
     client prof-post POST "$POST_PATH" "$PATCH" 0 3 post1
     sql_profile prof-post account_update 3
+    sql_reset
+    client prof-small PUT /users "$J" "$offset" 3 small-0
+    sql_profile prof-small put_users 3
 
     # --- figures ----------------------------------------------------------------
     local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch
@@ -470,7 +488,7 @@ main() {
             post1) label="POST, 1 client" ;;
             post4d) label="POST, 4 clients, disjoint" ;;
             post4o) label="POST, 4 clients, same users" ;;
-            small) label="PUT 10 (+1% PUT 1000), 4 cl." ;;
+            small) label="PUT 10 (+0.5% PUT 1000), 4 cl." ;;
         esac
         # shellcheck disable=SC2059
         printf "$row" "$label" "${R[$p.requests]}" "$((R[$p.non200] + ${R[$p.errors]:-0}))" \
@@ -484,13 +502,17 @@ main() {
         "${R[put1.pair_ratio]}" "${R[post1.pair_ratio]}" "${R[unch.pair_ratio]}"
     printf 'httpd children (%s): RSS %s kB at request %s, %s kB at request %s (%s%%); peak VmHWM %s kB\n' \
         "$nchild" "$rss_sum1" "${R[rss.at1]}" "$rss_sum2" "${R[rss.at2]}" "$growth" "$hwm"
+    printf '  RSS kB by request: %s\n' "$(tr ' ' '\n' <<<"${R[rss.steps]}" | awk -F: '{ printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2 }')"
     printf 'overlapping runs: %s non-200, %s failed; deadlock/serialization lines in the logs: httpd %s, PostgreSQL %s\n' \
         "$((${R[put4o.non200]} + ${R[post4o.non200]}))" "$((${R[put4o.errors]} + ${R[post4o.errors]}))" "$dead_httpd" "$dead_pg"
-    printf 'where the SQL time goes (inner statements, ms per request; all in out/sql-prof-*.txt):\n'
+    printf 'where the SQL time goes (inner statements, ms per request, planning included; all in\n'
+    printf 'out/sql-prof-*.txt; this pass tracks every statement, so its calls run a little slower):\n'
     printf '  PUT, 1 client, SQL call %s ms:\n' "${R[prof-put.sql_ms]}"
     top_statements prof-put 6
     printf '  POST, 1 client, SQL call %s ms:\n' "${R[prof-post.sql_ms]}"
     top_statements prof-post 6
+    printf '  PUT of 10 records, 1 client, SQL call %s ms:\n' "${R[prof-small.sql_ms]}"
+    top_statements prof-small 4
     printf 'median/p95: client latency; users/s: records of 200 answers per second (1 client: per\n'
     printf 'second of its own requests); httpd: median %%D; sql: execution time of the SQL call in\n'
     printf 'pg_stat_statements (1 client: median; 4 clients: mean; floor: of the UPDATE).\n'

@@ -28,7 +28,7 @@
 #   post4d-C  slice 11+C; post4o-C all on slice 15, orders and time zones of
 #             their own
 #   small-C   10-record PUTs of client C on u(50001+10C) ... for the memory
-#             run, with a put4d body every 100th request
+#             run, with a put4d body every 200th request
 #
 # In every PUT body 1 record in 100 fails on purpose: n % 200 == 50 names an
 # unknown department, n % 200 == 150 has an email without '@'.
@@ -156,15 +156,15 @@ for my $c (0 .. 3) {
     list_file("post4o-$c", map { write_file("post4o-$c-$_.json", post_body(\@o, $_, $TZ[$c])) } 0, 1);
 }
 
-# The memory run: 10-record PUTs, and every 100th request one of 1000 (the
+# The memory run: 10-record PUTs, and every 200th request one of 1000 (the
 # client's put4d bodies), so that the big requests' memory is reused too.
 for my $c (0 .. 3) {
     my @s = map { 50000 + 10 * $c + $_ } 1 .. 10;
     my @small = map { write_file("small-$c-$_.json", put_body(\@s, $_ ? 'b' : 'a', $_)) } 0, 1;
     my @list;
-    for my $i (0 .. 197) {
+    for my $i (0 .. 397) {
         push @list, $small[$i % 2];
-        push @list, "$out/put4d-$c-" . ($i == 98 ? 0 : 1) . '.json' if $i == 98 || $i == 197;
+        push @list, "$out/put4d-$c-" . ($i == 198 ? 0 : 1) . '.json' if $i == 198 || $i == 397;
     }
     list_file("small-$c", @list);
 }

@@ -77,6 +77,19 @@ cleanup() {
     fi
     ub_kill_httpd_pidfile "$HD/httpd.pid" 2>/dev/null
     "$PG" stop "$PG_DIR" >/dev/null 2>&1 || true
+    # Ctrl-C reaches PostgreSQL too, which then shuts down by itself, maybe
+    # still running when pg.sh stop looked: wait for it, then remove the
+    # socket directory pg.sh could not.
+    local i pid port
+    pid=$(head -n1 "$PG_DIR/data/postmaster.pid" 2>/dev/null)
+    port=$(cat "$PG_DIR/port" 2>/dev/null)
+    for ((i = 0; i < 100; i++)); do
+        ub_pid_is "$pid" postgres || break
+        sleep 0.1
+    done
+    if [[ $port =~ ^[0-9]+$ ]]; then
+        rmdir "/tmp/ub-$port" 2>/dev/null
+    fi
     if [[ ${UB_BENCH_KEEP:-0} != 1 && -d $PG_DIR/data ]]; then
         rm -rf "$PG_DIR/data"
     fi

@@ -8,6 +8,7 @@
 #   make test-asan  the whole suite with the module and core built with ASan+UBSan
 #   make token      print a demo token: make token ACCOUNT=acme ROLES=userbulk.admin SUB=alice
 #   make seed       add N generated users per demo account to the sandbox DB
+#   make bench      throughput/latency of both endpoints vs PostgreSQL's floor (tests/bench/)
 #   make install    module, .load/.conf, SQL and OpenAPI document (DESTDIR honoured)
 #   make uninstall  removes what make install put (and the enabled symlinks)
 #   make db         create or upgrade the schema: make db DB='host=... dbname=... user=...'
@@ -49,7 +50,7 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test test-ha unit itest token seed db install uninstall clean check-build \
+.PHONY: all deps run test test-ha unit itest token seed db bench install uninstall clean check-build \
         fuzz fuzz-build fuzz-coverage test-asan asan-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
@@ -160,6 +161,14 @@ seed:
 db:
 	@test -n "$$DB" || { echo "usage: make db DB='host=/var/run/postgresql dbname=userbulk user=userbulk'" >&2; exit 2; }
 	src/sql/migrate.sh "$$DB"
+
+# The load client of the benchmark: plain gcc, no library but pthreads.
+$(B)/bench-client: tests/bench/client.c | $(B)/core
+	gcc -O2 -g -Wall -Wextra -pthread -o $@ $<
+
+bench: deps
+	@$(MAKE) --no-print-directory $(B)/mod_userbulk.so $(B)/bench-client
+	@tests/bench/bench.sh
 
 # userbulk.conf is the admin's to edit: an edited copy is never overwritten;
 # the shipped one then goes beside it as userbulk.conf.dist.

@@ -25,7 +25,7 @@ use UserBulk::Test qw(:all);
 
 my $ROOT = realpath("$FindBin::RealBin/../..");
 my $PGB = '/usr/sbin/pgbouncer';
-plan skip_all => "pgbouncer is not installed (make deps installs it)" unless -x $PGB;
+die "pgbouncer is not installed (make deps installs it)\n" unless -x $PGB;
 
 my $DIR = "$ROOT/.run/pgbouncer-test";
 my $port = UserBulk::Httpd::free_port();

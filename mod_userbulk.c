@@ -105,6 +105,7 @@ static const char *prepare_statements(cmd_parms *cmd)
     ub_server_conf *sc = ap_get_module_config(cmd->server->module_config,
                                               &userbulk_module);
     APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare;
+    const ub_statement *st;
 
     if (sc->statements_prepared) {
         return NULL;
@@ -113,9 +114,9 @@ static const char *prepare_statements(cmd_parms *cmd)
     if (prepare == NULL) {
         return "mod_userbulk needs mod_dbd: load it before mod_userbulk";
     }
-    prepare(cmd->server, ub_sql_put_users, UB_STMT_PUT_USERS);
-    prepare(cmd->server, ub_sql_account_update, UB_STMT_ACCOUNT_UPDATE);
-    prepare(cmd->server, ub_sql_get_users, UB_STMT_GET_USERS);
+    for (st = ub_statements; st->label != NULL; st++) {
+        prepare(cmd->server, st->sql, st->label);
+    }
     sc->statements_prepared = 1;
     return NULL;
 }

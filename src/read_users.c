@@ -12,8 +12,6 @@
 #include "store.h"
 #include "validate.h"
 
-const char ub_sql_get_users[] = "SELECT userbulk.get_users(%s, %s::jsonb)";
-
 static apr_status_t refuse(const ub_request *req, apr_bucket_brigade *out,
                            ub_outcome *outcome, const ub_problem *p)
 {

@@ -8,9 +8,6 @@
 
 #include "userbulk.h"
 
-/* The SQL of the statement UB_STMT_GET_USERS. */
-extern const char ub_sql_get_users[];
-
 apr_status_t ub_read_users(const ub_request *req, const ub_db_source *dbs,
                            const char *args, apr_bucket_brigade *out,
                            ub_outcome *outcome);

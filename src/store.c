@@ -6,14 +6,13 @@
 #include <apr_strings.h>
 #include "store.h"
 #include "json.h"
-#include "read_users.h"
 
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. */
-const char ub_sql_put_users[] =
+static const char sql_put_users[] =
     "SELECT idx, user_id, version, errors "
     "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::jsonb)";
 
-const char ub_sql_account_update[] =
+static const char sql_account_update[] =
     "SELECT error, data FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
 
 /* A column's text, or NULL for SQL null (apr_dbd_get_entry answers "" for
@@ -38,15 +37,25 @@ static apr_status_t fail(const ub_request *req, const ub_db *db, int rc,
     return APR_EGENERAL;
 }
 
+static const char sql_get_users[] = "SELECT userbulk.get_users(%s, %s::jsonb)";
+
+const ub_statement ub_statements[] = {
+    { UB_STMT_PUT_USERS, sql_put_users },
+    { UB_STMT_ACCOUNT_UPDATE, sql_account_update },
+    { UB_STMT_GET_USERS, sql_get_users },
+    { NULL, NULL }
+};
+
 static const char *sql_of(const char *label)
 {
-    if (strcmp(label, UB_STMT_PUT_USERS) == 0) {
-        return ub_sql_put_users;
+    const ub_statement *st;
+
+    for (st = ub_statements; st->label != NULL; st++) {
+        if (strcmp(st->label, label) == 0) {
+            return st->sql;
+        }
     }
-    if (strcmp(label, UB_STMT_GET_USERS) == 0) {
-        return ub_sql_get_users;
-    }
-    return ub_sql_account_update;
+    return NULL;
 }
 
 /* Whether the server still knows the statement. The pgsql driver reconnects
@@ -76,7 +85,8 @@ static int prepare(const ub_request *req, ub_db *db, const char *label,
                    apr_dbd_prepared_t **stmt)
 {
     *stmt = NULL;
-    if (apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql_of(label),
+    if (sql_of(label) == NULL
+        || apr_dbd_prepare(db->driver, db->conn_pool, db->handle, sql_of(label),
                         label, stmt) != 0) {
         return -1;
     }

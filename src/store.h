@@ -10,9 +10,15 @@
 #include "userbulk.h"
 #include "batch.h"
 
-/* The SQL of the prepared statements, by label (see UB_STMT_*). */
-extern const char ub_sql_put_users[];
-extern const char ub_sql_account_update[];
+/* Every prepared statement: its label (UB_STMT_*) and its SQL. The glue
+ * hands these to mod_dbd; the store prepares one again from here when a
+ * reconnected session lost it. */
+typedef struct {
+    const char *label;
+    const char *sql;
+} ub_statement;
+
+extern const ub_statement ub_statements[];     /* ends with { NULL, NULL } */
 
 /* Applies the records of the batch that passed the core's checks, as the
  * request's options say (atomic, dry run, Idempotency-Key with the body's

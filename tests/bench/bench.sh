@@ -20,6 +20,8 @@
 #                      UB0100 line of each request)
 #   UB_BENCH_PG_LOG_MS PostgreSQL log_min_duration_statement (-1: off)
 #   UB_BENCH_KEEP=1    keep the PostgreSQL cluster's data after the run
+#   UB_BENCH_SERVE=1   set up, print how to reach both servers, and keep them
+#                      running until Ctrl-C (for profiling: perf, EXPLAIN)
 #   UB_CLIENT          the load client (.build/bench-client)
 #   UB_MODULE_SO       the module (.build/mod_userbulk.so)
 set -euo pipefail
@@ -194,6 +196,16 @@ EOF
         esac
     done
     ub_die "floor: no answer from psql"
+}
+
+# UB_BENCH_SERVE=1: the stack stays up for profiling until Ctrl-C.
+serve() {
+    say "serving until Ctrl-C; for example:"
+    printf '  curl -s -X PUT -H "Authorization: Bearer $(cat %s)" -H "Content-Type: %s" --data-binary @%s http://127.0.0.1:%s/users\n' \
+        "$B/token-acme" "$J" "$BODIES/put1-0.json" "$HTTP_PORT"
+    printf '  %s/psql "%s"\n' "$PG_BIN" "$("$PG" conninfo "$PG_DIR")"
+    printf '  httpd children: %s\n' "$(pgrep -d ' ' -P "$(cat "$HD/httpd.pid")" || true)"
+    while sleep 3600; do :; done
 }
 
 # --- measuring ------------------------------------------------------------------
@@ -393,6 +405,10 @@ main() {
     floor_open
     : >"$OUT/floor.ms"
     say "PostgreSQL on 127.0.0.1:$("$PG" port "$PG_DIR"), httpd on 127.0.0.1:$HTTP_PORT; setup took $(($(date +%s) - t0)) s"
+    if [[ ${UB_BENCH_SERVE:-0} == 1 ]]; then
+        serve
+        return 0
+    fi
 
     say "1 client, $N1 rounds of: floor, PUT /users, floor, PUT /users unchanged, floor, POST"
     run_1c_rounds

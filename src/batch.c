@@ -6,7 +6,8 @@
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include "batch.h"
-#include "json.h"
+#include "jdoc.h"
+#include "textbuf.h"
 #include "validate.h"
 
 typedef const char *value_check(const char *s);
@@ -16,6 +17,7 @@ void ub_record_fail(apr_pool_t *pool, ub_put_record *rec, const char *field,
 {
     ub_field_error *e = apr_array_push(rec->errors);
 
+    (void)pool;
     e->field = field;
     e->code = code;
     e->message = message;
@@ -27,68 +29,66 @@ static const char *join_path(apr_pool_t *pool, const char *parent,
     return parent ? apr_pstrcat(pool, parent, ".", key, NULL) : key;
 }
 
-/* An optional string: absent or null stores null. Checks type, length and,
- * when given, format. Returns the value or NULL. */
+/* An optional string: absent or null is NULL. Checks type, length and,
+ * when given, format. Returns the value, or NULL (failing the record when
+ * the value was not acceptable). */
 static const char *take_string(apr_pool_t *pool, ub_put_record *rec,
-                               json_t *obj, const char *key,
+                               const ub_jval *obj, const char *key,
                                const char *path, apr_size_t max_chars,
-                               value_check *check, json_t *row,
-                               const char *column)
+                               value_check *check)
 {
-    json_t *v = json_object_get(obj, key);
-    const char *s, *why;
+    const ub_jval *v = ub_jobj_get(obj, key);
+    const char *why;
 
-    json_object_set_new(row, column, json_null());
-    if (v == NULL || json_is_null(v)) {
+    if (ub_j_missing(v)) {
         return NULL;
     }
-    if (!json_is_string(v)) {
+    if (v->type != UB_J_STRING) {
         ub_record_fail(pool, rec, path, "invalid_type", "must be a string or null");
         return NULL;
     }
-    s = json_string_value(v);
-    if (ub_utf8_chars(s) > max_chars) {
+    if (ub_utf8_chars(v->u.str) > max_chars) {
         ub_record_fail(pool, rec, path, "too_long",
                        apr_psprintf(pool, "has at most %" APR_SIZE_T_FMT
                                     " characters", max_chars));
         return NULL;
     }
-    if (check != NULL && (why = check(s)) != NULL) {
+    if (check != NULL && (why = check(v->u.str)) != NULL) {
         ub_record_fail(pool, rec, path, "invalid_format", why);
         return NULL;
     }
-    json_object_set(row, column, v);     /* shared, not copied */
-    return s;
+    return v->u.str;
 }
 
-static void take_bool(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
-                      const char *key, const char *path, json_t *absent,
-                      json_t *row, const char *column)
+/* A boolean: absent or null is `absent`; 1 or 0 otherwise. */
+static int take_bool(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj,
+                     const char *key, const char *path, int absent)
 {
-    json_t *v = json_object_get(obj, key);
+    const ub_jval *v = ub_jobj_get(obj, key);
 
-    if (v == NULL || json_is_null(v)) {
-        json_object_set_new(row, column, absent);
-        return;
+    if (ub_j_missing(v)) {
+        return absent;
     }
-    json_decref(absent);
-    if (!json_is_boolean(v)) {
+    if (!ub_j_is_bool(v)) {
         ub_record_fail(pool, rec, path, "invalid_type", "must be true, false or null");
-        json_object_set_new(row, column, json_null());
-        return;
+        return absent;
     }
-    json_object_set(row, column, v);
+    return v->type == UB_J_TRUE;
 }
 
 /* Fails every key of obj that is not in known[]. */
-static void refuse_unknown(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
+static void refuse_unknown(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj,
                            const char *parent, const char *const *known)
 {
-    const char *key;
-    json_t *v;
+    apr_size_t i;
 
-    json_object_foreach(obj, key, v) {
+    if (!ub_j_is(obj, UB_J_OBJECT)) {
+        return;
+    }
+    for (i = 0; i < obj->len; i++) {
+        const char *key = obj->u.members[i].key;
         const char *const *k;
+
         for (k = known; *k != NULL && strcmp(*k, key) != 0; k++)
             ;
         if (*k == NULL) {
@@ -100,183 +100,162 @@ static void refuse_unknown(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
 
 /* An object member that may be absent or null; returns it when it is an
  * object, NULL otherwise (recording the type error). */
-static json_t *take_object(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
-                           const char *key)
+static const ub_jval *take_object(apr_pool_t *pool, ub_put_record *rec,
+                                  const ub_jval *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
+    const ub_jval *v = ub_jobj_get(obj, key);
 
-    if (v == NULL || json_is_null(v)) {
+    if (ub_j_missing(v)) {
         return NULL;
     }
-    if (!json_is_object(v)) {
+    if (v->type != UB_J_OBJECT) {
         ub_record_fail(pool, rec, key, "invalid_type", "must be an object or null");
         return NULL;
     }
     return v;
 }
 
-static void take_name(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
-                      json_t *row)
+/* name absent or null clears all three. */
+static void take_name(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
 {
     static const char *const known[] = { "firstName", "middleName", "lastName", NULL };
-    json_t *name = take_object(pool, rec, obj, "name");
-    json_t *empty = NULL;
+    const ub_jval *name = take_object(pool, rec, obj, "name");
 
-    if (name == NULL) {
-        name = empty = json_object();   /* clears all three */
-    }
     refuse_unknown(pool, rec, name, "name", known);
-    take_string(pool, rec, name, "firstName", "name.firstName",
-                UB_LEN_PERSON_NAME, NULL, row, "first_name");
-    take_string(pool, rec, name, "middleName", "name.middleName",
-                UB_LEN_PERSON_NAME, NULL, row, "middle_name");
-    take_string(pool, rec, name, "lastName", "name.lastName",
-                UB_LEN_PERSON_NAME, NULL, row, "last_name");
-    json_decref(empty);
+    rec->row.first_name = take_string(pool, rec, name, "firstName", "name.firstName",
+                                      UB_LEN_PERSON_NAME, NULL);
+    rec->row.middle_name = take_string(pool, rec, name, "middleName", "name.middleName",
+                                       UB_LEN_PERSON_NAME, NULL);
+    rec->row.last_name = take_string(pool, rec, name, "lastName", "name.lastName",
+                                     UB_LEN_PERSON_NAME, NULL);
 }
 
 /* userAccess flags are read-only: they are passed on, when sent, so the
  * store can accept a value equal to the stored one. */
 static void take_user_access(apr_pool_t *pool, ub_put_record *rec,
-                             json_t *obj, json_t *row)
+                             const ub_jval *obj)
 {
     static const char *const known[] = { "AccessAutomation", "AccessCertification",
         "AccessComplete", "AccessOperationalMatching", NULL };
-    static const char *const columns[] = { "access_automation", "access_certification",
-        "access_complete", "access_operational_matching", NULL };
-    json_t *access = take_object(pool, rec, obj, "userAccess");
-    json_t *empty = NULL;
+    const ub_jval *access = take_object(pool, rec, obj, "userAccess");
     int i;
 
-    if (access == NULL) {
-        access = empty = json_object();
-    }
     refuse_unknown(pool, rec, access, "userAccess", known);
     for (i = 0; known[i] != NULL; i++) {
-        take_bool(pool, rec, access, known[i],
-                  apr_pstrcat(pool, "userAccess.", known[i], NULL),
-                  json_null(), row, columns[i]);
+        rec->row.access[i] = take_bool(pool, rec, access, known[i],
+                                       apr_pstrcat(pool, "userAccess.", known[i], NULL),
+                                       -1);
     }
-    json_decref(empty);
 }
 
 /* roles: [{"roleId": uuid} | {"roleName": name}, ...]; null or absent is
  * no roles. Passed on as sent (in order, so errors name the position). */
-static void take_roles(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
-                       json_t *row)
+static void take_roles(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
 {
     static const char *const known[] = { "roleId", "roleName", NULL };
-    json_t *roles = json_object_get(obj, "roles");
-    json_t *out = json_array();
-    size_t i;
-    json_t *role;
+    const ub_jval *roles = ub_jobj_get(obj, "roles");
+    apr_size_t i;
 
-    json_object_set_new(row, "roles", out);
-    if (roles == NULL || json_is_null(roles)) {
+    rec->row.roles = apr_array_make(pool, roles && roles->type == UB_J_ARRAY
+                                          ? (int)roles->len + 1 : 1,
+                                    sizeof(ub_role_ref));
+    if (ub_j_missing(roles)) {
         return;
     }
-    if (!json_is_array(roles)) {
+    if (roles->type != UB_J_ARRAY) {
         ub_record_fail(pool, rec, "roles", "invalid_type",
                        "must be an array of {\"roleId\"} or {\"roleName\"} objects, or null");
         return;
     }
-    json_array_foreach(roles, i, role) {
+    for (i = 0; i < roles->len; i++) {
+        const ub_jval *role = &roles->u.items[i];
         const char *path = apr_psprintf(pool, "roles[%lu]", (unsigned long)i);
-        json_t *entry = json_object();
-        const char *id, *name;
+        ub_role_ref *ref;
         int before = rec->errors->nelts;
 
-        if (!json_is_object(role)) {
+        if (role->type != UB_J_OBJECT) {
             ub_record_fail(pool, rec, path, "invalid_type",
                            "must be an object with roleId or roleName");
-            json_decref(entry);
             continue;
         }
         refuse_unknown(pool, rec, role, path, known);
-        id = take_string(pool, rec, role, "roleId",
-                         apr_pstrcat(pool, path, ".roleId", NULL), 36,
-                         ub_check_uuid, entry, "roleId");
-        name = take_string(pool, rec, role, "roleName",
-                           apr_pstrcat(pool, path, ".roleName", NULL),
-                           UB_LEN_ROLE_NAME, NULL, entry, "roleName");
-        if (id == NULL && name == NULL && rec->errors->nelts == before) {
+        ref = apr_array_push(rec->row.roles);
+        ref->id = take_string(pool, rec, role, "roleId",
+                              apr_pstrcat(pool, path, ".roleId", NULL), 36,
+                              ub_check_uuid);
+        ref->name = take_string(pool, rec, role, "roleName",
+                                apr_pstrcat(pool, path, ".roleName", NULL),
+                                UB_LEN_ROLE_NAME, NULL);
+        if (ref->id == NULL && ref->name == NULL && rec->errors->nelts == before) {
             ub_record_fail(pool, rec, path, "required", "needs roleId or roleName");
         }
-        json_array_append_new(out, entry);
     }
 }
 
 /* version: the user's version as the client read it; a record naming an
  * older one fails with "conflict" instead of overwriting a newer change. */
-static void take_version(apr_pool_t *pool, ub_put_record *rec, json_t *obj,
-                         json_t *row)
+static void take_version(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
 {
-    json_t *v = json_object_get(obj, "version");
+    const ub_jval *v = ub_jobj_get(obj, "version");
 
-    json_object_set_new(row, "expected_version", json_null());
-    if (v == NULL || json_is_null(v)) {
+    rec->row.expected_version = 0;
+    if (ub_j_missing(v)) {
         return;
     }
-    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+    if (v->type != UB_J_INTEGER || v->u.integer < 1) {
         ub_record_fail(pool, rec, "version", "invalid_type",
                        "must be a whole number from 1, or null");
         return;
     }
-    json_object_set(row, "expected_version", v);
+    rec->row.expected_version = v->u.integer;
 }
 
-static void parse_record(apr_pool_t *pool, ub_put_record *rec, json_t *obj)
+static void parse_record(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
 {
     static const char *const known[] = { "userName", "name", "email",
         "phoneNumber", "roles", "userAccess", "departmentId", "locationId",
         "programAdminRoleId", "lockedOut", "password", "version", NULL };
-    json_t *row = json_object();
-    json_t *user_name;
+    ub_put_row *row = &rec->row;
 
-    rec->row = ub_json_own(pool, row);
-    if (!json_is_object(obj)) {
+    if (obj->type != UB_J_OBJECT) {
         ub_record_fail(pool, rec, "", "invalid_type", "a user record must be a JSON object");
         return;
     }
-    json_object_set_new(row, "idx", json_integer(rec->index));
-
-    user_name = json_object_get(obj, "userName");
-    if (user_name == NULL || json_is_null(user_name)) {
+    if (ub_j_missing(ub_jobj_get(obj, "userName"))) {
         ub_record_fail(pool, rec, "userName", "required", "is required: it names the user to update");
     }
     else {
         rec->user_name = take_string(pool, rec, obj, "userName", "userName",
-                                     UB_LEN_USER_NAME, NULL, row, "user_name");
+                                     UB_LEN_USER_NAME, NULL);
         if (rec->user_name != NULL && *rec->user_name == '\0') {
             ub_record_fail(pool, rec, "userName", "required", "cannot be empty");
         }
     }
-    if (json_object_get(obj, "email") == NULL || json_is_null(json_object_get(obj, "email"))) {
+    if (ub_j_missing(ub_jobj_get(obj, "email"))) {
         ub_record_fail(pool, rec, "email", "required", "is required");
     }
     else {
-        take_string(pool, rec, obj, "email", "email", UB_LEN_EMAIL,
-                    ub_check_email, row, "email");
+        row->email = take_string(pool, rec, obj, "email", "email", UB_LEN_EMAIL,
+                                 ub_check_email);
     }
-    if (json_object_get(obj, "password") != NULL) {
+    if (ub_jobj_get(obj, "password") != NULL) {
         ub_record_fail(pool, rec, "password", "read_only",
                        "cannot be changed through this API");
     }
     refuse_unknown(pool, rec, obj, NULL, known);
-    take_name(pool, rec, obj, row);
-    take_string(pool, rec, obj, "phoneNumber", "phoneNumber", UB_LEN_PHONE,
-                ub_check_phone, row, "phone");
-    take_string(pool, rec, obj, "departmentId", "departmentId", UB_LEN_CODE,
-                NULL, row, "department");
-    take_string(pool, rec, obj, "locationId", "locationId", UB_LEN_CODE,
-                NULL, row, "location");
-    take_string(pool, rec, obj, "programAdminRoleId", "programAdminRoleId",
-                UB_LEN_CODE, NULL, row, "program_admin_role");
-    take_bool(pool, rec, obj, "lockedOut", "lockedOut", json_false(), row,
-              "locked_out");
-    take_roles(pool, rec, obj, row);
-    take_user_access(pool, rec, obj, row);
-    take_version(pool, rec, obj, row);
+    take_name(pool, rec, obj);
+    row->phone = take_string(pool, rec, obj, "phoneNumber", "phoneNumber", UB_LEN_PHONE,
+                             ub_check_phone);
+    row->department = take_string(pool, rec, obj, "departmentId", "departmentId",
+                                  UB_LEN_CODE, NULL);
+    row->location = take_string(pool, rec, obj, "locationId", "locationId",
+                                UB_LEN_CODE, NULL);
+    row->program_admin_role = take_string(pool, rec, obj, "programAdminRoleId",
+                                          "programAdminRoleId", UB_LEN_CODE, NULL);
+    row->locked_out = take_bool(pool, rec, obj, "lockedOut", "lockedOut", 0);
+    take_roles(pool, rec, obj);
+    take_user_access(pool, rec, obj);
+    take_version(pool, rec, obj);
 }
 
 /* The same userName twice cannot be applied in any order that means
@@ -314,26 +293,29 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
                                  apr_size_t len, ub_problem *problem)
 {
     apr_pool_t *pool = req->pool;
-    json_t *doc = ub_json_parse_body(pool, body, len, problem);
+    const ub_jval *doc = ub_jdoc_parse(pool, body, len, problem);
+    const ub_jval *items;
     ub_put_batch *batch;
     size_t n, i;
 
     if (doc == NULL) {
         return NULL;
     }
-    if (json_is_object(doc)) {
-        json_t *one = json_array();         /* a single object: a batch of one */
-        json_array_append(one, doc);
-        doc = ub_json_own(pool, one);
+    if (doc->type == UB_J_OBJECT) {
+        items = doc;                /* a single object: a batch of one */
+        n = 1;
     }
-    if (!json_is_array(doc)) {
+    else if (doc->type == UB_J_ARRAY) {
+        items = doc->u.items;
+        n = doc->len;
+    }
+    else {
         problem->status = 400;
         problem->code = "invalid_body";
         problem->message = "the body must be a JSON array of user objects";
         problem->description = "Send [{\"userName\": ..., \"email\": ...}, ...].";
         return NULL;
     }
-    n = json_array_size(doc);
     if (n == 0) {
         problem->status = 400;
         problem->code = "empty_batch";
@@ -353,30 +335,194 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
     }
     batch = apr_pcalloc(pool, sizeof(*batch));
     batch->records = apr_array_make(pool, (int)n, sizeof(ub_put_record));
+    batch->body_len = len;
     for (i = 0; i < n; i++) {
         ub_put_record *rec = apr_array_push(batch->records);
         memset(rec, 0, sizeof(*rec));
         rec->index = (int)i;
         rec->errors = apr_array_make(pool, 1, sizeof(ub_field_error));
-        parse_record(pool, rec, json_array_get(doc, i));
+        parse_record(pool, rec, &items[i]);
     }
     refuse_repeated_user_names(pool, batch);
     return batch;
 }
 
+static void put_key(ub_textbuf *tb, const char *key)
+{
+    ub_tb_puts(tb, key);        /* ours, plain ASCII: written as is */
+}
+
+static void put_flag(ub_textbuf *tb, int v)
+{
+    ub_tb_puts(tb, v < 0 ? "null" : v ? "true" : "false");
+}
+
+/* The roles as the batch carries them: [{"roleId":..,"roleName":..}]. */
+static void put_roles(ub_textbuf *tb, const apr_array_header_t *roles)
+{
+    const ub_role_ref *r = (const ub_role_ref *)roles->elts;
+    int i;
+
+    ub_tb_putc(tb, '[');
+    for (i = 0; i < roles->nelts; i++) {
+        ub_tb_puts(tb, i ? ",{\"roleId\":" : "{\"roleId\":");
+        ub_tb_json_string(tb, r[i].id);
+        ub_tb_puts(tb, ",\"roleName\":");
+        ub_tb_json_string(tb, r[i].name);
+        ub_tb_putc(tb, '}');
+    }
+    ub_tb_putc(tb, ']');
+}
+
+/* One record in the shape of userbulk.put_item. */
+static void put_row(ub_textbuf *tb, const ub_put_record *rec)
+{
+    const ub_put_row *row = &rec->row;
+
+    put_key(tb, "{\"idx\":");
+    ub_tb_int(tb, rec->index);
+    put_key(tb, ",\"user_name\":");
+    ub_tb_json_string(tb, rec->user_name);
+    put_key(tb, ",\"email\":");
+    ub_tb_json_string(tb, row->email);
+    put_key(tb, ",\"first_name\":");
+    ub_tb_json_string(tb, row->first_name);
+    put_key(tb, ",\"middle_name\":");
+    ub_tb_json_string(tb, row->middle_name);
+    put_key(tb, ",\"last_name\":");
+    ub_tb_json_string(tb, row->last_name);
+    put_key(tb, ",\"phone\":");
+    ub_tb_json_string(tb, row->phone);
+    put_key(tb, ",\"department\":");
+    ub_tb_json_string(tb, row->department);
+    put_key(tb, ",\"location\":");
+    ub_tb_json_string(tb, row->location);
+    put_key(tb, ",\"program_admin_role\":");
+    ub_tb_json_string(tb, row->program_admin_role);
+    put_key(tb, ",\"locked_out\":");
+    put_flag(tb, row->locked_out);
+    put_key(tb, ",\"roles\":");
+    put_roles(tb, row->roles);
+    put_key(tb, ",\"access_automation\":");
+    put_flag(tb, row->access[0]);
+    put_key(tb, ",\"access_certification\":");
+    put_flag(tb, row->access[1]);
+    put_key(tb, ",\"access_complete\":");
+    put_flag(tb, row->access[2]);
+    put_key(tb, ",\"access_operational_matching\":");
+    put_flag(tb, row->access[3]);
+    put_key(tb, ",\"expected_version\":");
+    if (row->expected_version > 0) {
+        ub_tb_int(tb, row->expected_version);
+    }
+    else {
+        ub_tb_puts(tb, "null");
+    }
+    ub_tb_putc(tb, '}');
+}
+
 const char *ub_put_batch_store_input(apr_pool_t *pool,
                                      const ub_put_batch *batch, int *count)
 {
-    json_t *rows = ub_json_own(pool, json_array());
     const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
+    ub_textbuf tb;
     int i;
 
+    /* the normalized records take about as much room as the body */
+    ub_tb_init(&tb, pool, batch->body_len + batch->body_len / 4 + 64);
     *count = 0;
     for (i = 0; i < batch->records->nelts; i++) {
         if (recs[i].errors->nelts == 0) {
-            json_array_append(rows, recs[i].row);
-            (*count)++;
+            if ((*count)++ > 0) {
+                ub_tb_putc(&tb, '\n');
+            }
+            put_row(&tb, &recs[i]);
         }
     }
-    return ub_json_dump(pool, rows);
+    return ub_tb_text(&tb);
+}
+
+static void canon_field(ub_textbuf *tb, const char *v)
+{
+    if (v == NULL) {
+        ub_tb_put(tb, "-;", 2);
+        return;
+    }
+    ub_tb_int(tb, (long long)strlen(v));
+    ub_tb_putc(tb, ':');
+    ub_tb_puts(tb, v);
+    ub_tb_putc(tb, ';');
+}
+
+void ub_put_row_canon(ub_textbuf *tb, const ub_put_row *row)
+{
+    canon_field(tb, row->email);
+    canon_field(tb, row->first_name);
+    canon_field(tb, row->middle_name);
+    canon_field(tb, row->last_name);
+    canon_field(tb, row->phone);
+    canon_field(tb, row->department);
+    canon_field(tb, row->location);
+    canon_field(tb, row->program_admin_role);
+    ub_tb_putc(tb, row->locked_out ? 't' : 'f');
+}
+
+void ub_put_batch_fast_input(apr_pool_t *pool, const ub_put_batch *batch,
+                             ub_put_fast_input *out)
+{
+    const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
+    ub_textbuf idx, names, canon, roles, checks, one;
+    int i, n = 0;
+
+    ub_tb_init(&idx, pool, 8 * (apr_size_t)batch->records->nelts + 8);
+    ub_tb_init(&names, pool, 40 * (apr_size_t)batch->records->nelts + 8);
+    ub_tb_init(&canon, pool, 160 * (apr_size_t)batch->records->nelts + 8);
+    ub_tb_init(&roles, pool, 64 * (apr_size_t)batch->records->nelts + 8);
+    ub_tb_init(&checks, pool, 16 * (apr_size_t)batch->records->nelts + 8);
+    ub_tb_init(&one, pool, 256);
+    ub_tb_putc(&idx, '{');
+    ub_tb_putc(&names, '{');
+    ub_tb_putc(&canon, '{');
+    ub_tb_putc(&roles, '{');
+    ub_tb_putc(&checks, '{');
+    for (i = 0; i < batch->records->nelts; i++) {
+        const ub_put_record *rec = &recs[i];
+        int k;
+
+        if (rec->errors->nelts > 0) {
+            continue;
+        }
+        if (n++ > 0) {
+            ub_tb_putc(&idx, ',');
+            ub_tb_putc(&names, ',');
+            ub_tb_putc(&canon, ',');
+            ub_tb_putc(&roles, ',');
+            ub_tb_putc(&checks, ',');
+        }
+        ub_tb_int(&idx, rec->index);
+        ub_tb_array_element(&names, rec->user_name);
+        one.len = 0;
+        ub_put_row_canon(&one, &rec->row);
+        ub_tb_array_element(&canon, ub_tb_text(&one));
+        one.len = 0;
+        put_roles(&one, rec->row.roles);
+        ub_tb_array_element(&roles, ub_tb_text(&one));
+        for (k = 0; k < 4; k++) {
+            ub_tb_putc(&checks, rec->row.access[k] < 0 ? '-' : rec->row.access[k] ? 't' : 'f');
+        }
+        ub_tb_putc(&checks, ':');
+        if (rec->row.expected_version > 0) {
+            ub_tb_int(&checks, rec->row.expected_version);
+        }
+    }
+    ub_tb_putc(&idx, '}');
+    ub_tb_putc(&names, '}');
+    ub_tb_putc(&canon, '}');
+    ub_tb_putc(&roles, '}');
+    ub_tb_putc(&checks, '}');
+    out->idx = ub_tb_text(&idx);
+    out->names = ub_tb_text(&names);
+    out->canon = ub_tb_text(&canon);
+    out->roles = ub_tb_text(&roles);
+    out->checks = ub_tb_text(&checks);
 }

@@ -10,7 +10,8 @@
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. */
 static const char sql_put_users[] =
     "SELECT idx, user_id, version, errors "
-    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::jsonb)";
+    "FROM userbulk.put_users(%s, %s, %s, %s, %s::jsonb, "
+    "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])";
 
 static const char sql_account_update[] =
     "SELECT error, data FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
@@ -156,9 +157,13 @@ static apr_status_t add_store_errors(const ub_request *req, ub_put_record *rec,
                                      const char *errors_json)
 {
     json_error_t jerr;
-    json_t *errors = ub_json_own(req->pool, json_loads(errors_json, 0, &jerr));
-    json_t *e;
+    json_t *errors, *e;
     size_t i;
+
+    if (strcmp(errors_json, "[]") == 0) {
+        return APR_SUCCESS;     /* the common case, not worth a parse */
+    }
+    errors = ub_json_own(req->pool, json_loads(errors_json, 0, &jerr));
 
     if (!json_is_array(errors)) {
         ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
@@ -209,7 +214,8 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     ub_put_record *recs = (ub_put_record *)batch->records->elts;
-    const char *args[5];
+    const char *args[10];
+    ub_put_fast_input fast;
     int count, rc;
 
     *key_reused = 0;
@@ -224,7 +230,13 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     if (args[3] == NULL || args[4] == NULL) {
         return APR_ENOMEM;
     }
-    rc = run(req, db, UB_STMT_PUT_USERS, 5, args, &res);
+    ub_put_batch_fast_input(req->pool, batch, &fast);
+    args[5] = fast.idx;
+    args[6] = fast.names;
+    args[7] = fast.canon;
+    args[8] = fast.roles;
+    args[9] = fast.checks;
+    rc = run(req, db, UB_STMT_PUT_USERS, 10, args, &res);
     if (rc != 0) {
         return fail(req, db, rc, "PUT /users statement");
     }

@@ -54,6 +54,42 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         'lockedOut', locked_out, 'roles', to_jsonb(role_ids))
 $$;
 
+-- The canonical text of a user's updatable scalar fields as PUT /users
+-- sees them; the module writes the same for each record
+-- (ub_put_row_canon in src/batch.c), so that a record resending what is
+-- stored is recognised by one comparison, without the batch being
+-- parsed. Each value as its length in bytes, ':', the value and ';' ('-;'
+-- for null), then lockedOut as 't' or 'f'. (Not hashed: exact, and
+-- md5() costs more here than the comparison it would shorten.)
+DROP FUNCTION IF EXISTS userbulk.put_digest(text, text, text, text, text, text, text, text, boolean);
+CREATE OR REPLACE FUNCTION userbulk.put_canon(
+    email text, first_name text, middle_name text, last_name text, phone text,
+    department text, location text, program_admin_role text, locked_out boolean)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(octet_length(email)::text || ':' || email || ';', '-;')
+        || coalesce(octet_length(first_name)::text || ':' || first_name || ';', '-;')
+        || coalesce(octet_length(middle_name)::text || ':' || middle_name || ';', '-;')
+        || coalesce(octet_length(last_name)::text || ':' || last_name || ';', '-;')
+        || coalesce(octet_length(phone)::text || ':' || phone || ';', '-;')
+        || coalesce(octet_length(department)::text || ':' || department || ';', '-;')
+        || coalesce(octet_length(location)::text || ':' || location || ';', '-;')
+        || coalesce(octet_length(program_admin_role)::text || ':' || program_admin_role || ';', '-;')
+        || CASE WHEN locked_out THEN 't' ELSE 'f' END
+$$;
+
+-- A record's read-only flags and expected version ("VVVV:N", see
+-- ub_put_batch_fast_input) against the stored user: true when they agree.
+CREATE OR REPLACE FUNCTION userbulk.put_checks_pass(
+    checks text, automation boolean, certification boolean, complete boolean,
+    operational_matching boolean, version bigint)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (substr(checks, 1, 1) = '-' OR (substr(checks, 1, 1) = 't') = automation)
+       AND (substr(checks, 2, 1) = '-' OR (substr(checks, 2, 1) = 't') = certification)
+       AND (substr(checks, 3, 1) = '-' OR (substr(checks, 3, 1) = 't') = complete)
+       AND (substr(checks, 4, 1) = '-' OR (substr(checks, 4, 1) = 't') = operational_matching)
+       AND coalesce(nullif(split_part(checks, ':', 2), '')::bigint, version) = version
+$$;
+
 -- The roles a PUT /users record names, resolved in the account: one row
 -- per entry, with its position and the role's id (NULL when none matches;
 -- with both roleId and roleName, they must name the same role).
@@ -78,14 +114,23 @@ $$;
 -- taken meanwhile by a concurrent request, a deadlock through an index)
 -- rolls back to the savepoint and is retried on fresh data.
 --
+-- p_batch holds the records, one userbulk.put_item as JSON per line; a
+-- line is parsed only when its record may change something. The p_fast_*
+-- arrays (the same records in the same order, see ub_put_batch_fast_input)
+-- let a record that resends the stored state be answered from one indexed
+-- lookup, as daily syncs mostly do.
+--
 -- p_options: {"atomic": apply only if every record passes, "failed":
 -- some records already failed the module's own checks, "dry_run": decide
 -- everything, apply nothing, "idem_key"/"body_hash": Idempotency-Key}.
 -- An Idempotency-Key seen before answers the stored results again, or one
 -- row with idx -1 when the body differs.
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb);
+DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION userbulk.put_users(
-    p_account text, p_actor text, p_trace text, p_batch jsonb, p_options jsonb)
+    p_account text, p_actor text, p_trace text, p_batch text, p_options jsonb,
+    p_fast_idx integer[], p_fast_names text[], p_fast_canon text[],
+    p_fast_roles text[], p_fast_checks text[])
 RETURNS SETOF userbulk.put_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
@@ -100,6 +145,7 @@ DECLARE
     v_key      text := CASE WHEN v_dry THEN NULL ELSE p_options ->> 'idem_key' END;
     v_apply    boolean;
     v_seen     userbulk.idempotency;
+    v_fast     integer;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -132,7 +178,7 @@ BEGIN
     -- (A session that predates a schema upgrade has the old shape: drop it.)
     IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
            SELECT 1 FROM pg_attribute a
-            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'expected_version') THEN
+            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'fast') THEN
         DROP TABLE pg_temp.ub_put_work;
     END IF;
     IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
@@ -144,21 +190,56 @@ BEGIN
             before    jsonb,
             after     jsonb,
             version   bigint,
+            fast      boolean NOT NULL DEFAULT false,
             PRIMARY KEY (idx)
         ) ON COMMIT DELETE ROWS;
     END IF;
 
+    -- 0. The records that resend what the directory holds (fields by
+    -- their canonical text, roles as a set, read-only flags, version): answered as they
+    -- are, without a lock (reporting them unchanged is true of the order
+    -- "this request, then any concurrent one") and without parsing the
+    -- batch. Only the rest goes through the steps below.
+    DELETE FROM ub_put_work;
+    WITH f AS MATERIALIZED (
+        SELECT * FROM unnest(p_fast_idx, p_fast_names, p_fast_canon, p_fast_roles, p_fast_checks)
+                   AS f(idx, user_name, canon, roles, checks)),
+    -- each distinct list of roles resolved once (NULL if a role is unknown)
+    spec AS MATERIALIZED (
+        SELECT s.roles,
+               (SELECT CASE WHEN count(*) FILTER (WHERE q.role_id IS NULL) = 0
+                            THEN coalesce(array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                                          FILTER (WHERE q.role_id IS NOT NULL), '{}') END
+                  FROM userbulk.put_roles(v_account, s.roles::jsonb) q) AS ids
+          FROM (SELECT DISTINCT f.roles FROM f) s),
+    same AS MATERIALIZED (
+        SELECT f.idx, f.user_name, f.roles, u.id, u.version, cur.ids
+          FROM f
+          JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = f.user_name
+         CROSS JOIN LATERAL (
+               SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
+                 FROM userbulk.user_roles ur WHERE ur.user_id = u.id) cur
+         WHERE userbulk.put_canon(u.email, u.first_name, u.middle_name, u.last_name, u.phone1,
+                                  u.department_code, u.location_code, u.program_admin_role_code,
+                                  u.locked_out) = f.canon
+           AND userbulk.put_checks_pass(f.checks, u.access_automation, u.access_certification,
+                                        u.access_complete, u.access_operational_matching, u.version))
+    INSERT INTO ub_put_work (idx, user_name, user_id, version, fast)
+    SELECT s.idx, s.user_name, s.id, s.version, true
+      FROM same s JOIN spec ON spec.roles = s.roles AND spec.ids = s.ids;
+    GET DIAGNOSTICS v_fast = ROW_COUNT;
+
     LOOP
+        EXIT WHEN v_fast = coalesce(cardinality(p_fast_idx), 0);  -- all answered above
         BEGIN
-            DELETE FROM ub_put_work;
+            DELETE FROM ub_put_work WHERE NOT fast;
 
             -- 1. After a concurrent change was seen (below), lock every user
             -- of the batch first, in key order, and decide under the locks.
             IF v_lock_all THEN
                 PERFORM 1 FROM userbulk.users u
                  WHERE u.account_id = v_account
-                   AND u.user_name IN (SELECT b.user_name
-                                         FROM jsonb_populate_recordset(NULL::userbulk.put_item, p_batch) b)
+                   AND u.user_name = ANY (p_fast_names)
                  ORDER BY u.id
                    FOR NO KEY UPDATE;
             END IF;
@@ -174,7 +255,11 @@ BEGIN
                         THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
                         ELSE coalesce(c.errs, '[]') || coalesce(r.errs, '[]') END,
                    nullif(d.before, '{}'), nullif(d.after, '{}'), u.version
-              FROM jsonb_populate_recordset(NULL::userbulk.put_item, p_batch) b
+              FROM (SELECT r.*
+                      FROM string_to_table(p_batch, E'\n') WITH ORDINALITY AS t(line, k)
+                     CROSS JOIN LATERAL jsonb_populate_record(NULL::userbulk.put_item, t.line::jsonb) r
+                     WHERE NOT EXISTS (SELECT 1 FROM ub_put_work f
+                                        WHERE f.fast AND f.idx = p_fast_idx[t.k])) b
               LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
              CROSS JOIN LATERAL (
                    SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
@@ -248,7 +333,8 @@ BEGIN
                            || CASE WHEN u.location_code IS DISTINCT FROM b.location THEN jsonb_build_object('locationId', b.location) ELSE '{}' END
                            || CASE WHEN u.program_admin_role_code IS DISTINCT FROM b.program_admin_role THEN jsonb_build_object('programAdminRoleId', b.program_admin_role) ELSE '{}' END
                            || CASE WHEN u.locked_out IS DISTINCT FROM b.locked_out THEN jsonb_build_object('lockedOut', b.locked_out) ELSE '{}' END
-                           || CASE WHEN cur.ids IS DISTINCT FROM coalesce(r.ids, '{}') THEN jsonb_build_object('roles', to_jsonb(coalesce(r.ids, '{}'))) ELSE '{}' END END AS after) d;
+                           || CASE WHEN cur.ids IS DISTINCT FROM coalesce(r.ids, '{}') THEN jsonb_build_object('roles', to_jsonb(coalesce(r.ids, '{}'))) ELSE '{}' END END AS after) d
+;
 
             -- 3. Lock the users the batch changes, in key order, so that
             -- concurrent batches queue instead of deadlocking. Unchanged

@@ -26,11 +26,23 @@ static void check_store_input(const ub_put_batch *batch, const char *input,
                               int count)
 {
     const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
-    json_t *rows = json_loads(input, 0, NULL);
+    /* one object per line: as an array, each newline is a comma */
+    size_t len = strlen(input);
+    char *array = malloc(len + 3);
+    json_t *rows;
     int i, valid = 0, last = -1;
     size_t k;
     json_t *row;
 
+    FUZZ_CHECK(array != NULL);
+    array[0] = '[';
+    for (k = 0; k < len; k++) {
+        array[k + 1] = input[k] == '\n' ? ',' : input[k];
+    }
+    array[len + 1] = ']';
+    array[len + 2] = '\0';
+    rows = json_loads(array, 0, NULL);
+    free(array);
     FUZZ_CHECK(json_is_array(rows));
     for (i = 0; i < batch->records->nelts; i++) {
         valid += recs[i].errors->nelts == 0;

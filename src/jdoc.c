@@ -1,0 +1,602 @@
+/*
+ * jdoc.c: the request body parser (see jdoc.h for why it is not jansson).
+ *
+ * One pass, no recursion: open arrays and objects are frames on a stack,
+ * and the values of the open containers wait on one scratch vector until
+ * their container closes, when they are copied into a vector of exactly
+ * their count. Decoded strings go into one buffer of the body's size (a
+ * decoded string and its NUL never take more room than its quoted form).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <math.h>
+#include <apr_strings.h>
+#include "jdoc.h"
+
+typedef struct {
+    ub_jtype type;              /* UB_J_ARRAY or UB_J_OBJECT */
+    apr_size_t base;            /* its first entry on the scratch vector */
+    const char *key;            /* object: the key of the member being read */
+    apr_size_t key_len;
+} frame;
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *start, *p, *end;
+    char *strings;              /* next free byte of the string buffer */
+    ub_jmember *scratch;
+    apr_size_t used, cap;
+    frame *frames;
+    int depth, frames_cap;
+    const char *error;          /* what is wrong, at p */
+} parser;
+
+static int fail(parser *ps, const char *what)
+{
+    ps->error = what;
+    return -1;
+}
+
+static void skip_space(parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r'
+                               || *ps->p == '\t')) {
+        ps->p++;
+    }
+}
+
+static int push_entry(parser *ps, const char *key, apr_size_t key_len,
+                      const ub_jval *v)
+{
+    ub_jmember *m;
+
+    if (ps->used == ps->cap) {
+        apr_size_t cap = ps->cap ? ps->cap * 2 : 256;
+        ub_jmember *grown = apr_palloc(ps->pool, cap * sizeof(*grown));
+
+        if (ps->used > 0) {
+            memcpy(grown, ps->scratch, ps->used * sizeof(*grown));
+        }
+        ps->scratch = grown;
+        ps->cap = cap;
+    }
+    m = &ps->scratch[ps->used++];
+    m->key = key;
+    m->key_len = key_len;
+    m->value = *v;
+    return 0;
+}
+
+static int open_frame(parser *ps, ub_jtype type)
+{
+    if (ps->depth == UB_JDOC_MAX_DEPTH) {
+        return fail(ps, "nesting too deep");
+    }
+    if (ps->depth == ps->frames_cap) {
+        int cap = ps->frames_cap ? ps->frames_cap * 4 : 16;
+        frame *grown = apr_palloc(ps->pool, (apr_size_t)cap * sizeof(*grown));
+
+        if (ps->depth > 0) {
+            memcpy(grown, ps->frames, (apr_size_t)ps->depth * sizeof(*grown));
+        }
+        ps->frames = grown;
+        ps->frames_cap = cap;
+    }
+    ps->frames[ps->depth].type = type;
+    ps->frames[ps->depth].base = ps->used;
+    ps->frames[ps->depth].key = NULL;
+    ps->depth++;
+    return 0;
+}
+
+static int same_key(const ub_jmember *a, const ub_jmember *b)
+{
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const ub_jmember *x = *(const ub_jmember *const *)a;
+    const ub_jmember *y = *(const ub_jmember *const *)b;
+    apr_size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* A user record has a dozen keys: pairs are compared directly; a large
+ * object is sorted (a copy of pointers) so that it costs n log n. */
+static int has_duplicate_key(apr_pool_t *pool, const ub_jmember *m, apr_size_t n)
+{
+    apr_size_t i, j;
+
+    if (n <= 24) {
+        for (i = 1; i < n; i++) {
+            for (j = 0; j < i; j++) {
+                if (same_key(&m[i], &m[j])) {
+                    return 1;
+                }
+            }
+        }
+        return 0;
+    }
+    else {
+        const ub_jmember **sorted = apr_palloc(pool, n * sizeof(*sorted));
+
+        for (i = 0; i < n; i++) {
+            sorted[i] = &m[i];
+        }
+        qsort(sorted, n, sizeof(*sorted), by_key);
+        for (i = 1; i < n; i++) {
+            if (same_key(sorted[i - 1], sorted[i])) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+}
+
+/* Closes the innermost frame into *v. */
+static int close_frame(parser *ps, ub_jval *v)
+{
+    frame *f = &ps->frames[--ps->depth];
+    apr_size_t n = ps->used - f->base, i;
+
+    v->type = f->type;
+    v->len = n;
+    if (f->type == UB_J_OBJECT) {
+        ub_jmember *members = apr_palloc(ps->pool, (n ? n : 1) * sizeof(*members));
+
+        memcpy(members, ps->scratch + f->base, n * sizeof(*members));
+        if (has_duplicate_key(ps->pool, members, n)) {
+            return fail(ps, "duplicate object key");
+        }
+        v->u.members = members;
+    }
+    else {
+        ub_jval *items = apr_palloc(ps->pool, (n ? n : 1) * sizeof(*items));
+
+        for (i = 0; i < n; i++) {
+            items[i] = ps->scratch[f->base + i].value;
+        }
+        v->u.items = items;
+    }
+    ps->used = f->base;
+    return 0;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (unsigned)(c - '0');
+        }
+        else if (c >= 'a' && c <= 'f') {
+            v |= (unsigned)(c - 'a' + 10);
+        }
+        else if (c >= 'A' && c <= 'F') {
+            v |= (unsigned)(c - 'A' + 10);
+        }
+        else {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static char *put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    }
+    else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    else {
+        *o++ = (char)(0xF0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_sequence(const unsigned char *s, const unsigned char *end)
+{
+    unsigned char c = s[0];
+    int n, i;
+    unsigned cp;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    }
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    }
+    else {
+        return 0;
+    }
+    if (end - s < n) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        return 0;
+    }
+    return n;
+}
+
+/* The string at p (on its opening quote), decoded into the string buffer. */
+static int read_string(parser *ps, const char **out, apr_size_t *out_len)
+{
+    const char *p = ps->p + 1;
+    char *o = ps->strings, *begin = o;
+
+    for (;;) {
+        const char *run = p;
+
+        /* the common case: a run of plain ASCII, copied at once */
+        while (p < ps->end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80
+               && *p != '"' && *p != '\\') {
+            p++;
+        }
+        memcpy(o, run, (apr_size_t)(p - run));
+        o += p - run;
+        if (p == ps->end) {
+            ps->p = p;
+            return fail(ps, "unterminated string");
+        }
+        if (*p == '"') {
+            break;
+        }
+        if ((unsigned char)*p < 0x20) {
+            ps->p = p;
+            return fail(ps, (*p == '\0') ? "NUL character in a string"
+                                         : "control character in a string");
+        }
+        if ((unsigned char)*p >= 0x80) {
+            int n = utf8_sequence((const unsigned char *)p, (const unsigned char *)ps->end);
+
+            if (n == 0) {
+                ps->p = p;
+                return fail(ps, "invalid UTF-8 in a string");
+            }
+            memcpy(o, p, (apr_size_t)n);
+            o += n;
+            p += n;
+            continue;
+        }
+        /* a backslash */
+        if (ps->end - p < 2) {
+            ps->p = p;
+            return fail(ps, "unterminated string");
+        }
+        switch (p[1]) {
+        case '"': *o++ = '"'; p += 2; break;
+        case '\\': *o++ = '\\'; p += 2; break;
+        case '/': *o++ = '/'; p += 2; break;
+        case 'b': *o++ = '\b'; p += 2; break;
+        case 'f': *o++ = '\f'; p += 2; break;
+        case 'n': *o++ = '\n'; p += 2; break;
+        case 'r': *o++ = '\r'; p += 2; break;
+        case 't': *o++ = '\t'; p += 2; break;
+        case 'u': {
+            unsigned cp, lo;
+
+            if (ps->end - p < 6 || hex4(p + 2, &cp) != 0) {
+                ps->p = p;
+                return fail(ps, "invalid \\u escape");
+            }
+            p += 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                ps->p = p - 6;
+                return fail(ps, "lone low surrogate in a \\u escape");
+            }
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (ps->end - p < 6 || p[0] != '\\' || p[1] != 'u'
+                    || hex4(p + 2, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) {
+                    ps->p = p - 6;
+                    return fail(ps, "high surrogate without its low half in a \\u escape");
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+            if (cp == 0) {
+                ps->p = p - 6;
+                return fail(ps, "\\u0000 is not allowed");
+            }
+            o = put_utf8(o, cp);
+            break;
+        }
+        default:
+            ps->p = p;
+            return fail(ps, "invalid escape in a string");
+        }
+    }
+    *o++ = '\0';
+    *out = begin;
+    *out_len = (apr_size_t)(o - begin - 1);
+    ps->strings = o;
+    ps->p = p + 1;
+    return 0;
+}
+
+static int read_number(parser *ps, ub_jval *v)
+{
+    const char *p = ps->p, *digits;
+    int is_real = 0;
+    char text[64], *endp;
+    apr_size_t n;
+
+    if (*p == '-') {
+        p++;
+    }
+    digits = p;
+    if (p < ps->end && *p == '0') {
+        p++;
+    }
+    else {
+        while (p < ps->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    if (p == digits) {
+        return fail(ps, "invalid number");
+    }
+    if (p < ps->end && *p == '.') {
+        is_real = 1;
+        if (++p == ps->end || *p < '0' || *p > '9') {
+            return fail(ps, "invalid number");
+        }
+        while (p < ps->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    if (p < ps->end && (*p == 'e' || *p == 'E')) {
+        is_real = 1;
+        if (++p < ps->end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        if (p == ps->end || *p < '0' || *p > '9') {
+            return fail(ps, "invalid number");
+        }
+        while (p < ps->end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    n = (apr_size_t)(p - ps->p);
+    if (n >= sizeof(text)) {
+        /* no long long has that many digits, and a real that long is
+         * only a precision we would round away */
+        if (!is_real) {
+            return fail(ps, "integer too big");
+        }
+        n = sizeof(text) - 1;
+    }
+    memcpy(text, ps->p, n);
+    text[n] = '\0';
+    errno = 0;
+    if (is_real) {
+        v->type = UB_J_REAL;
+        v->u.real = strtod(text, &endp);
+        if (errno == ERANGE && fabs(v->u.real) > 1.0) {
+            return fail(ps, "real number overflow");
+        }
+    }
+    else {
+        v->type = UB_J_INTEGER;
+        v->u.integer = strtoll(text, &endp, 10);
+        if (errno == ERANGE) {
+            return fail(ps, "integer too big");
+        }
+    }
+    v->len = 0;
+    ps->p = p;
+    return 0;
+}
+
+static int read_literal(parser *ps, const char *word, ub_jtype type, ub_jval *v)
+{
+    apr_size_t n = strlen(word);
+
+    if ((apr_size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0) {
+        return fail(ps, "invalid token");
+    }
+    ps->p += n;
+    v->type = type;
+    v->len = 0;
+    return 0;
+}
+
+/* After '{' or ',' in an object: the next key and its colon. */
+static int read_key(parser *ps)
+{
+    frame *f = &ps->frames[ps->depth - 1];
+
+    skip_space(ps);
+    if (ps->p == ps->end || *ps->p != '"') {
+        return fail(ps, "string or '}' expected");
+    }
+    if (read_string(ps, &f->key, &f->key_len) != 0) {
+        return -1;
+    }
+    skip_space(ps);
+    if (ps->p == ps->end || *ps->p != ':') {
+        return fail(ps, "':' expected");
+    }
+    ps->p++;
+    return 0;
+}
+
+/* Reads one scalar at p into *v, or opens a container (*opened = 1). */
+static int read_value(parser *ps, ub_jval *v, int *opened)
+{
+    *opened = 0;
+    skip_space(ps);
+    if (ps->p == ps->end) {
+        return fail(ps, "unexpected end of input");
+    }
+    switch (*ps->p) {
+    case '{':
+    case '[': {
+        ub_jtype type = *ps->p == '{' ? UB_J_OBJECT : UB_J_ARRAY;
+
+        if (open_frame(ps, type) != 0) {
+            return -1;
+        }
+        ps->p++;
+        *opened = 1;
+        skip_space(ps);
+        if (ps->p < ps->end && *ps->p == (type == UB_J_OBJECT ? '}' : ']')) {
+            ps->p++;
+            *opened = 0;            /* empty: closed already */
+            return close_frame(ps, v);
+        }
+        return type == UB_J_OBJECT ? read_key(ps) : 0;
+    }
+    case '"':
+        v->type = UB_J_STRING;
+        return read_string(ps, &v->u.str, &v->len);
+    case 't':
+        return read_literal(ps, "true", UB_J_TRUE, v);
+    case 'f':
+        return read_literal(ps, "false", UB_J_FALSE, v);
+    case 'n':
+        return read_literal(ps, "null", UB_J_NULL, v);
+    default:
+        if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')) {
+            return read_number(ps, v);
+        }
+        return fail(ps, "invalid token");
+    }
+}
+
+static int parse(parser *ps, ub_jval *root)
+{
+    ub_jval v;
+    int opened;
+
+    for (;;) {
+        if (read_value(ps, &v, &opened) != 0) {
+            return -1;
+        }
+        if (opened) {
+            continue;           /* the container's first value is next */
+        }
+        /* v is complete: hand it to its container, closing the ones that
+         * end here */
+        for (;;) {
+            frame *f;
+
+            if (ps->depth == 0) {
+                skip_space(ps);
+                if (ps->p != ps->end) {
+                    return fail(ps, "end of input expected after the document");
+                }
+                *root = v;
+                return 0;
+            }
+            f = &ps->frames[ps->depth - 1];
+            if (push_entry(ps, f->key, f->key_len, &v) != 0) {
+                return -1;
+            }
+            skip_space(ps);
+            if (ps->p == ps->end) {
+                return fail(ps, "unexpected end of input");
+            }
+            if (*ps->p == ',') {
+                ps->p++;
+                if (f->type == UB_J_OBJECT && read_key(ps) != 0) {
+                    return -1;
+                }
+                break;          /* the next value */
+            }
+            if (*ps->p != (f->type == UB_J_OBJECT ? '}' : ']')) {
+                return fail(ps, f->type == UB_J_OBJECT ? "',' or '}' expected"
+                                                       : "',' or ']' expected");
+            }
+            ps->p++;
+            if (close_frame(ps, &v) != 0) {
+                return -1;
+            }
+        }
+    }
+}
+
+const ub_jval *ub_jdoc_parse(apr_pool_t *pool, const char *buf, apr_size_t len,
+                             ub_problem *problem)
+{
+    parser ps;
+    ub_jval *root = apr_palloc(pool, sizeof(*root));
+
+    memset(&ps, 0, sizeof(ps));
+    ps.pool = pool;
+    ps.start = ps.p = buf;
+    ps.end = buf + len;
+    ps.strings = apr_palloc(pool, len + 1);
+    if (parse(&ps, root) == 0) {
+        return root;
+    }
+    {
+        /* line and column of the error, counted only now that there is one */
+        const char *c, *line_start = buf;
+        int line = 1;
+
+        for (c = buf; c < ps.p && c < ps.end; c++) {
+            if (*c == '\n') {
+                line++;
+                line_start = c + 1;
+            }
+        }
+        problem->status = 400;
+        problem->code = "invalid_json";
+        problem->message = apr_psprintf(pool,
+            "the body is not valid JSON: %s (line %d, column %ld)",
+            ps.error, line, (long)(ps.p - line_start) + 1);
+        problem->description = "Send a JSON document encoded in UTF-8, "
+            "without duplicate keys or NUL characters.";
+    }
+    return NULL;
+}
+
+const ub_jval *ub_jobj_get(const ub_jval *v, const char *key)
+{
+    apr_size_t i;
+
+    if (v == NULL || v->type != UB_J_OBJECT) {
+        return NULL;
+    }
+    for (i = 0; i < v->len; i++) {
+        if (strcmp(v->u.members[i].key, key) == 0) {
+            return &v->u.members[i].value;
+        }
+    }
+    return NULL;
+}

@@ -347,182 +347,93 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
     return batch;
 }
 
-static void put_key(ub_textbuf *tb, const char *key)
-{
-    ub_tb_puts(tb, key);        /* ours, plain ASCII: written as is */
-}
-
 static void put_flag(ub_textbuf *tb, int v)
 {
-    ub_tb_puts(tb, v < 0 ? "null" : v ? "true" : "false");
+    if (v < 0) {
+        ub_tb_put(tb, "NULL", 4);
+    }
+    else {
+        ub_tb_putc(tb, v ? 't' : 'f');
+    }
 }
 
-/* The roles as the batch carries them: [{"roleId":..,"roleName":..}]. */
-static void put_roles(ub_textbuf *tb, const apr_array_header_t *roles)
+/* The roles as JSON, [{"roleId":..,"roleName":..}], into one. */
+static const char *roles_json(ub_textbuf *one, const apr_array_header_t *roles)
 {
     const ub_role_ref *r = (const ub_role_ref *)roles->elts;
     int i;
 
-    ub_tb_putc(tb, '[');
+    one->len = 0;
+    ub_tb_putc(one, '[');
     for (i = 0; i < roles->nelts; i++) {
-        ub_tb_puts(tb, i ? ",{\"roleId\":" : "{\"roleId\":");
-        ub_tb_json_string(tb, r[i].id);
-        ub_tb_puts(tb, ",\"roleName\":");
-        ub_tb_json_string(tb, r[i].name);
-        ub_tb_putc(tb, '}');
+        ub_tb_puts(one, i ? ",{\"roleId\":" : "{\"roleId\":");
+        ub_tb_json_string(one, r[i].id);
+        ub_tb_puts(one, ",\"roleName\":");
+        ub_tb_json_string(one, r[i].name);
+        ub_tb_putc(one, '}');
     }
-    ub_tb_putc(tb, ']');
+    ub_tb_putc(one, ']');
+    return ub_tb_text(one);
 }
 
-/* One record in the shape of userbulk.put_item. */
-static void put_row(ub_textbuf *tb, const ub_put_record *rec)
+/* Appends the record's element to each column. */
+static void put_record(ub_textbuf *col, ub_textbuf *one, const ub_put_record *rec)
 {
     const ub_put_row *row = &rec->row;
+    int k;
 
-    put_key(tb, "{\"idx\":");
-    ub_tb_int(tb, rec->index);
-    put_key(tb, ",\"user_name\":");
-    ub_tb_json_string(tb, rec->user_name);
-    put_key(tb, ",\"email\":");
-    ub_tb_json_string(tb, row->email);
-    put_key(tb, ",\"first_name\":");
-    ub_tb_json_string(tb, row->first_name);
-    put_key(tb, ",\"middle_name\":");
-    ub_tb_json_string(tb, row->middle_name);
-    put_key(tb, ",\"last_name\":");
-    ub_tb_json_string(tb, row->last_name);
-    put_key(tb, ",\"phone\":");
-    ub_tb_json_string(tb, row->phone);
-    put_key(tb, ",\"department\":");
-    ub_tb_json_string(tb, row->department);
-    put_key(tb, ",\"location\":");
-    ub_tb_json_string(tb, row->location);
-    put_key(tb, ",\"program_admin_role\":");
-    ub_tb_json_string(tb, row->program_admin_role);
-    put_key(tb, ",\"locked_out\":");
-    put_flag(tb, row->locked_out);
-    put_key(tb, ",\"roles\":");
-    put_roles(tb, row->roles);
-    put_key(tb, ",\"access_automation\":");
-    put_flag(tb, row->access[0]);
-    put_key(tb, ",\"access_certification\":");
-    put_flag(tb, row->access[1]);
-    put_key(tb, ",\"access_complete\":");
-    put_flag(tb, row->access[2]);
-    put_key(tb, ",\"access_operational_matching\":");
-    put_flag(tb, row->access[3]);
-    put_key(tb, ",\"expected_version\":");
+    ub_tb_int(&col[UB_PUT_IDX], rec->index);
+    ub_tb_array_element(&col[UB_PUT_USER_NAME], rec->user_name);
+    ub_tb_array_element(&col[UB_PUT_EMAIL], row->email);
+    ub_tb_array_element(&col[UB_PUT_FIRST_NAME], row->first_name);
+    ub_tb_array_element(&col[UB_PUT_MIDDLE_NAME], row->middle_name);
+    ub_tb_array_element(&col[UB_PUT_LAST_NAME], row->last_name);
+    ub_tb_array_element(&col[UB_PUT_PHONE], row->phone);
+    ub_tb_array_element(&col[UB_PUT_DEPARTMENT], row->department);
+    ub_tb_array_element(&col[UB_PUT_LOCATION], row->location);
+    ub_tb_array_element(&col[UB_PUT_PROGRAM_ADMIN_ROLE], row->program_admin_role);
+    put_flag(&col[UB_PUT_LOCKED_OUT], row->locked_out);
+    ub_tb_array_element(&col[UB_PUT_ROLES], roles_json(one, row->roles));
+    for (k = 0; k < 4; k++) {
+        put_flag(&col[UB_PUT_ACCESS_AUTOMATION + k], row->access[k]);
+    }
     if (row->expected_version > 0) {
-        ub_tb_int(tb, row->expected_version);
+        ub_tb_int(&col[UB_PUT_EXPECTED_VERSION], row->expected_version);
     }
     else {
-        ub_tb_puts(tb, "null");
+        ub_tb_put(&col[UB_PUT_EXPECTED_VERSION], "NULL", 4);
     }
-    ub_tb_putc(tb, '}');
 }
 
-const char *ub_put_batch_store_input(apr_pool_t *pool,
-                                     const ub_put_batch *batch, int *count)
+void ub_put_batch_store_input(apr_pool_t *pool, const ub_put_batch *batch,
+                              ub_put_store_input *out)
 {
     const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
-    ub_textbuf tb;
-    int i;
+    ub_textbuf col[UB_PUT_COLUMNS], one;
+    /* a column holds at most the body's bytes, escapes included: sized
+     * for an even share, grown (doubling) when a column takes more */
+    apr_size_t share = batch->body_len / 8 + 64;
+    int i, c;
 
-    /* the normalized records take about as much room as the body */
-    ub_tb_init(&tb, pool, batch->body_len + batch->body_len / 4 + 64);
-    *count = 0;
-    for (i = 0; i < batch->records->nelts; i++) {
-        if (recs[i].errors->nelts == 0) {
-            if ((*count)++ > 0) {
-                ub_tb_putc(&tb, '\n');
-            }
-            put_row(&tb, &recs[i]);
-        }
-    }
-    return ub_tb_text(&tb);
-}
-
-static void canon_field(ub_textbuf *tb, const char *v)
-{
-    if (v == NULL) {
-        ub_tb_put(tb, "-;", 2);
-        return;
-    }
-    ub_tb_int(tb, (long long)strlen(v));
-    ub_tb_putc(tb, ':');
-    ub_tb_puts(tb, v);
-    ub_tb_putc(tb, ';');
-}
-
-void ub_put_row_canon(ub_textbuf *tb, const ub_put_row *row)
-{
-    canon_field(tb, row->email);
-    canon_field(tb, row->first_name);
-    canon_field(tb, row->middle_name);
-    canon_field(tb, row->last_name);
-    canon_field(tb, row->phone);
-    canon_field(tb, row->department);
-    canon_field(tb, row->location);
-    canon_field(tb, row->program_admin_role);
-    ub_tb_putc(tb, row->locked_out ? 't' : 'f');
-}
-
-void ub_put_batch_fast_input(apr_pool_t *pool, const ub_put_batch *batch,
-                             ub_put_fast_input *out)
-{
-    const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
-    ub_textbuf idx, names, canon, roles, checks, one;
-    int i, n = 0;
-
-    ub_tb_init(&idx, pool, 8 * (apr_size_t)batch->records->nelts + 8);
-    ub_tb_init(&names, pool, 40 * (apr_size_t)batch->records->nelts + 8);
-    ub_tb_init(&canon, pool, 160 * (apr_size_t)batch->records->nelts + 8);
-    ub_tb_init(&roles, pool, 64 * (apr_size_t)batch->records->nelts + 8);
-    ub_tb_init(&checks, pool, 16 * (apr_size_t)batch->records->nelts + 8);
     ub_tb_init(&one, pool, 256);
-    ub_tb_putc(&idx, '{');
-    ub_tb_putc(&names, '{');
-    ub_tb_putc(&canon, '{');
-    ub_tb_putc(&roles, '{');
-    ub_tb_putc(&checks, '{');
+    for (c = 0; c < UB_PUT_COLUMNS; c++) {
+        ub_tb_init(&col[c], pool, share);
+        ub_tb_putc(&col[c], '{');
+    }
+    out->count = 0;
     for (i = 0; i < batch->records->nelts; i++) {
-        const ub_put_record *rec = &recs[i];
-        int k;
-
-        if (rec->errors->nelts > 0) {
+        if (recs[i].errors->nelts > 0) {
             continue;
         }
-        if (n++ > 0) {
-            ub_tb_putc(&idx, ',');
-            ub_tb_putc(&names, ',');
-            ub_tb_putc(&canon, ',');
-            ub_tb_putc(&roles, ',');
-            ub_tb_putc(&checks, ',');
+        if (out->count++ > 0) {
+            for (c = 0; c < UB_PUT_COLUMNS; c++) {
+                ub_tb_putc(&col[c], ',');
+            }
         }
-        ub_tb_int(&idx, rec->index);
-        ub_tb_array_element(&names, rec->user_name);
-        one.len = 0;
-        ub_put_row_canon(&one, &rec->row);
-        ub_tb_array_element(&canon, ub_tb_text(&one));
-        one.len = 0;
-        put_roles(&one, rec->row.roles);
-        ub_tb_array_element(&roles, ub_tb_text(&one));
-        for (k = 0; k < 4; k++) {
-            ub_tb_putc(&checks, rec->row.access[k] < 0 ? '-' : rec->row.access[k] ? 't' : 'f');
-        }
-        ub_tb_putc(&checks, ':');
-        if (rec->row.expected_version > 0) {
-            ub_tb_int(&checks, rec->row.expected_version);
-        }
+        put_record(col, &one, &recs[i]);
     }
-    ub_tb_putc(&idx, '}');
-    ub_tb_putc(&names, '}');
-    ub_tb_putc(&canon, '}');
-    ub_tb_putc(&roles, '}');
-    ub_tb_putc(&checks, '}');
-    out->idx = ub_tb_text(&idx);
-    out->names = ub_tb_text(&names);
-    out->canon = ub_tb_text(&canon);
-    out->roles = ub_tb_text(&roles);
-    out->checks = ub_tb_text(&checks);
+    for (c = 0; c < UB_PUT_COLUMNS; c++) {
+        ub_tb_putc(&col[c], '}');
+        out->column[c] = ub_tb_text(&col[c]);
+    }
 }

@@ -9,7 +9,6 @@
 #define UB_BATCH_H
 
 #include "userbulk.h"
-#include "textbuf.h"
 
 /* A role as a record names it: by id, by name, or both (then they must
  * name the same role). */
@@ -48,36 +47,39 @@ typedef struct {
 ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
                                  apr_size_t len, ub_problem *problem);
 
-/* The records still valid, for the store: one JSON object per line (the
- * writer escapes every control character, so no value holds a newline),
- * in request order; and how many. The store parses only the lines of the
- * records that may change something. */
-const char *ub_put_batch_store_input(apr_pool_t *pool,
-                                     const ub_put_batch *batch, int *count);
+/* The records still valid, as the store takes them: one PostgreSQL array
+ * literal per column of userbulk.put_users (element k of each is the k-th
+ * valid record, in request order), and how many records. Typed arrays,
+ * because PostgreSQL reads them about ten times faster than the same
+ * records as JSON. */
+typedef enum {
+    UB_PUT_IDX,                 /* integer[]: position in the request */
+    UB_PUT_USER_NAME,           /* text[] ... */
+    UB_PUT_EMAIL,
+    UB_PUT_FIRST_NAME,
+    UB_PUT_MIDDLE_NAME,
+    UB_PUT_LAST_NAME,
+    UB_PUT_PHONE,
+    UB_PUT_DEPARTMENT,
+    UB_PUT_LOCATION,
+    UB_PUT_PROGRAM_ADMIN_ROLE,
+    UB_PUT_LOCKED_OUT,          /* boolean[] */
+    UB_PUT_ROLES,               /* text[]: [{"roleId":..,"roleName":..}] */
+    UB_PUT_ACCESS_AUTOMATION,   /* boolean[], NULL when not sent ... */
+    UB_PUT_ACCESS_CERTIFICATION,
+    UB_PUT_ACCESS_COMPLETE,
+    UB_PUT_ACCESS_OPERATIONAL_MATCHING,
+    UB_PUT_EXPECTED_VERSION,    /* bigint[], NULL when not sent */
+    UB_PUT_COLUMNS
+} ub_put_column;
 
-/* The same records in the short form the store's unchanged-record check
- * reads before it parses the batch: five PostgreSQL array literals, one
- * element per record still valid, in request order.
- *   idx      int[]   the record's position
- *   names    text[]  userName
- *   canon    text[]  the updatable scalar fields, see ub_put_row_canon
- *   roles    text[]  the record's roles as JSON, as in the batch
- *   checks   text[]  "VVVV:N": the four userAccess flags ('t', 'f', or
- *                    '-' when not sent) and the expected version (empty
- *                    when not sent) */
 typedef struct {
-    const char *idx, *names, *canon, *roles, *checks;
-} ub_put_fast_input;
+    const char *column[UB_PUT_COLUMNS];
+    int count;
+} ub_put_store_input;
 
-void ub_put_batch_fast_input(apr_pool_t *pool, const ub_put_batch *batch,
-                             ub_put_fast_input *out);
-
-/* The row's scalar updatable fields in the canonical form
- * userbulk.put_canon() computes from a stored user: for each of email,
- * firstName, middleName, lastName, phoneNumber, departmentId, locationId,
- * programAdminRoleId the value's length in bytes, ':', the value and ';',
- * or '-;' when null; then 't' or 'f' for lockedOut. */
-void ub_put_row_canon(ub_textbuf *tb, const ub_put_row *row);
+void ub_put_batch_store_input(apr_pool_t *pool, const ub_put_batch *batch,
+                              ub_put_store_input *out);
 
 void ub_record_fail(apr_pool_t *pool, ub_put_record *rec, const char *field,
                     const char *code, const char *message);

@@ -148,7 +148,9 @@ static int close_frame(parser *ps, ub_jval *v)
     if (f->type == UB_J_OBJECT) {
         ub_jmember *members = apr_palloc(ps->pool, (n ? n : 1) * sizeof(*members));
 
-        memcpy(members, ps->scratch + f->base, n * sizeof(*members));
+        if (n > 0) {            /* no scratch yet when the first container is empty */
+            memcpy(members, ps->scratch + f->base, n * sizeof(*members));
+        }
         if (has_duplicate_key(ps->pool, members, n)) {
             return fail(ps, "duplicate object key");
         }

@@ -10,8 +10,10 @@
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. */
 static const char sql_put_users[] =
     "SELECT idx, user_id, version, errors "
-    "FROM userbulk.put_users(%s, %s, %s, %s, %s::jsonb, "
-    "%s::integer[], %s::text[], %s::text[], %s::text[], %s::text[])";
+    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::integer[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[], "
+    "%s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[], %s::bigint[])";
 
 static const char sql_account_update[] =
     "SELECT error, data FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
@@ -214,29 +216,26 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
     ub_put_record *recs = (ub_put_record *)batch->records->elts;
-    const char *args[10];
-    ub_put_fast_input fast;
-    int count, rc;
+    const char *args[4 + UB_PUT_COLUMNS];
+    ub_put_store_input input;
+    int c, rc;
 
     *key_reused = 0;
-    args[3] = ub_put_batch_store_input(req->pool, batch, &count);
-    if (count == 0 && req->idempotency_key == NULL) {
+    ub_put_batch_store_input(req->pool, batch, &input);
+    if (input.count == 0 && req->idempotency_key == NULL) {
         return APR_SUCCESS;     /* every record already failed: nothing to ask */
     }
     args[0] = req->account;
     args[1] = req->actor;
     args[2] = req->trace_id;
-    args[4] = put_options(req, count, batch->records->nelts, body_hash);
-    if (args[3] == NULL || args[4] == NULL) {
+    args[3] = put_options(req, input.count, batch->records->nelts, body_hash);
+    if (args[3] == NULL) {
         return APR_ENOMEM;
     }
-    ub_put_batch_fast_input(req->pool, batch, &fast);
-    args[5] = fast.idx;
-    args[6] = fast.names;
-    args[7] = fast.canon;
-    args[8] = fast.roles;
-    args[9] = fast.checks;
-    rc = run(req, db, UB_STMT_PUT_USERS, 10, args, &res);
+    for (c = 0; c < UB_PUT_COLUMNS; c++) {
+        args[4 + c] = input.column[c];
+    }
+    rc = run(req, db, UB_STMT_PUT_USERS, 4 + UB_PUT_COLUMNS, args, &res);
     if (rc != 0) {
         return fail(req, db, rc, "PUT /users statement");
     }

@@ -3,28 +3,14 @@
 -- size. (Re)applied by migrate.sh after the migrations; CREATE OR REPLACE
 -- throughout.
 
--- One record of PUT /users as the module sends it (already checked for
--- types, formats and lengths).
+-- What earlier versions used: PUT /users records as JSON of a composite
+-- type, and per-user views. The records now come as typed arrays (see
+-- put_users).
 DROP TYPE IF EXISTS userbulk.put_item CASCADE;
-CREATE TYPE userbulk.put_item AS (
-    idx                         integer,
-    user_name                   text,
-    email                       text,
-    first_name                  text,
-    middle_name                 text,
-    last_name                   text,
-    phone                       text,
-    department                  text,
-    location                    text,
-    program_admin_role          text,
-    locked_out                  boolean,
-    roles                       jsonb,      -- [{"roleId":..,"roleName":..}]
-    access_automation           boolean,    -- read-only flags, null if not sent
-    access_certification        boolean,
-    access_complete             boolean,
-    access_operational_matching boolean,
-    expected_version            bigint      -- the version the client read, if sent
-);
+DROP FUNCTION IF EXISTS userbulk.put_view(text, text, text, text, text, text, text, text, boolean, uuid[]);
+DROP FUNCTION IF EXISTS userbulk.put_canon(text, text, text, text, text, text, text, text, boolean);
+DROP FUNCTION IF EXISTS userbulk.put_digest(text, text, text, text, text, text, text, text, boolean);
+DROP FUNCTION IF EXISTS userbulk.put_checks_pass(text, boolean, boolean, boolean, boolean, bigint);
 
 DROP TYPE IF EXISTS userbulk.put_result CASCADE;
 CREATE TYPE userbulk.put_result AS (
@@ -38,56 +24,6 @@ CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message tex
 RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_array(jsonb_build_object('field', p_field, 'code', p_code,
                                                 'message', p_message))
-$$;
-
--- The updatable state of a user as PUT /users sees it; comparing two of
--- these tells what a record changes.
-CREATE OR REPLACE FUNCTION userbulk.put_view(
-    email text, first_name text, middle_name text, last_name text, phone text,
-    department text, location text, program_admin_role text,
-    locked_out boolean, role_ids uuid[])
-RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object(
-        'email', email, 'firstName', first_name, 'middleName', middle_name,
-        'lastName', last_name, 'phoneNumber', phone, 'departmentId', department,
-        'locationId', location, 'programAdminRoleId', program_admin_role,
-        'lockedOut', locked_out, 'roles', to_jsonb(role_ids))
-$$;
-
--- The canonical text of a user's updatable scalar fields as PUT /users
--- sees them; the module writes the same for each record
--- (ub_put_row_canon in src/batch.c), so that a record resending what is
--- stored is recognised by one comparison, without the batch being
--- parsed. Each value as its length in bytes, ':', the value and ';' ('-;'
--- for null), then lockedOut as 't' or 'f'. (Not hashed: exact, and
--- md5() costs more here than the comparison it would shorten.)
-DROP FUNCTION IF EXISTS userbulk.put_digest(text, text, text, text, text, text, text, text, boolean);
-CREATE OR REPLACE FUNCTION userbulk.put_canon(
-    email text, first_name text, middle_name text, last_name text, phone text,
-    department text, location text, program_admin_role text, locked_out boolean)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(octet_length(email)::text || ':' || email || ';', '-;')
-        || coalesce(octet_length(first_name)::text || ':' || first_name || ';', '-;')
-        || coalesce(octet_length(middle_name)::text || ':' || middle_name || ';', '-;')
-        || coalesce(octet_length(last_name)::text || ':' || last_name || ';', '-;')
-        || coalesce(octet_length(phone)::text || ':' || phone || ';', '-;')
-        || coalesce(octet_length(department)::text || ':' || department || ';', '-;')
-        || coalesce(octet_length(location)::text || ':' || location || ';', '-;')
-        || coalesce(octet_length(program_admin_role)::text || ':' || program_admin_role || ';', '-;')
-        || CASE WHEN locked_out THEN 't' ELSE 'f' END
-$$;
-
--- A record's read-only flags and expected version ("VVVV:N", see
--- ub_put_batch_fast_input) against the stored user: true when they agree.
-CREATE OR REPLACE FUNCTION userbulk.put_checks_pass(
-    checks text, automation boolean, certification boolean, complete boolean,
-    operational_matching boolean, version bigint)
-RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT (substr(checks, 1, 1) = '-' OR (substr(checks, 1, 1) = 't') = automation)
-       AND (substr(checks, 2, 1) = '-' OR (substr(checks, 2, 1) = 't') = certification)
-       AND (substr(checks, 3, 1) = '-' OR (substr(checks, 3, 1) = 't') = complete)
-       AND (substr(checks, 4, 1) = '-' OR (substr(checks, 4, 1) = 't') = operational_matching)
-       AND coalesce(nullif(split_part(checks, ':', 2), '')::bigint, version) = version
 $$;
 
 -- The roles a PUT /users record names, resolved in the account: one row
@@ -114,11 +50,12 @@ $$;
 -- taken meanwhile by a concurrent request, a deadlock through an index)
 -- rolls back to the savepoint and is retried on fresh data.
 --
--- p_batch holds the records, one userbulk.put_item as JSON per line; a
--- line is parsed only when its record may change something. The p_fast_*
--- arrays (the same records in the same order, see ub_put_batch_fast_input)
--- let a record that resends the stored state be answered from one indexed
--- lookup, as daily syncs mostly do.
+-- The records come as one array per column (element k of every array is
+-- the k-th record the module found valid), already checked for types,
+-- formats and lengths: arrays cost PostgreSQL a tenth of what parsing the
+-- same records as JSON does. p_roles holds each record's roles as JSON,
+-- [{"roleId":..,"roleName":..}]; p_access_* are the read-only flags, null
+-- when not sent; p_expected_version the version the client read, if sent.
 --
 -- p_options: {"atomic": apply only if every record passes, "failed":
 -- some records already failed the module's own checks, "dry_run": decide
@@ -127,10 +64,15 @@ $$;
 -- row with idx -1 when the body differs.
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb);
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb, jsonb);
+DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, text, jsonb, integer[], text[], text[], text[], text[]);
 CREATE OR REPLACE FUNCTION userbulk.put_users(
-    p_account text, p_actor text, p_trace text, p_batch text, p_options jsonb,
-    p_fast_idx integer[], p_fast_names text[], p_fast_canon text[],
-    p_fast_roles text[], p_fast_checks text[])
+    p_account text, p_actor text, p_trace text, p_options jsonb,
+    p_idx integer[], p_user_name text[], p_email text[], p_first_name text[],
+    p_middle_name text[], p_last_name text[], p_phone text[], p_department text[],
+    p_location text[], p_program_admin_role text[], p_locked_out boolean[],
+    p_roles text[], p_access_automation boolean[], p_access_certification boolean[],
+    p_access_complete boolean[], p_access_operational_matching boolean[],
+    p_expected_version bigint[])
 RETURNS SETOF userbulk.put_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
@@ -145,7 +87,6 @@ DECLARE
     v_key      text := CASE WHEN v_dry THEN NULL ELSE p_options ->> 'idem_key' END;
     v_apply    boolean;
     v_seen     userbulk.idempotency;
-    v_fast     integer;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -175,181 +116,172 @@ BEGIN
 
     -- Working set of this call; created once per connection, emptied at
     -- commit, so no catalog churn per request.
-    -- (A session that predates a schema upgrade has the old shape: drop it.)
-    IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
-           SELECT 1 FROM pg_attribute a
-            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'fast') THEN
+    -- (A session that predates a schema upgrade has an older shape: drop it.)
+    IF EXISTS (SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = to_regclass('pg_temp.ub_put_work')
+                  AND a.attname IN ('roles', 'expected_version', 'fast')) THEN
         DROP TABLE pg_temp.ub_put_work;
     END IF;
     IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
         CREATE TEMP TABLE ub_put_work (
-            LIKE userbulk.put_item,
-            user_id   uuid,
-            role_ids  uuid[] NOT NULL DEFAULT '{}',
-            errors    jsonb NOT NULL DEFAULT '[]',
-            before    jsonb,
-            after     jsonb,
-            version   bigint,
-            fast      boolean NOT NULL DEFAULT false,
-            PRIMARY KEY (idx)
+            idx                integer PRIMARY KEY,
+            user_name          text,
+            email              text,
+            first_name         text,
+            middle_name        text,
+            last_name          text,
+            phone              text,
+            department         text,
+            location           text,
+            program_admin_role text,
+            locked_out         boolean,
+            user_id            uuid,
+            role_ids           uuid[] NOT NULL DEFAULT '{}',
+            errors             jsonb NOT NULL DEFAULT '[]',
+            before             jsonb,   -- the fields the record changes, as
+            after              jsonb,   -- stored and as sent; NULL: no change
+            version            bigint
         ) ON COMMIT DELETE ROWS;
     END IF;
 
-    -- 0. The records that resend what the directory holds (fields by
-    -- their canonical text, roles as a set, read-only flags, version): answered as they
-    -- are, without a lock (reporting them unchanged is true of the order
-    -- "this request, then any concurrent one") and without parsing the
-    -- batch. Only the rest goes through the steps below.
-    DELETE FROM ub_put_work;
-    WITH f AS MATERIALIZED (
-        SELECT * FROM unnest(p_fast_idx, p_fast_names, p_fast_canon, p_fast_roles, p_fast_checks)
-                   AS f(idx, user_name, canon, roles, checks)),
-    -- each distinct list of roles resolved once (NULL if a role is unknown)
-    spec AS MATERIALIZED (
-        SELECT s.roles,
-               (SELECT CASE WHEN count(*) FILTER (WHERE q.role_id IS NULL) = 0
-                            THEN coalesce(array_agg(DISTINCT q.role_id ORDER BY q.role_id)
-                                          FILTER (WHERE q.role_id IS NOT NULL), '{}') END
-                  FROM userbulk.put_roles(v_account, s.roles::jsonb) q) AS ids
-          FROM (SELECT DISTINCT f.roles FROM f) s),
-    same AS MATERIALIZED (
-        SELECT f.idx, f.user_name, f.roles, u.id, u.version, cur.ids
-          FROM f
-          JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = f.user_name
-         CROSS JOIN LATERAL (
-               SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
-                 FROM userbulk.user_roles ur WHERE ur.user_id = u.id) cur
-         WHERE userbulk.put_canon(u.email, u.first_name, u.middle_name, u.last_name, u.phone1,
-                                  u.department_code, u.location_code, u.program_admin_role_code,
-                                  u.locked_out) = f.canon
-           AND userbulk.put_checks_pass(f.checks, u.access_automation, u.access_certification,
-                                        u.access_complete, u.access_operational_matching, u.version))
-    INSERT INTO ub_put_work (idx, user_name, user_id, version, fast)
-    SELECT s.idx, s.user_name, s.id, s.version, true
-      FROM same s JOIN spec ON spec.roles = s.roles AND spec.ids = s.ids;
-    GET DIAGNOSTICS v_fast = ROW_COUNT;
-
     LOOP
-        EXIT WHEN v_fast = coalesce(cardinality(p_fast_idx), 0);  -- all answered above
         BEGIN
-            DELETE FROM ub_put_work WHERE NOT fast;
+            DELETE FROM ub_put_work;
 
             -- 1. After a concurrent change was seen (below), lock every user
             -- of the batch first, in key order, and decide under the locks.
             IF v_lock_all THEN
                 PERFORM 1 FROM userbulk.users u
-                 WHERE u.account_id = v_account
-                   AND u.user_name = ANY (p_fast_names)
+                 WHERE u.account_id = v_account AND u.user_name = ANY (p_user_name)
                  ORDER BY u.id
                    FOR NO KEY UPDATE;
             END IF;
 
             -- 2. One pass over the batch: find each user (another account's
             -- users do not exist here), check codes, read-only flags and
-            -- roles, and work out which fields the record changes (only
-            -- those go to the audit trail; a record changing nothing
-            -- writes nothing).
+            -- roles (each distinct list of roles resolved once), and work
+            -- out which fields the record changes: only those go to the
+            -- audit trail, and a record changing nothing writes nothing.
+            -- The error list is built only for a record that has one.
             INSERT INTO ub_put_work
-            SELECT b.*, u.id, coalesce(r.ids, '{}'),
+            WITH spec AS MATERIALIZED (
+                SELECT s.roles, r.ids, r.errs
+                  FROM (SELECT DISTINCT x.roles FROM unnest(p_roles) AS x(roles)) s
+                 CROSS JOIN LATERAL (
+                       SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                                  FILTER (WHERE q.role_id IS NOT NULL) AS ids,
+                              jsonb_agg(jsonb_build_object(
+                                  'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
+                                  'message', 'names no role of the account') ORDER BY q.pos)
+                                  FILTER (WHERE q.role_id IS NULL) AS errs
+                         FROM userbulk.put_roles(v_account, s.roles::jsonb) q) r)
+            SELECT b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
+                   b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
+                   u.id, coalesce(spec.ids, '{}'),
                    CASE WHEN u.id IS NULL
                         THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
-                        ELSE coalesce(c.errs, '[]') || coalesce(r.errs, '[]') END,
-                   nullif(d.before, '{}'), nullif(d.after, '{}'), u.version
-              FROM (SELECT r.*
-                      FROM string_to_table(p_batch, E'\n') WITH ORDINALITY AS t(line, k)
-                     CROSS JOIN LATERAL jsonb_populate_record(NULL::userbulk.put_item, t.line::jsonb) r
-                     WHERE NOT EXISTS (SELECT 1 FROM ub_put_work f
-                                        WHERE f.fast AND f.idx = p_fast_idx[t.k])) b
+                        WHEN spec.errs IS NULL
+                         AND (b.department IS NULL OR d.code IS NOT NULL)
+                         AND (b.location IS NULL OR l.code IS NOT NULL)
+                         AND (b.program_admin_role IS NULL OR p.code IS NOT NULL)
+                         AND coalesce(b.expected_version = u.version, true)
+                         AND coalesce(b.access_automation = u.access_automation, true)
+                         AND coalesce(b.access_certification = u.access_certification, true)
+                         AND coalesce(b.access_complete = u.access_complete, true)
+                         AND coalesce(b.access_operational_matching = u.access_operational_matching, true)
+                        THEN '[]'::jsonb
+                        ELSE to_jsonb(array_remove(ARRAY[
+                           CASE WHEN b.department IS NOT NULL AND d.code IS NULL
+                               THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
+                                    'message', format('department %s is not configured for the account', b.department)) END,
+                           CASE WHEN b.location IS NOT NULL AND l.code IS NULL
+                               THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
+                                    'message', format('location %s is not configured for the account', b.location)) END,
+                           CASE WHEN b.program_admin_role IS NOT NULL AND p.code IS NULL
+                               THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
+                                    'message', format('program admin role %s is not configured for the account', b.program_admin_role)) END,
+                           CASE WHEN b.expected_version <> u.version
+                               THEN jsonb_build_object('field', 'version', 'code', 'conflict',
+                                    'message', format('the user changed since version %s was read; it is at version %s',
+                                                      b.expected_version, u.version)) END,
+                           CASE WHEN b.access_automation <> u.access_automation
+                               THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END,
+                           CASE WHEN b.access_certification <> u.access_certification
+                               THEN jsonb_build_object('field', 'userAccess.AccessCertification', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END,
+                           CASE WHEN b.access_complete <> u.access_complete
+                               THEN jsonb_build_object('field', 'userAccess.AccessComplete', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END,
+                           CASE WHEN b.access_operational_matching <> u.access_operational_matching
+                               THEN jsonb_build_object('field', 'userAccess.AccessOperationalMatching', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END
+                       ]::jsonb[], NULL)) || coalesce(spec.errs, '[]') END,
+                   CASE WHEN ch.changed
+                        THEN jsonb_build_object('email', u.email, 'firstName', u.first_name,
+                                 'middleName', u.middle_name, 'lastName', u.last_name,
+                                 'phoneNumber', u.phone1, 'departmentId', u.department_code,
+                                 'locationId', u.location_code,
+                                 'programAdminRoleId', u.program_admin_role_code,
+                                 'lockedOut', u.locked_out, 'roles', to_jsonb(cur.ids)) - ch.same END,
+                   CASE WHEN ch.changed
+                        THEN jsonb_build_object('email', b.email, 'firstName', b.first_name,
+                                 'middleName', b.middle_name, 'lastName', b.last_name,
+                                 'phoneNumber', b.phone, 'departmentId', b.department,
+                                 'locationId', b.location,
+                                 'programAdminRoleId', b.program_admin_role,
+                                 'lockedOut', b.locked_out,
+                                 'roles', to_jsonb(coalesce(spec.ids, '{}'))) - ch.same END,
+                   u.version
+              FROM unnest(p_idx, p_user_name, p_email, p_first_name, p_middle_name, p_last_name,
+                          p_phone, p_department, p_location, p_program_admin_role, p_locked_out,
+                          p_roles, p_access_automation, p_access_certification, p_access_complete,
+                          p_access_operational_matching, p_expected_version)
+                   AS b(idx, user_name, email, first_name, middle_name, last_name, phone,
+                        department, location, program_admin_role, locked_out, roles,
+                        access_automation, access_certification, access_complete,
+                        access_operational_matching, expected_version)
+              LEFT JOIN spec ON spec.roles = b.roles
               LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
-             CROSS JOIN LATERAL (
-                   SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
-                              FILTER (WHERE q.role_id IS NOT NULL) AS ids,
-                          jsonb_agg(jsonb_build_object(
-                              'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
-                              'message', 'names no role of the account') ORDER BY q.pos)
-                              FILTER (WHERE q.role_id IS NULL) AS errs
-                     FROM userbulk.put_roles(v_account, b.roles) q) r
-             CROSS JOIN LATERAL (
-                   SELECT to_jsonb(array_remove(ARRAY[
-                       CASE WHEN b.department IS NOT NULL AND NOT EXISTS (
-                                  SELECT 1 FROM userbulk.departments d
-                                   WHERE d.account_id = v_account AND d.code = b.department)
-                           THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
-                                'message', format('department %s is not configured for the account', b.department)) END,
-                       CASE WHEN b.location IS NOT NULL AND NOT EXISTS (
-                                  SELECT 1 FROM userbulk.locations l
-                                   WHERE l.account_id = v_account AND l.code = b.location)
-                           THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
-                                'message', format('location %s is not configured for the account', b.location)) END,
-                       CASE WHEN b.program_admin_role IS NOT NULL AND NOT EXISTS (
-                                  SELECT 1 FROM userbulk.program_admin_roles p
-                                   WHERE p.account_id = v_account AND p.code = b.program_admin_role)
-                           THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
-                                'message', format('program admin role %s is not configured for the account', b.program_admin_role)) END,
-                       CASE WHEN b.expected_version <> u.version
-                           THEN jsonb_build_object('field', 'version', 'code', 'conflict',
-                                'message', format('the user changed since version %s was read; it is at version %s',
-                                                  b.expected_version, u.version)) END,
-                       CASE WHEN b.access_automation <> u.access_automation
-                           THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END,
-                       CASE WHEN b.access_certification <> u.access_certification
-                           THEN jsonb_build_object('field', 'userAccess.AccessCertification', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END,
-                       CASE WHEN b.access_complete <> u.access_complete
-                           THEN jsonb_build_object('field', 'userAccess.AccessComplete', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END,
-                       CASE WHEN b.access_operational_matching <> u.access_operational_matching
-                           THEN jsonb_build_object('field', 'userAccess.AccessOperationalMatching', 'code', 'read_only',
-                                'message', 'is read-only: send the stored value or leave it out') END
-                   ]::jsonb[], NULL)) AS errs) c
+              LEFT JOIN userbulk.departments d ON d.account_id = v_account AND d.code = b.department
+              LEFT JOIN userbulk.locations l ON l.account_id = v_account AND l.code = b.location
+              LEFT JOIN userbulk.program_admin_roles p
+                     ON p.account_id = v_account AND p.code = b.program_admin_role
              CROSS JOIN LATERAL (
                    SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
                      FROM userbulk.user_roles ur WHERE ur.user_id = u.id) cur
              CROSS JOIN LATERAL (
-                   SELECT u.id IS NOT NULL
-                          AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1, u.department_code, u.location_code, u.program_admin_role_code, u.locked_out)
-                               IS DISTINCT FROM (b.email, b.first_name, b.middle_name, b.last_name, b.phone, b.department, b.location, b.program_admin_role, b.locked_out)
-                               OR cur.ids IS DISTINCT FROM coalesce(r.ids, '{}')) AS changed) ch
+                   -- the keys of the fields the record leaves as they are
+                   SELECT array_remove(ARRAY[
+                              CASE WHEN u.email IS NOT DISTINCT FROM b.email THEN 'email' END,
+                              CASE WHEN u.first_name IS NOT DISTINCT FROM b.first_name THEN 'firstName' END,
+                              CASE WHEN u.middle_name IS NOT DISTINCT FROM b.middle_name THEN 'middleName' END,
+                              CASE WHEN u.last_name IS NOT DISTINCT FROM b.last_name THEN 'lastName' END,
+                              CASE WHEN u.phone1 IS NOT DISTINCT FROM b.phone THEN 'phoneNumber' END,
+                              CASE WHEN u.department_code IS NOT DISTINCT FROM b.department THEN 'departmentId' END,
+                              CASE WHEN u.location_code IS NOT DISTINCT FROM b.location THEN 'locationId' END,
+                              CASE WHEN u.program_admin_role_code IS NOT DISTINCT FROM b.program_admin_role THEN 'programAdminRoleId' END,
+                              CASE WHEN u.locked_out IS NOT DISTINCT FROM b.locked_out THEN 'lockedOut' END,
+                              CASE WHEN cur.ids IS NOT DISTINCT FROM coalesce(spec.ids, '{}') THEN 'roles' END
+                          ], NULL) AS same) k
              CROSS JOIN LATERAL (
-                   SELECT CASE WHEN ch.changed THEN '{}'::jsonb
-                           || CASE WHEN u.email IS DISTINCT FROM b.email THEN jsonb_build_object('email', u.email) ELSE '{}' END
-                           || CASE WHEN u.first_name IS DISTINCT FROM b.first_name THEN jsonb_build_object('firstName', u.first_name) ELSE '{}' END
-                           || CASE WHEN u.middle_name IS DISTINCT FROM b.middle_name THEN jsonb_build_object('middleName', u.middle_name) ELSE '{}' END
-                           || CASE WHEN u.last_name IS DISTINCT FROM b.last_name THEN jsonb_build_object('lastName', u.last_name) ELSE '{}' END
-                           || CASE WHEN u.phone1 IS DISTINCT FROM b.phone THEN jsonb_build_object('phoneNumber', u.phone1) ELSE '{}' END
-                           || CASE WHEN u.department_code IS DISTINCT FROM b.department THEN jsonb_build_object('departmentId', u.department_code) ELSE '{}' END
-                           || CASE WHEN u.location_code IS DISTINCT FROM b.location THEN jsonb_build_object('locationId', u.location_code) ELSE '{}' END
-                           || CASE WHEN u.program_admin_role_code IS DISTINCT FROM b.program_admin_role THEN jsonb_build_object('programAdminRoleId', u.program_admin_role_code) ELSE '{}' END
-                           || CASE WHEN u.locked_out IS DISTINCT FROM b.locked_out THEN jsonb_build_object('lockedOut', u.locked_out) ELSE '{}' END
-                           || CASE WHEN cur.ids IS DISTINCT FROM coalesce(r.ids, '{}') THEN jsonb_build_object('roles', to_jsonb(cur.ids)) ELSE '{}' END END AS before,
-                          CASE WHEN ch.changed THEN '{}'::jsonb
-                           || CASE WHEN u.email IS DISTINCT FROM b.email THEN jsonb_build_object('email', b.email) ELSE '{}' END
-                           || CASE WHEN u.first_name IS DISTINCT FROM b.first_name THEN jsonb_build_object('firstName', b.first_name) ELSE '{}' END
-                           || CASE WHEN u.middle_name IS DISTINCT FROM b.middle_name THEN jsonb_build_object('middleName', b.middle_name) ELSE '{}' END
-                           || CASE WHEN u.last_name IS DISTINCT FROM b.last_name THEN jsonb_build_object('lastName', b.last_name) ELSE '{}' END
-                           || CASE WHEN u.phone1 IS DISTINCT FROM b.phone THEN jsonb_build_object('phoneNumber', b.phone) ELSE '{}' END
-                           || CASE WHEN u.department_code IS DISTINCT FROM b.department THEN jsonb_build_object('departmentId', b.department) ELSE '{}' END
-                           || CASE WHEN u.location_code IS DISTINCT FROM b.location THEN jsonb_build_object('locationId', b.location) ELSE '{}' END
-                           || CASE WHEN u.program_admin_role_code IS DISTINCT FROM b.program_admin_role THEN jsonb_build_object('programAdminRoleId', b.program_admin_role) ELSE '{}' END
-                           || CASE WHEN u.locked_out IS DISTINCT FROM b.locked_out THEN jsonb_build_object('lockedOut', b.locked_out) ELSE '{}' END
-                           || CASE WHEN cur.ids IS DISTINCT FROM coalesce(r.ids, '{}') THEN jsonb_build_object('roles', to_jsonb(coalesce(r.ids, '{}'))) ELSE '{}' END END AS after) d
-;
+                   SELECT u.id IS NOT NULL AND cardinality(k.same) < 10 AS changed,
+                          k.same) ch;
 
             -- 3. Lock the users the batch changes, in key order, so that
             -- concurrent batches queue instead of deadlocking. Unchanged
             -- records need no lock: reporting them unchanged is true of
-            -- the order "this request, then the concurrent one". If a user
-            -- changed between the read above and its lock, decide again
-            -- with every lock taken first.
+            -- the order "this request, then the concurrent one". A locked
+            -- row is read as it is now: if a user changed between the read
+            -- above and its lock, decide again with every lock taken first.
             IF NOT v_lock_all THEN
-                PERFORM 1 FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
-                 WHERE w.errors = '[]' AND w.after IS NOT NULL
-                 ORDER BY u.id
-                   FOR NO KEY UPDATE OF u;
-                IF EXISTS (SELECT 1 FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
-                            WHERE w.errors = '[]' AND w.after IS NOT NULL
-                              AND u.version <> w.version) THEN
+                SELECT count(*) FILTER (WHERE l.moved) INTO v_failed
+                  FROM (SELECT u.version <> w.version AS moved
+                          FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                         WHERE w.errors = '[]' AND w.after IS NOT NULL
+                         ORDER BY u.id
+                           FOR NO KEY UPDATE OF u) l;
+                IF v_failed > 0 THEN
                     -- Rolling back to the savepoint releases the locks just
                     -- taken, so locking all in key order cannot deadlock.
                     RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';

@@ -10,39 +10,29 @@
  * Invariants checked on every input, besides ASan and UBSan:
  * - a refused request has a 400 with a code, a message and a description,
  *   and renders as one JSON object;
- * - the store's input is a JSON array holding exactly the records without
- *   errors, each with its index, a userName and an email within their
- *   column lengths;
+ * - the store's input (one PostgreSQL array per column) reads back as
+ *   exactly the records without errors, each with its index, a userName
+ *   and an email within their column lengths;
  * - the results render as one JSON object whose counters add up and whose
  *   results keep the request's order; 200 exactly when a record applied.
  */
 #include "fuzz_common.h"
 #include "batch.h"
+#include "../unit/store_rows.h"
 #include "render.h"
 #include "errors.h"
 #include "validate.h"
 
-static void check_store_input(const ub_put_batch *batch, const char *input,
-                              int count)
+static void check_store_input(const ub_put_batch *batch,
+                              const ub_put_store_input *input)
 {
     const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
-    /* one object per line: as an array, each newline is a comma */
-    size_t len = strlen(input);
-    char *array = malloc(len + 3);
-    json_t *rows;
-    int i, valid = 0, last = -1;
+    /* the columns, read back as PostgreSQL would, one object per record */
+    json_t *rows = ub_test_store_rows(input);
+    int i, valid = 0, last = -1, count = input->count;
     size_t k;
     json_t *row;
 
-    FUZZ_CHECK(array != NULL);
-    array[0] = '[';
-    for (k = 0; k < len; k++) {
-        array[k + 1] = input[k] == '\n' ? ',' : input[k];
-    }
-    array[len + 1] = ']';
-    array[len + 2] = '\0';
-    rows = json_loads(array, 0, NULL);
-    free(array);
     FUZZ_CHECK(json_is_array(rows));
     for (i = 0; i < batch->records->nelts; i++) {
         valid += recs[i].errors->nelts == 0;
@@ -122,12 +112,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     else {
         ub_put_record *recs = (ub_put_record *)batch->records->elts;
-        int count = -1, i, status = 0;
-        const char *input = ub_put_batch_store_input(pool, batch, &count);
+        int i, status = 0;
+        ub_put_store_input input;
 
+        ub_put_batch_store_input(pool, batch, &input);
         FUZZ_CHECK(batch->records->nelts >= 1 && batch->records->nelts <= FUZZ_MAX_RECORDS);
-        FUZZ_CHECK(input != NULL);
-        check_store_input(batch, input, count);
+        check_store_input(batch, &input);
         /* What the store would answer: every valid record applied, or,
          * for every third one, refused as the directory does. */
         for (i = 0; i < batch->records->nelts; i++) {

@@ -320,12 +320,11 @@ BEGIN
                            coalesce((p_options ->> 'failed')::boolean, false)
                            OR EXISTS (SELECT 1 FROM ub_put_work w WHERE w.errors <> '[]')));
             IF NOT v_apply THEN
-                UPDATE ub_put_work w SET version = w.version + 1
-                 WHERE v_dry AND w.errors = '[]' AND w.after IS NOT NULL;
                 EXIT;
             END IF;
-            WITH changed AS (
-                UPDATE userbulk.users u
+            -- The rows are locked and were checked at w.version: each
+            -- becomes w.version + 1 (answered below, no second write here).
+            UPDATE userbulk.users u
                    SET email = w.email, first_name = w.first_name,
                        middle_name = w.middle_name, last_name = w.last_name,
                        phone1 = w.phone, department_code = w.department,
@@ -335,10 +334,7 @@ BEGIN
                        version = u.version + 1, updated_at = now(), updated_by = p_actor
                   FROM ub_put_work w
                  WHERE u.account_id = v_account AND u.id = w.user_id
-                   AND w.errors = '[]' AND w.after IS NOT NULL
-             RETURNING u.id, u.version)
-            UPDATE ub_put_work w SET version = c.version
-              FROM changed c WHERE w.user_id = c.id;
+                   AND w.errors = '[]' AND w.after IS NOT NULL;
 
             DELETE FROM userbulk.user_roles ur
              USING ub_put_work w
@@ -368,16 +364,24 @@ BEGIN
         END;
     END LOOP;
 
+    -- A record that changes its user answers the version it gives (a dry
+    -- run: would give); the others the version they found.
     IF v_key IS NOT NULL THEN
         UPDATE userbulk.idempotency i
            SET results = (SELECT coalesce(jsonb_agg(jsonb_build_object(
                                      'idx', w.idx, 'user_id', w.user_id,
-                                     'version', w.version, 'errors', w.errors) ORDER BY w.idx), '[]')
+                                     'version', w.version + CASE WHEN (v_apply OR v_dry)
+                                         AND w.errors = '[]' AND w.after IS NOT NULL THEN 1 ELSE 0 END,
+                                     'errors', w.errors) ORDER BY w.idx), '[]')
                             FROM ub_put_work w)
          WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
     END IF;
     RETURN QUERY
-        SELECT w.idx, w.user_id, w.version, w.errors FROM ub_put_work w ORDER BY w.idx;
+        SELECT w.idx, w.user_id,
+               w.version + CASE WHEN (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
+                                THEN 1 ELSE 0 END,
+               w.errors
+          FROM ub_put_work w ORDER BY w.idx;
 END
 $fn$;
 

@@ -126,8 +126,11 @@ like q_db(q{EXPLAIN SELECT id FROM userbulk.audit WHERE at < now() - interval '4
 
 # The functions work on the upgraded data.
 my $acme = q_db(q{SELECT id FROM userbulk.accounts WHERE code = 'acme'});
+# (one record, as the module sends it: one array per column)
 my ($row) = db_query_on($CI, q{SELECT idx, errors::text FROM userbulk.put_users('acme', 'migrate.t', 'trace-upgrade',
-    '[{"idx":0,"user_name":"carol.acme","email":"carol@acme.example","first_name":"Carol2","locked_out":false,"roles":[]}]'::jsonb, '{}'::jsonb)});
+    '{}'::jsonb, '{0}', '{carol.acme}', '{carol@acme.example}', '{Carol2}', '{NULL}', '{NULL}',
+    '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{f}', '{[]}', '{NULL}', '{NULL}', '{NULL}', '{NULL}',
+    '{NULL}')});
 ok defined $row, 'put_users answers on the upgraded database';
 is q_db(q{SELECT first_name FROM userbulk.users WHERE user_name = 'carol.acme'}), 'Carol2',
    '... and applies a change';

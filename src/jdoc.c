@@ -11,6 +11,7 @@
 #include <string.h>
 #include <errno.h>
 #include <math.h>
+#include <locale.h>
 #include <apr_strings.h>
 #include "jdoc.h"
 
@@ -148,7 +149,10 @@ static int close_frame(parser *ps, ub_jval *v)
     if (f->type == UB_J_OBJECT) {
         ub_jmember *members = apr_palloc(ps->pool, (n ? n : 1) * sizeof(*members));
 
-        if (n > 0) {            /* no scratch yet when the first container is empty */
+        /* an empty object before any entry was pushed: the scratch
+         * vector is still NULL, and memcpy from NULL is undefined even
+         * for 0 bytes ("{}" alone) */
+        if (n > 0) {
             memcpy(members, ps->scratch + f->base, n * sizeof(*members));
         }
         if (has_duplicate_key(ps->pool, members, n)) {
@@ -354,7 +358,7 @@ static int read_number(parser *ps, ub_jval *v)
 {
     const char *p = ps->p, *digits;
     int is_real = 0;
-    char text[64], *endp;
+    char text[64], *s, *endp;
     apr_size_t n;
 
     if (*p == '-') {
@@ -394,30 +398,47 @@ static int read_number(parser *ps, ub_jval *v)
         }
     }
     n = (apr_size_t)(p - ps->p);
-    if (n >= sizeof(text)) {
-        /* no long long has that many digits, and a real that long is
-         * only a precision we would round away */
-        if (!is_real) {
-            return fail(ps, "integer too big");
-        }
-        n = sizeof(text) - 1;
+    if (n < sizeof(text)) {
+        memcpy(text, ps->p, n);
+        text[n] = '\0';
+        s = text;
     }
-    memcpy(text, ps->p, n);
-    text[n] = '\0';
-    errno = 0;
+    else if (!is_real) {
+        /* no leading zeros: no long long has that many digits */
+        return fail(ps, "integer too big");
+    }
+    else {
+        /* A long real is read whole, as jansson does: cutting it would
+         * change its value, not only its precision ("1" and 70 zeros
+         * ".0" is 1e70, "1.000...e400" an overflow, "0.000...1" not 0). */
+        s = apr_pstrmemdup(ps->pool, ps->p, n);
+    }
     if (is_real) {
+        /* strtod reads the decimal point of the locale (a module may have
+         * set one whose point is ','): convert as jansson does */
+        const char *point = localeconv()->decimal_point;
+
+        if (*point != '.' && (endp = strchr(s, '.')) != NULL) {
+            *endp = *point;
+        }
         v->type = UB_J_REAL;
-        v->u.real = strtod(text, &endp);
+        errno = 0;
+        v->u.real = strtod(s, &endp);
         if (errno == ERANGE && fabs(v->u.real) > 1.0) {
             return fail(ps, "real number overflow");
         }
     }
     else {
         v->type = UB_J_INTEGER;
-        v->u.integer = strtoll(text, &endp, 10);
+        errno = 0;
+        v->u.integer = strtoll(s, &endp, 10);
         if (errno == ERANGE) {
             return fail(ps, "integer too big");
         }
+    }
+    /* the whole text is a number: anything less is misread */
+    if (endp != s + n) {
+        return fail(ps, "invalid number");
     }
     v->len = 0;
     ps->p = p;
@@ -461,6 +482,13 @@ static int read_key(parser *ps)
 static int read_value(parser *ps, ub_jval *v, int *opened)
 {
     *opened = 0;
+    /* jansson counts every value as a level, scalars included: the top
+     * value is at depth 1, and a value inside UB_JDOC_MAX_DEPTH open
+     * containers is one too deep ("[" x 2048 then "]" x 2048 is fine,
+     * with a 1 in the middle it is not; jansson refuses it too) */
+    if (ps->depth >= UB_JDOC_MAX_DEPTH) {
+        return fail(ps, "nesting too deep");
+    }
     skip_space(ps);
     if (ps->p == ps->end) {
         return fail(ps, "unexpected end of input");

@@ -26,6 +26,7 @@ Suite *account_request_suite(void);
 Suite *errors_suite(void);
 Suite *options_suite(void);
 Suite *counters_suite(void);
+Suite *jdoc_suite(void);
 
 /* The current test's pool. */
 extern apr_pool_t *ut_pool;

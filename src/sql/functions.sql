@@ -87,6 +87,7 @@ DECLARE
     v_key      text := CASE WHEN v_dry THEN NULL ELSE p_options ->> 'idem_key' END;
     v_apply    boolean;
     v_seen     userbulk.idempotency;
+    v_changing integer;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -298,7 +299,7 @@ BEGIN
             -- row is read as it is now: if a user changed between the read
             -- above and its lock, decide again with every lock taken first.
             IF NOT v_lock_all THEN
-                SELECT count(*) FILTER (WHERE l.moved) INTO v_failed
+                SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_changing
                   FROM (SELECT u.version <> w.version AS moved
                           FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
                          WHERE w.errors = '[]' AND w.after IS NOT NULL
@@ -309,7 +310,14 @@ BEGIN
                     -- taken, so locking all in key order cannot deadlock.
                     RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
                 END IF;
+            ELSE
+                SELECT count(*) INTO v_changing FROM ub_put_work w
+                 WHERE w.errors = '[]' AND w.after IS NOT NULL;
             END IF;
+            -- A batch that changes nothing (a daily sync resending what is
+            -- stored) is answered now: no email can conflict, nothing to write.
+            v_apply := false;
+            EXIT WHEN v_changing = 0;
 
             -- 4. Emails, against the final state of the batch: an address
             -- asked for is free when no other record asks for it and no

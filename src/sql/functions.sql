@@ -604,7 +604,7 @@ BEGIN
             -- writes nothing: no version bump, no audit row); record the
             -- fields that change, before and after.
             WITH cur AS MATERIALIZED (
-                SELECT u.*, r.ids AS role_ids,
+                SELECT u.*, u.ctid AS at, r.ids AS role_ids,
                        s_roles AND r.ids IS DISTINCT FROM v_roles AS c_roles,
                        s_team AND u.team_id IS DISTINCT FROM v_new.team_id AS c_team,
                        s_status AND u.status_id IS DISTINCT FROM v_new.status_id AS c_status,
@@ -634,7 +634,7 @@ BEGIN
             ), diff AS MATERIALIZED (
                 -- ('{}' || x and x || '{}' copy nothing: only changed
                 -- fields cost.)
-                SELECT c.id, c.role_ids, c.c_roles,
+                SELECT c.id, c.at, c.role_ids, c.c_roles,
                        '{}'::jsonb
                        || CASE WHEN c.c_roles THEN jsonb_build_object('role_ids', to_jsonb(c.role_ids)) ELSE '{}' END
                        || CASE WHEN c.c_team THEN jsonb_build_object('team_id', c.team_id) ELSE '{}' END
@@ -709,7 +709,9 @@ BEGIN
                        is_two_factor_enabled = CASE WHEN s_2fa THEN v_new.is_two_factor_enabled ELSE u.is_two_factor_enabled END,
                        version = u.version + 1, updated_at = now(), updated_by = p_actor
                   FROM diff d
-                 WHERE u.id = d.id AND u.account_id = v_account
+                 -- by place, not by key: the row is locked, it has not
+                 -- moved since cur read it
+                 WHERE u.ctid = d.at AND u.id = d.id
                 RETURNING u.id
             ), del AS (
                 DELETE FROM userbulk.user_roles ur USING diff d

@@ -454,7 +454,7 @@ DECLARE
     v_status   uuid[];
     v_set      jsonb;      -- what the change sets, by column (audit names)
     v_new      userbulk.users;   -- the same, typed
-    v_locked   integer;
+    v_at       tid[];      -- where the targets are, once locked
     v_bad      text;
     v_attempt  integer := 0;
     -- which fields the change sets
@@ -471,13 +471,16 @@ BEGIN
     LOOP
         BEGIN
             -- Lock the targets in key order (concurrent requests queue
-            -- instead of deadlocking), then check they all exist here.
-            SELECT count(*) INTO v_locked FROM (
-                SELECT 1 FROM userbulk.users u
+            -- instead of deadlocking), then check they all exist here. A
+            -- locked row stays where it is until this transaction changes
+            -- it: what follows reads the targets by place (ctid), without
+            -- looking each up by key again.
+            SELECT coalesce(array_agg(l.at), '{}') INTO v_at FROM (
+                SELECT u.ctid AS at FROM userbulk.users u
                  WHERE u.account_id = v_account AND u.id = ANY (v_ids)
                  ORDER BY u.id
                    FOR NO KEY UPDATE) l;
-            IF v_locked < coalesce(cardinality(v_ids), 0) THEN
+            IF cardinality(v_at) < coalesce(cardinality(v_ids), 0) THEN
                 SELECT string_agg(t.id::text, ', ' ORDER BY t.o) INTO v_bad
                   FROM unnest(v_ids) WITH ORDINALITY AS t(id, o)
                  WHERE NOT EXISTS (SELECT 1 FROM userbulk.users u
@@ -574,7 +577,7 @@ BEGIN
             IF v_set ?| ARRAY['activation_date', 'expiry_date'] THEN
                 SELECT string_agg(u.id::text, ', ') INTO v_bad
                   FROM userbulk.users u
-                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                 WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
                    AND coalesce((v_set ->> 'expiry_date')::timestamptz, CASE WHEN v_set ? 'expiry_date' THEN NULL ELSE u.expiry_date END)
                      < coalesce((v_set ->> 'activation_date')::timestamptz, CASE WHEN v_set ? 'activation_date' THEN NULL ELSE u.activation_date END);
                 IF v_bad IS NOT NULL THEN
@@ -626,11 +629,13 @@ BEGIN
                        s_code AND u.employee_code IS DISTINCT FROM v_new.employee_code AS c_code,
                        s_pic AND u.profile_pic IS DISTINCT FROM v_new.profile_pic AS c_pic
                   FROM userbulk.users u
-                 CROSS JOIN LATERAL (
-                       SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
+                  LEFT JOIN (   -- the targets' roles, only when the change sets them
+                       SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids
                          FROM userbulk.user_roles ur
-                        WHERE s_roles AND ur.user_id = u.id) r   -- by key, only when asked
-                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                        WHERE s_roles AND ur.user_id = ANY (v_ids)   -- the targets: of the account
+                        GROUP BY ur.user_id) g ON g.user_id = u.id
+                 CROSS JOIN LATERAL (SELECT coalesce(g.ids, '{}') AS ids) r
+                 WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
             ), diff AS MATERIALIZED (
                 -- ('{}' || x and x || '{}' copy nothing: only changed
                 -- fields cost.)
@@ -657,6 +662,15 @@ BEGIN
                        || CASE WHEN c.c_code THEN jsonb_build_object('employee_code', c.employee_code) ELSE '{}' END
                        || CASE WHEN c.c_pic THEN jsonb_build_object('profile_pic', c.profile_pic) ELSE '{}' END
                        AS before,
+                       -- a target that changes in every field the change
+                       -- sets (the usual case) gets the change as it is
+                       CASE WHEN (c.c_roles, c.c_team, c.c_status, c.c_tz, c.c_reset, c.c_act, c.c_exp,
+                                  c.c_sso, c.c_emp, c.c_2fa, c.c_name, c.c_first, c.c_middle, c.c_last,
+                                  c.c_phone1, c.c_phone2, c.c_email, c.c_login, c.c_code, c.c_pic)
+                                 = (s_roles, s_team, s_status, s_tz, s_reset, s_act, s_exp,
+                                    s_sso, s_emp, s_2fa, s_name, s_first, s_middle, s_last,
+                                    s_phone1, s_phone2, s_email, s_login, s_code, s_pic)
+                            THEN v_set ELSE
                        '{}'::jsonb
                        || CASE WHEN c.c_roles THEN jsonb_build_object('role_ids', v_set -> 'role_ids') ELSE '{}' END
                        || CASE WHEN c.c_team THEN jsonb_build_object('team_id', v_set -> 'team_id') ELSE '{}' END
@@ -678,7 +692,7 @@ BEGIN
                        || CASE WHEN c.c_login THEN jsonb_build_object('login_name', v_set -> 'login_name') ELSE '{}' END
                        || CASE WHEN c.c_code THEN jsonb_build_object('employee_code', v_set -> 'employee_code') ELSE '{}' END
                        || CASE WHEN c.c_pic THEN jsonb_build_object('profile_pic', v_set -> 'profile_pic') ELSE '{}' END
-                       AS after
+                       END AS after
                   FROM cur c
                  WHERE c.c_roles OR c.c_team OR c.c_status OR c.c_tz OR c.c_reset OR c.c_act
                     OR c.c_exp OR c.c_sso OR c.c_emp OR c.c_2fa OR c.c_name OR c.c_first
@@ -712,23 +726,33 @@ BEGIN
                  -- by place, not by key: the row is locked, it has not
                  -- moved since cur read it
                  WHERE u.ctid = d.at AND u.id = d.id
-                RETURNING u.id
+                RETURNING u.id, u.ctid AS at
             ), del AS (
                 DELETE FROM userbulk.user_roles ur USING diff d
                  WHERE d.c_roles AND ur.user_id = d.id AND ur.account_id = v_account
                    AND NOT (ur.role_id = ANY (v_roles))
                 RETURNING 1
             ), ins AS (
-                -- only the roles a target lacks
+                -- Only the roles a target lacks, read under the target's
+                -- lock. (No ON CONFLICT: its speculative insertion costs a
+                -- third of the insert. Every writer of user_roles locks the
+                -- user first, and a row that appeared anyway is a
+                -- unique_violation, retried below on fresh data.)
                 INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
                 SELECT v_account, d.id, r FROM diff d CROSS JOIN unnest(v_roles) AS r
                  WHERE d.c_roles AND NOT (r = ANY (d.role_ids))
-                ON CONFLICT DO NOTHING
+                RETURNING 1
+            ), aud AS (
+                INSERT INTO userbulk.audit (account_id, actor, trace_id, endpoint, user_id, before, after)
+                SELECT v_account, p_actor, p_trace, 'POST /api/v1/account/users/update', d.id, d.before, d.after
+                  FROM diff d
                 RETURNING 1
             )
-            INSERT INTO userbulk.audit (account_id, actor, trace_id, endpoint, user_id, before, after)
-            SELECT v_account, p_actor, p_trace, 'POST /api/v1/account/users/update', d.id, d.before, d.after
-              FROM diff d;   -- upd, del and ins run regardless (data-modifying WITH)
+            -- upd, del, ins and aud run regardless (data-modifying WITH).
+            -- Where the targets are now: a changed one moved to its new
+            -- version.
+            SELECT array_agg(coalesce(n.at, c.at)) INTO v_at
+              FROM cur c LEFT JOIN upd n ON n.id = c.id;
             EXIT;
         EXCEPTION
             WHEN unique_violation OR deadlock_detected OR serialization_failure THEN
@@ -798,11 +822,12 @@ BEGIN
                u.profile_pic::text, u.is_sso_user,
                tm.id, tm.level_ordinal, tm.name::text, tm.code::text, tm.parent_id,
                u.is_employee, u.employee_code::text, u.is_two_factor_enabled
-          FROM unnest(v_ids) WITH ORDINALITY AS t(id, ord)
-          JOIN userbulk.users u ON u.id = t.id AND u.account_id = v_account
+          FROM userbulk.users u
+          JOIN unnest(v_ids) WITH ORDINALITY AS t(id, ord) ON t.id = u.id
           LEFT JOIN userbulk.statuses s ON s.id = u.status_id
           LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
           LEFT JOIN userbulk.teams tm ON tm.id = u.team_id
+         WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
          ORDER BY t.ord;
 END
 $fn$;

@@ -613,8 +613,9 @@ BEGIN
                        s_status AND u.status_id IS DISTINCT FROM v_new.status_id AS c_status,
                        s_tz AND u.timezone_id IS DISTINCT FROM v_new.timezone_id AS c_tz,
                        s_reset AND u.reset_password_state IS DISTINCT FROM v_new.reset_password_state AS c_reset,
-                       s_act AND u.activation_date IS DISTINCT FROM v_new.activation_date AS c_act,
-                       s_exp AND u.expiry_date IS DISTINCT FROM v_new.expiry_date AS c_exp,
+                       -- dates as answered, to the millisecond
+                       s_act AND userbulk.iso(u.activation_date) IS DISTINCT FROM v_set ->> 'activation_date' AS c_act,
+                       s_exp AND userbulk.iso(u.expiry_date) IS DISTINCT FROM v_set ->> 'expiry_date' AS c_exp,
                        s_sso AND u.is_sso_user IS DISTINCT FROM v_new.is_sso_user AS c_sso,
                        s_emp AND u.is_employee IS DISTINCT FROM v_new.is_employee AS c_emp,
                        s_2fa AND u.is_two_factor_enabled IS DISTINCT FROM v_new.is_two_factor_enabled AS c_2fa,

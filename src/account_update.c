@@ -333,9 +333,11 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
         rv = APR_EGENERAL;
     }
     if (rv != APR_SUCCESS) {
-        /* What was written of the data goes: the answer is the refusal. */
-        ub_jw_status(&a.w);
-        apr_brigade_cleanup(out);
+        /* What was written of the data goes: the answer is the refusal.
+         * (The writer's status does not matter here: its output is thrown
+         * away; ub_jw_status only hands back its chunk.) */
+        (void)ub_jw_status(&a.w);
+        (void)apr_brigade_cleanup(out);     /* always APR_SUCCESS */
         ub_problem_unavailable(&problem);
         return answer_problem(req, out, outcome, &problem);
     }

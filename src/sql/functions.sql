@@ -457,6 +457,7 @@ DECLARE
     v_at       tid[];      -- where the targets are, once locked
     v_bad      text;
     v_attempt  integer := 0;
+    v_rows     bigint;
     -- which fields the change sets
     s_roles boolean; s_team boolean; s_status boolean; s_tz boolean;
     s_reset boolean; s_act boolean; s_exp boolean; s_sso boolean;
@@ -830,6 +831,13 @@ BEGIN
           LEFT JOIN userbulk.teams tm ON tm.id = u.team_id
          WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
          ORDER BY t.ord;
+    -- Every target is answered, or nothing is applied: a target missing
+    -- here (a place gone stale) fails the whole statement, and the module
+    -- answers 503 with nothing changed rather than a short answer.
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    IF v_rows <> cardinality(v_ids) THEN
+        RAISE EXCEPTION 'account_update: % of % targets read back', v_rows, cardinality(v_ids);
+    END IF;
 END
 $fn$;
 

@@ -123,16 +123,22 @@ apr_status_t ub_render_envelope(apr_bucket_brigade *bb, const ub_envelope *e)
     else {
         ub_jw_null(&w);
     }
-    ub_jw_kv_string(&w, "message", e->message);
-    ub_jw_kv_bool(&w, "isError", e->status >= 400);
-    ub_jw_kv_int(&w, "messageCode", e->status);
-    ub_jw_kv_string(&w, "status", ub_status_phrase(e->status));
-    ub_jw_kv_string(&w, "errorType", e->error_type);
-    ub_jw_kv_string(&w, "traceid", e->trace_id);
-    ub_jw_kv_string(&w, "responseDescription", e->description);
-    ub_jw_object_end(&w);
+    ub_render_envelope_tail(&w, e);
     return ub_jw_status(&w);
 }
+
+void ub_render_envelope_tail(ub_jw *w, const ub_envelope *e)
+{
+    ub_jw_kv_string(w, "message", e->message);
+    ub_jw_kv_bool(w, "isError", e->status >= 400);
+    ub_jw_kv_int(w, "messageCode", e->status);
+    ub_jw_kv_string(w, "status", ub_status_phrase(e->status));
+    ub_jw_kv_string(w, "errorType", e->error_type);
+    ub_jw_kv_string(w, "traceid", e->trace_id);
+    ub_jw_kv_string(w, "responseDescription", e->description);
+    ub_jw_object_end(w);
+}
+
 
 /* The stable errorType word of a status. */
 static const char *error_type(int status)

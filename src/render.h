@@ -6,6 +6,7 @@
 
 #include "userbulk.h"
 #include "batch.h"
+#include "json.h"
 
 /* The short reason phrase of the statuses the module answers. */
 const char *ub_status_phrase(int status);
@@ -32,6 +33,10 @@ typedef struct {
 } ub_envelope;
 
 apr_status_t ub_render_envelope(apr_bucket_brigade *bb, const ub_envelope *e);
+
+/* The envelope after "data" (data_json is not used), and its closing
+ * brace: for a caller that streamed "data" itself into w. */
+void ub_render_envelope_tail(ub_jw *w, const ub_envelope *e);
 
 /* The envelope for a refused request. */
 apr_status_t ub_render_envelope_problem(apr_bucket_brigade *bb,

@@ -15,8 +15,16 @@ static const char sql_put_users[] =
     "%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[], "
     "%s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[], %s::bigint[])";
 
+/* The columns in the order of UB_AU_* (store.h). */
 static const char sql_account_update[] =
-    "SELECT error, data FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
+    "SELECT error, role_id, role_model, user_id, role_ids, display_name, "
+    "first_name, middle_name, last_name, phone1, phone2, login_name, "
+    "reset_password_state, activation_date, expiry_date, status_id, "
+    "status_name, status_code, status_num, status_color, email, timezone_id, "
+    "timezone_name, timezone_code, timezone_dst, timezone_daylight, "
+    "profile_pic, is_sso_user, team_id, team_level, team_name, team_code, "
+    "team_parent, is_employee, employee_code, is_two_factor_enabled "
+    "FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
 
 /* A column's text, or NULL for SQL null (apr_dbd_get_entry answers "" for
  * both). */
@@ -291,4 +299,42 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
     while (apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0)
         ;
     return APR_SUCCESS;
+}
+
+apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
+                                     const char **args, ub_store_row_fn *fn,
+                                     void *baton)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *cols[UB_AU_COLUMNS];
+    apr_status_t rv = APR_SUCCESS;
+    int rc, i;
+
+    rc = run(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, &res);
+    if (rc != 0) {
+        return fail(req, db, rc, "POST statement");
+    }
+    if (apr_dbd_num_cols(db->driver, res) != UB_AU_COLUMNS) {
+        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0203 the store answered %d columns, not %d",
+                apr_dbd_num_cols(db->driver, res), UB_AU_COLUMNS);
+        rv = APR_EGENERAL;
+    }
+    /* The values are the driver's, alive as long as the request's pool: the
+     * callback takes them without copies. Every row is read, even after a
+     * failure, so that the connection is free for the next statement. */
+    while ((rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1)) == 0) {
+        if (rv != APR_SUCCESS) {
+            continue;
+        }
+        for (i = 0; i < UB_AU_COLUMNS; i++) {
+            cols[i] = entry(db, row, i);
+        }
+        rv = fn(baton, cols);
+    }
+    if (rc != -1 && rv == APR_SUCCESS) {
+        return fail(req, db, rc, "reading the POST statement's rows");
+    }
+    return rv;
 }

@@ -129,6 +129,41 @@ reset_demo();
     is audit_count(), $n, 'and no audit row';
 }
 
+# --- the audit trail: per target, exactly the fields that changed ---------------------
+{
+    reset_demo();
+    for my $id ($DAVE, $ERIN) {
+        is post({ userId => $id, userRoleIds => [ $VIEWER ], isTwoFactorEnabled => $FALSE,
+                  isSSOUser => ($id eq $DAVE ? $TRUE : $FALSE) })->code, 200, "$id: a known state";
+    }
+    my $audit = sub {
+        my ($trace) = @_;
+        my $json = JSON::PP->new;
+        return { map { $_->[0] => [ $json->decode($_->[1]), $json->decode($_->[2]) ] }
+                 db_query("SELECT user_id, before::text, after::text FROM userbulk.audit WHERE trace_id = '$trace'") };
+    };
+    # isSSOUser changes erin only, isTwoFactorEnabled both, the roles neither
+    my $res = post({ userIds => [ $DAVE, $ERIN ], userRoleIds => [ $VIEWER ], isSSOUser => $TRUE,
+                     isTwoFactorEnabled => $TRUE });
+    is $res->code, 200, 'a change that some targets already have';
+    is_deeply $audit->($res->json->{traceid}),
+              { $DAVE => [ { is_two_factor_enabled => $FALSE }, { is_two_factor_enabled => $TRUE } ],
+                $ERIN => [ { is_sso_user => $FALSE, is_two_factor_enabled => $FALSE },
+                           { is_sso_user => $TRUE, is_two_factor_enabled => $TRUE } ] },
+              'each audit row holds the fields that changed for its user, before and after';
+    # every field set changes on both
+    $res = post({ userIds => [ $DAVE, $ERIN ], userRoleIds => [ $VIEWER, $REVIEWER ], isSSOUser => $FALSE,
+                  accountAccess => { activationDate => '2020-01-02T03:04:05.678Z' } });
+    is $res->code, 200, 'a change of every field it sets';
+    is db_query("SELECT activation_date = '2020-01-02T03:04:05.678Z' FROM userbulk.users WHERE id = '$DAVE'"), 't',
+       'the date is stored to the millisecond';
+    is_deeply $audit->($res->json->{traceid}),
+              { map { $_ => [ { role_ids => [ $VIEWER ], is_sso_user => $TRUE, activation_date => undef },
+                              { role_ids => [ $REVIEWER, $VIEWER ], is_sso_user => $FALSE,
+                                activation_date => '2020-01-02T03:04:05.678Z' } ] } $DAVE, $ERIN },
+              'the same with every field changing: roles sorted by id, dates as answered';
+}
+
 # --- absent or null leaves values; userId alone -------------------------------------
 {
     reset_demo();

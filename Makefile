@@ -70,7 +70,9 @@ $(B)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(B)/libuserbulk.a
 	$(APXS) -c -Wc,"$(WARN)" -I. -Isrc -o $(B)/glue/mod_userbulk.la $(B)/glue/mod_userbulk.c \
 	  $(B)/libuserbulk.a -ljansson >$(B)/apxs.log 2>&1 || { cat $(B)/apxs.log; exit 1; }
 	@! grep -E 'warning:|error:' $(B)/apxs.log
-	cp $(B)/glue/.libs/mod_userbulk.so $@
+	@# a new file renamed over the old one: an httpd running the old one
+	@# keeps its mapping (cp over it in place crashes that httpd)
+	cp $(B)/glue/.libs/mod_userbulk.so $@.tmp && mv -f $@.tmp $@
 
 $(UNIT_BIN): $(UNIT_SRC) tests/unit/*.h $(B)/libuserbulk.a
 	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS) -Itests/unit -o $@ $(UNIT_SRC) $(B)/libuserbulk.a \
@@ -123,7 +125,7 @@ $(A)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(ASAN_CORE_OBJ)
 	$(APXS) -c -Wc,"$(WARN) $(ASAN_FLAGS)" -Wl,"-fsanitize=address,undefined" -I. -Isrc \
 	  -o $(A)/glue/mod_userbulk.la $(A)/glue/mod_userbulk.c \
 	  $(ASAN_CORE_OBJ) -ljansson >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
-	cp $(A)/glue/.libs/mod_userbulk.so $@
+	cp $(A)/glue/.libs/mod_userbulk.so $@.tmp && mv -f $@.tmp $@
 
 asan-build: $(A)/mod_userbulk.so
 

@@ -118,7 +118,19 @@ reset_demo();
     is $res->code, 200, 'unchanged record is a success';
     is $res->json->{successCount}, 1, 'counted as success';
     is user('alice.acme')->{version}, 1, 'no version bump';
+    is $res->json->{successResults}[0]{version}, 1, 'answered with the stored version';
     is audit_count(), $before, 'no audit row';
+
+    # The same unchanged record beside one that changes: each as it is.
+    my $bob_before = user('bob.acme');
+    $res = put([ alice(), { userName => 'bob.acme', email => 'bob@acme.example',
+                            name => { firstName => 'Robert', lastName => 'Baker' } } ]);
+    is $res->code, 200, 'unchanged and changed records together: 200';
+    my %version = map { $_->{userName} => $_->{version} } @{ $res->json->{successResults} };
+    is $version{'alice.acme'}, 1, '... the unchanged one keeps its version';
+    is $version{'bob.acme'}, $bob_before->{version} + 1, '... the changed one gets the next';
+    is user('bob.acme')->{first_name}, 'Robert', '... and is applied';
+    is audit_count(), $before + 1, '... one audit row, for the changed one';
 }
 
 # --- partial success, request order, a 4xx changes nothing ---------------------

@@ -7,6 +7,7 @@
 #include <apr_lib.h>
 #include "account_request.h"
 #include "json.h"
+#include "jdoc.h"
 #include "validate.h"
 #include "options.h"
 
@@ -33,17 +34,16 @@ static const char *path_of(reader *rd, const char *parent, const char *key)
 }
 
 /* A member that may be absent or null (then NULL, "leave as is"), else
- * must have the given JSON type. */
-static json_t *member(reader *rd, json_t *obj, const char *parent,
-                      const char *key, json_type type, const char *what)
+ * must have the given JSON type (UB_J_TRUE stands for either boolean). */
+static const ub_jval *member(reader *rd, const ub_jval *obj, const char *parent,
+                             const char *key, ub_jtype type, const char *what)
 {
-    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    const ub_jval *v = ub_jobj_get(obj, key);
 
-    if (v == NULL || json_is_null(v)) {
+    if (ub_j_missing(v)) {
         return NULL;
     }
-    if (json_typeof(v) != type
-        && !(type == JSON_TRUE && json_is_boolean(v))) {
+    if (v->type != type && !(type == UB_J_TRUE && ub_j_is_bool(v))) {
         fail(rd, path_of(rd, parent, key), "invalid_type",
              apr_pstrcat(rd->pool, "must be ", what, " or null", NULL));
         return NULL;
@@ -51,25 +51,25 @@ static json_t *member(reader *rd, json_t *obj, const char *parent,
     return v;
 }
 
-static json_t *object_member(reader *rd, json_t *obj, const char *key)
+static const ub_jval *object_member(reader *rd, const ub_jval *obj, const char *key)
 {
-    return member(rd, obj, NULL, key, JSON_OBJECT, "an object");
+    return member(rd, obj, NULL, key, UB_J_OBJECT, "an object");
 }
 
 /* A string member: type, length and format checked; when column is given
  * and the value is sent, it goes into the change. */
-static const char *string_value(reader *rd, json_t *obj, const char *parent,
+static const char *string_value(reader *rd, const ub_jval *obj, const char *parent,
                                 const char *key, apr_size_t max_chars,
                                 value_check *check, const char *column,
                                 int empty_clears)
 {
-    json_t *v = member(rd, obj, parent, key, JSON_STRING, "a string");
+    const ub_jval *v = member(rd, obj, parent, key, UB_J_STRING, "a string");
     const char *s, *why;
 
     if (v == NULL) {
         return NULL;
     }
-    s = json_string_value(v);
+    s = v->u.str;
     if (ub_utf8_chars(s) > max_chars) {
         fail(rd, path_of(rd, parent, key), "too_long",
              apr_psprintf(rd->pool, "has at most %" APR_SIZE_T_FMT " characters",
@@ -93,7 +93,7 @@ static const char *string_value(reader *rd, json_t *obj, const char *parent,
 }
 
 /* Most strings: "" is a value like any other, checked as such. */
-static const char *string_member(reader *rd, json_t *obj, const char *parent,
+static const char *string_member(reader *rd, const ub_jval *obj, const char *parent,
                                  const char *key, apr_size_t max_chars,
                                  value_check *check, const char *column)
 {
@@ -101,7 +101,7 @@ static const char *string_member(reader *rd, json_t *obj, const char *parent,
 }
 
 /* Personal fields: "" clears the stored value. */
-static const char *personal_member(reader *rd, json_t *obj, const char *parent,
+static const char *personal_member(reader *rd, const ub_jval *obj, const char *parent,
                                    const char *key, apr_size_t max_chars,
                                    value_check *check, const char *column)
 {
@@ -120,23 +120,22 @@ static const char *uuid_lower(apr_pool_t *pool, const char *id)
     return low;
 }
 
-static void bool_member(reader *rd, json_t *obj, const char *parent,
+static void bool_member(reader *rd, const ub_jval *obj, const char *parent,
                         const char *key, const char *column)
 {
-    json_t *v = member(rd, obj, parent, key, JSON_TRUE, "true, false");
+    const ub_jval *v = member(rd, obj, parent, key, UB_J_TRUE, "true, false");
 
     if (v != NULL && column != NULL) {
-        json_object_set(rd->ar->change, column, v);
+        json_object_set_new(rd->ar->change, column, json_boolean(v->type == UB_J_TRUE));
     }
 }
 
-static json_t *int_member(reader *rd, json_t *obj, const char *parent,
-                          const char *key)
+static const ub_jval *int_member(reader *rd, const ub_jval *obj, const char *parent,
+                                 const char *key)
 {
-    json_t *v = member(rd, obj, parent, key, JSON_INTEGER, "an integer");
+    const ub_jval *v = member(rd, obj, parent, key, UB_J_INTEGER, "an integer");
 
-    if (v != NULL && (json_integer_value(v) < -2147483647 - 1
-                      || json_integer_value(v) > 2147483647)) {
+    if (v != NULL && (v->u.integer < -2147483647LL - 1 || v->u.integer > 2147483647LL)) {
         fail(rd, path_of(rd, parent, key), "out_of_range",
              "must fit in 32 bits");
         return NULL;
@@ -161,11 +160,17 @@ static void set_agreeing(reader *rd, const char *column, const char *a_name,
 /* An array of ids, as strings or as objects holding the id under one of
  * the given keys. Returns a JSON array of distinct lower-case ids in the
  * order first given, or NULL. */
-static json_t *id_list(reader *rd, json_t *obj, const char *key,
+/* The string at v, or NULL when v is not a string. */
+static const char *string_of(const ub_jval *v)
+{
+    return ub_j_is(v, UB_J_STRING) ? v->u.str : NULL;
+}
+
+static json_t *id_list(reader *rd, const ub_jval *obj, const char *key,
                        const char *const *id_keys)
 {
-    json_t *arr = member(rd, obj, NULL, key, JSON_ARRAY, "an array");
-    json_t *ids, *item;
+    const ub_jval *arr = member(rd, obj, NULL, key, UB_J_ARRAY, "an array");
+    json_t *ids;
     apr_hash_t *seen = apr_hash_make(rd->pool);
     size_t i;
 
@@ -173,18 +178,19 @@ static json_t *id_list(reader *rd, json_t *obj, const char *key,
         return NULL;
     }
     ids = ub_json_own(rd->pool, json_array());
-    json_array_foreach(arr, i, item) {
+    for (i = 0; i < arr->len; i++) {
+        const ub_jval *item = &arr->u.items[i];
         const char *path = apr_psprintf(rd->pool, "%s[%lu]", key, (unsigned long)i);
         const char *id = NULL, *why;
         const char *const *k;
 
-        if (json_is_object(item)) {
+        if (item->type == UB_J_OBJECT) {
             for (k = id_keys; *k && id == NULL; k++) {
-                id = json_string_value(json_object_get(item, *k));
+                id = string_of(ub_jobj_get(item, *k));
             }
         }
         else {
-            id = json_string_value(item);
+            id = string_of(item);
         }
         if (id == NULL) {
             fail(rd, path, "invalid_type", "must be an id string");
@@ -206,29 +212,29 @@ static json_t *id_list(reader *rd, json_t *obj, const char *key,
 
 /* Targets: userIds, or userId alone when userIds is null or empty. A
  * repeated id is refused: the caller probably meant someone else. */
-static void read_targets(reader *rd, const ub_request *req, json_t *body)
+static void read_targets(reader *rd, const ub_request *req, const ub_jval *body)
 {
     size_t errors_before = (size_t)rd->ar->errors->nelts;
-    json_t *arr = member(rd, body, NULL, "userIds", JSON_ARRAY, "an array");
+    const ub_jval *arr = member(rd, body, NULL, "userIds", UB_J_ARRAY, "an array");
     const char *one;
     json_t *targets = ub_json_own(rd->pool, json_array());
     apr_hash_t *seen = apr_hash_make(rd->pool);
     size_t i;
-    json_t *item;
 
     json_object_set(rd->ar->change, "targets", targets);
-    if (arr != NULL && json_array_size(arr) > 0) {
-        if (json_array_size(arr) > (size_t)req->max_records) {
+    if (arr != NULL && arr->len > 0) {
+        if (arr->len > (size_t)req->max_records) {
             fail(rd, "userIds", "too_many_records",
                  apr_psprintf(rd->pool, "holds %lu ids; at most %d are allowed",
-                              (unsigned long)json_array_size(arr), req->max_records));
+                              (unsigned long)arr->len, req->max_records));
             return;
         }
-        json_array_foreach(arr, i, item) {
+        for (i = 0; i < arr->len; i++) {
+            const ub_jval *item = &arr->u.items[i];
             const char *path = apr_psprintf(rd->pool, "userIds[%lu]", (unsigned long)i);
-            const char *id = json_is_object(item)
-                ? json_string_value(json_object_get(item, "userId"))
-                : json_string_value(item);
+            const char *id = item->type == UB_J_OBJECT
+                ? string_of(ub_jobj_get(item, "userId"))
+                : string_of(item);
             const char *why;
 
             if (id == NULL) {
@@ -261,7 +267,7 @@ static void read_targets(reader *rd, const ub_request *req, json_t *body)
 }
 
 /* Personal fields change one person: refused with several targets. */
-static void read_personal(reader *rd, json_t *body, json_t *access)
+static void read_personal(reader *rd, const ub_jval *body, const ub_jval *access)
 {
     static const char *const personal[] = { "name", "first_name", "middle_name",
         "last_name", "phone1", "phone2", "email", "login_name",
@@ -277,8 +283,8 @@ static void read_personal(reader *rd, json_t *body, json_t *access)
     personal_member(rd, body, NULL, "phoneNumber2", UB_LEN_PHONE, ub_check_phone, "phone2");
     personal_member(rd, body, NULL, "employeeCode", UB_LEN_CODE, NULL, "employee_code");
     personal_member(rd, body, NULL, "profilePic", UB_LEN_PROFILE_PIC, NULL, "profile_pic");
-    if (json_is_string(json_object_get(body, "email"))
-        && *json_string_value(json_object_get(body, "email")) == '\0') {
+    if (string_of(ub_jobj_get(body, "email")) != NULL
+        && *string_of(ub_jobj_get(body, "email")) == '\0') {
         fail(rd, "email", "invalid_format", "an email address cannot be empty");
     }
     else {
@@ -331,14 +337,15 @@ static int same_id_set(json_t *a, json_t *b)
     return 1;
 }
 
-static void read_uniform(reader *rd, json_t *body, json_t *access)
+static void read_uniform(reader *rd, const ub_jval *body, const ub_jval *access)
 {
     static const char *const role_keys[] = { "userRoleId", "roleId", "id", NULL };
-    json_t *status = object_member(rd, body, "status");
-    json_t *details = object_member(rd, body, "statusDetails");
-    json_t *timezone = object_member(rd, body, "timezone");
-    json_t *team = object_member(rd, body, "team");
-    json_t *role_ids, *user_roles, *num;
+    const ub_jval *status = object_member(rd, body, "status");
+    const ub_jval *details = object_member(rd, body, "statusDetails");
+    const ub_jval *timezone = object_member(rd, body, "timezone");
+    const ub_jval *team = object_member(rd, body, "team");
+    const ub_jval *num;
+    json_t *role_ids, *user_roles;
     const char *team_id, *org_unit;
 
     role_ids = id_list(rd, body, "userRoleIds", role_keys);
@@ -357,7 +364,7 @@ static void read_uniform(reader *rd, json_t *body, json_t *access)
     string_member(rd, team, "team", "accountOrgUnitName", 1000, NULL, NULL);
     string_member(rd, team, "team", "accountOrgUnitCode", 1000, NULL, NULL);
     string_member(rd, team, "team", "parentAccountOrgUnitId", 1000, NULL, NULL);
-    member(rd, team, "team", "subLevelUnits", JSON_ARRAY, "an array");
+    member(rd, team, "team", "subLevelUnits", UB_J_ARRAY, "an array");
 
     /* Status by any of its three names; the store checks they agree. */
     string_member(rd, status, "status", "id", 36, ub_check_uuid, "status_uuid");
@@ -366,7 +373,7 @@ static void read_uniform(reader *rd, json_t *body, json_t *access)
     string_member(rd, body, NULL, "statusCode", 32, NULL, "status_code");
     num = int_member(rd, details, "statusDetails", "statusId");
     if (num != NULL) {
-        json_object_set(rd->ar->change, "status_num", num);
+        json_object_set_new(rd->ar->change, "status_num", json_integer(num->u.integer));
     }
     string_member(rd, details, "statusDetails", "uniqueId", 1000, NULL, NULL);
     string_member(rd, details, "statusDetails", "statusName", 1000, NULL, NULL);
@@ -416,14 +423,14 @@ ub_account_request *ub_account_request_parse(const ub_request *req,
                                              const char *body, apr_size_t len,
                                              ub_problem *problem)
 {
-    json_t *doc = ub_json_parse_body(req->pool, body, len, problem);
+    const ub_jval *doc = ub_jdoc_parse(req->pool, body, len, problem);
     reader rd;
-    json_t *access;
+    const ub_jval *access;
 
     if (doc == NULL) {
         return NULL;
     }
-    if (!json_is_object(doc)) {
+    if (doc->type != UB_J_OBJECT) {
         problem->status = 400;
         problem->code = "invalid_body";
         problem->message = "the body must be one JSON object";

@@ -7,7 +7,8 @@
  * per request (perf, issue 4), more than PostgreSQL's whole floor. This
  * tree is a handful of pool blocks: strings decoded into one buffer the
  * size of the body, arrays and objects as contiguous vectors in document
- * order. It is as strict as ub_json_parse_body was: RFC 8259 grammar,
+ * order. It is as strict as jansson's json_loadb with duplicate keys
+ * refused (tests/fuzz/fuzz_jdoc.c compares the two): RFC 8259 grammar,
  * valid UTF-8, no NUL character (raw or \u0000), no duplicate keys,
  * integers that fit in a long long, finite reals, nesting at most
  * UB_JDOC_MAX_DEPTH deep.

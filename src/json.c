@@ -20,40 +20,6 @@ json_t *ub_json_own(apr_pool_t *pool, json_t *doc)
     return doc;
 }
 
-/* jansson's error text quotes the input near the error, possibly cut in
- * the middle of a UTF-8 sequence: keep it to printable ASCII so that the
- * answer stays valid JSON text. */
-static const char *printable(apr_pool_t *pool, const char *text)
-{
-    char *copy = apr_pstrdup(pool, text), *c;
-
-    for (c = copy; *c; c++) {
-        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
-            *c = '?';
-        }
-    }
-    return copy;
-}
-
-json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
-                           ub_problem *problem)
-{
-    json_error_t err;
-    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-
-    if (doc == NULL) {
-        problem->status = 400;
-        problem->code = "invalid_json";
-        problem->message = apr_psprintf(pool,
-            "the body is not valid JSON: %s (line %d, column %d)",
-            printable(pool, err.text), err.line, err.column);
-        problem->description = "Send a JSON document encoded in UTF-8, "
-            "without duplicate keys or NUL characters.";
-        return NULL;
-    }
-    return ub_json_own(pool, doc);
-}
-
 const char *ub_json_dump(apr_pool_t *pool, const json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);

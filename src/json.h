@@ -11,12 +11,6 @@
 /* The document is released when the pool is: no path can leak it. */
 json_t *ub_json_own(apr_pool_t *pool, json_t *doc);
 
-/* Parses a request body. Rejects invalid UTF-8, NUL characters, duplicate
- * keys and nesting deeper than jansson's limit. On failure fills problem
- * (400, with the parser's line and column) and returns NULL. */
-json_t *ub_json_parse_body(apr_pool_t *pool, const char *buf, apr_size_t len,
-                           ub_problem *problem);
-
 /* Serialises a document into pool memory. */
 const char *ub_json_dump(apr_pool_t *pool, const json_t *doc);
 

@@ -31,99 +31,6 @@ START_TEST(own_passes_null_through)
 }
 END_TEST
 
-START_TEST(parse_body_returns_document)
-{
-    ub_problem p = { 0 };
-    const char *body = "{\"a\":[1,2]}";
-    json_t *doc = ub_json_parse_body(ut_pool, body, strlen(body), &p);
-
-    ck_assert_ptr_nonnull(doc);
-    ck_assert_int_eq(json_array_size(json_object_get(doc, "a")), 2);
-    ck_assert_int_eq(p.status, 0);
-}
-END_TEST
-
-START_TEST(parse_body_reads_only_len_bytes)
-{
-    ub_problem p = { 0 };
-    const char *body = "[1]garbage";
-
-    ck_assert_ptr_nonnull(ub_json_parse_body(ut_pool, body, 3, &p));
-}
-END_TEST
-
-static ub_problem parse_refused(const char *body, apr_size_t len)
-{
-    ub_problem p = { 0 };
-
-    ck_assert_ptr_null(ub_json_parse_body(ut_pool, body, len, &p));
-    ck_assert_int_eq(p.status, 400);
-    ck_assert_str_eq(p.code, "invalid_json");
-    ck_assert_ptr_nonnull(p.message);
-    ck_assert_ptr_nonnull(p.description);
-    return p;
-}
-
-START_TEST(parse_body_refuses_syntax_error_naming_line_and_column)
-{
-    const char *body = "[\n {\"a\": 1,}\n]";
-    ub_problem p = parse_refused(body, strlen(body));
-
-    ck_assert_ptr_nonnull(strstr(p.message, "line 2"));
-    ck_assert_ptr_nonnull(strstr(p.message, "column"));
-}
-END_TEST
-
-START_TEST(parse_body_refuses_empty_body)
-{
-    parse_refused("", 0);
-}
-END_TEST
-
-START_TEST(parse_body_refuses_duplicate_keys)
-{
-    const char *body = "{\"a\":1,\"a\":2}";
-
-    parse_refused(body, strlen(body));
-}
-END_TEST
-
-START_TEST(parse_body_refuses_nul_escape)
-{
-    const char *body = "{\"a\":\"x\\u0000y\"}";
-
-    parse_refused(body, strlen(body));
-}
-END_TEST
-
-START_TEST(parse_body_refuses_raw_nul_byte)
-{
-    static const char body[] = "{\"a\":\"x\0y\"}";
-
-    parse_refused(body, sizeof(body) - 1);
-}
-END_TEST
-
-START_TEST(parse_body_refuses_invalid_utf8)
-{
-    const char *latin1 = "{\"a\":\"Zo\xeb\"}";
-    const char *overlong = "{\"a\":\"\xc0\xaf\"}";
-    const char *surrogate = "{\"a\":\"\\ud800\"}";
-
-    parse_refused(latin1, strlen(latin1));
-    parse_refused(overlong, strlen(overlong));
-    parse_refused(surrogate, strlen(surrogate));
-}
-END_TEST
-
-START_TEST(parse_body_refuses_nesting_too_deep)
-{
-    const char *body = ut_repeat("[", 3000);
-
-    parse_refused(body, strlen(body));
-}
-END_TEST
-
 START_TEST(dump_is_compact)
 {
     json_t *doc = ut_parse("{ \"a\" : [ 1 , 2 ] , \"b\" : null }");
@@ -441,15 +348,6 @@ Suite *json_suite(void)
     tc = ut_tcase("documents");
     tcase_add_test(tc, own_releases_document_with_pool);
     tcase_add_test(tc, own_passes_null_through);
-    tcase_add_test(tc, parse_body_returns_document);
-    tcase_add_test(tc, parse_body_reads_only_len_bytes);
-    tcase_add_test(tc, parse_body_refuses_syntax_error_naming_line_and_column);
-    tcase_add_test(tc, parse_body_refuses_empty_body);
-    tcase_add_test(tc, parse_body_refuses_duplicate_keys);
-    tcase_add_test(tc, parse_body_refuses_nul_escape);
-    tcase_add_test(tc, parse_body_refuses_raw_nul_byte);
-    tcase_add_test(tc, parse_body_refuses_invalid_utf8);
-    tcase_add_test(tc, parse_body_refuses_nesting_too_deep);
     tcase_add_test(tc, dump_is_compact);
     suite_add_tcase(s, tc);
 

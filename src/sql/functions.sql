@@ -280,8 +280,9 @@ BEGIN
               LEFT JOIN userbulk.program_admin_roles p
                      ON p.account_id = v_account AND p.code = b.program_admin_role
              CROSS JOIN LATERAL (
-                   SELECT coalesce(array_agg(ur.role_id ORDER BY ur.role_id), '{}') AS ids
-                     FROM userbulk.user_roles ur WHERE ur.user_id = u.id) cur
+                   -- in key order straight from the index: no sort per user
+                   SELECT ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                 WHERE ur.user_id = u.id ORDER BY ur.role_id) AS ids) cur
              CROSS JOIN LATERAL (
                    SELECT u.id IS NOT NULL
                           AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1,

@@ -88,6 +88,8 @@ DECLARE
     v_apply    boolean;
     v_seen     userbulk.idempotency;
     v_changing integer;
+    v_done     integer;
+    v_locked   integer;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -293,30 +295,11 @@ BEGIN
                                 b.department, b.location, b.program_admin_role, b.locked_out)
                                OR cur.ids IS DISTINCT FROM coalesce(spec.ids, '{}')) AS changed) ch;
 
-            -- 3. Lock the users the batch changes, in key order, so that
-            -- concurrent batches queue instead of deadlocking. Unchanged
-            -- records need no lock: reporting them unchanged is true of
-            -- the order "this request, then the concurrent one". A locked
-            -- row is read as it is now: if a user changed between the read
-            -- above and its lock, decide again with every lock taken first.
-            IF NOT v_lock_all THEN
-                SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_changing
-                  FROM (SELECT u.version <> w.version AS moved
-                          FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
-                         WHERE w.errors = '[]' AND w.after IS NOT NULL
-                         ORDER BY u.id
-                           FOR NO KEY UPDATE OF u) l;
-                IF v_failed > 0 THEN
-                    -- Rolling back to the savepoint releases the locks just
-                    -- taken, so locking all in key order cannot deadlock.
-                    RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
-                END IF;
-            ELSE
-                SELECT count(*) INTO v_changing FROM ub_put_work w
-                 WHERE w.errors = '[]' AND w.after IS NOT NULL;
-            END IF;
-            -- A batch that changes nothing (a daily sync resending what is
-            -- stored) is answered now: no email can conflict, nothing to write.
+            -- 3. A batch that changes nothing (a daily sync resending what
+            -- is stored) is answered now: no email can conflict, nothing to
+            -- lock or write.
+            SELECT count(*) INTO v_changing FROM ub_put_work w
+             WHERE w.errors = '[]' AND w.after IS NOT NULL;
             v_apply := false;
             EXIT WHEN v_changing = 0;
 
@@ -345,28 +328,66 @@ BEGIN
                 EXIT WHEN v_failed = 0;
             END LOOP;
 
-            -- 5. Apply, unless this is a dry run, or an atomic request of
-            -- which a record failed. A dry run answers the versions a real
-            -- run would give.
+            -- 5. Lock the users the batch changes, in key order, so that
+            -- concurrent batches queue instead of deadlocking, and apply
+            -- in the same statement, unless this is a dry run or an atomic
+            -- request of which a record failed (those take the same locks
+            -- and apply nothing; a dry run answers the versions a real run
+            -- would give). Unchanged records need no lock: reporting them
+            -- unchanged is true of the order "this request, then the
+            -- concurrent one". A locked row is read as it is now: if a
+            -- user changed since the pass above read it, nothing of this
+            -- attempt stays (UBLCK rolls back to the savepoint, which also
+            -- releases the locks, so locking all in key order next cannot
+            -- deadlock) and everything is decided again under the locks.
+            -- A locked row stays where it is until this statement updates
+            -- it, so the update finds it by place, without a second lookup.
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false)
                            OR EXISTS (SELECT 1 FROM ub_put_work w WHERE w.errors <> '[]')));
+            IF v_apply THEN
+                WITH locked AS MATERIALIZED (
+                    SELECT u.ctid AS at, u.id, u.version <> w.version AS moved
+                      FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                     WHERE w.errors = '[]' AND w.after IS NOT NULL
+                     ORDER BY u.id
+                       FOR NO KEY UPDATE OF u),
+                changed AS (
+                    -- each becomes w.version + 1 (answered below, no second
+                    -- write of the work table)
+                    UPDATE userbulk.users u
+                       SET email = w.email, first_name = w.first_name,
+                           middle_name = w.middle_name, last_name = w.last_name,
+                           phone1 = w.phone, department_code = w.department,
+                           location_code = w.location,
+                           program_admin_role_code = w.program_admin_role,
+                           locked_out = w.locked_out,
+                           version = u.version + 1, updated_at = now(), updated_by = p_actor
+                      FROM locked l JOIN ub_put_work w ON w.user_id = l.id
+                     WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved
+                       AND u.account_id = v_account
+                    RETURNING 1)
+                SELECT count(*) FILTER (WHERE l.moved), count(*), (SELECT count(*) FROM changed)
+                  INTO v_failed, v_locked, v_done
+                  FROM locked l;
+            ELSE
+                SELECT count(*) FILTER (WHERE l.moved) INTO v_failed
+                  FROM (SELECT u.version <> w.version AS moved
+                          FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                         WHERE w.errors = '[]' AND w.after IS NOT NULL
+                         ORDER BY u.id
+                           FOR NO KEY UPDATE OF u) l;
+            END IF;
+            IF v_failed > 0 THEN
+                RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
+            END IF;
             IF NOT v_apply THEN
                 EXIT;
             END IF;
-            -- The rows are locked and were checked at w.version: each
-            -- becomes w.version + 1 (answered below, no second write here).
-            UPDATE userbulk.users u
-                   SET email = w.email, first_name = w.first_name,
-                       middle_name = w.middle_name, last_name = w.last_name,
-                       phone1 = w.phone, department_code = w.department,
-                       location_code = w.location,
-                       program_admin_role_code = w.program_admin_role,
-                       locked_out = w.locked_out,
-                       version = u.version + 1, updated_at = now(), updated_by = p_actor
-                  FROM ub_put_work w
-                 WHERE u.account_id = v_account AND u.id = w.user_id
-                   AND w.errors = '[]' AND w.after IS NOT NULL;
+            IF v_done <> v_locked THEN
+                -- every locked row, unmoved, is updated: anything else is a bug
+                RAISE EXCEPTION 'put_users: % of % locked users updated', v_done, v_locked;
+            END IF;
 
             DELETE FROM userbulk.user_roles ur
              USING ub_put_work w

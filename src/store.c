@@ -7,7 +7,9 @@
 #include "store.h"
 #include "json.h"
 
-/* apr_dbd's pgsql driver turns %s into $n; the casts are ours. */
+/* apr_dbd's pgsql driver turns %s into $n; the casts are ours. After the
+ * caller and the options, one array per column in the order of
+ * ub_put_column (batch.h). */
 static const char sql_put_users[] =
     "SELECT idx, user_id, version, errors "
     "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::integer[], "

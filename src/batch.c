@@ -17,7 +17,6 @@ void ub_record_fail(apr_pool_t *pool, ub_put_record *rec, const char *field,
 {
     ub_field_error *e = apr_array_push(rec->errors);
 
-    (void)pool;
     e->field = field;
     e->code = code;
     e->message = message;

@@ -8,9 +8,6 @@
 -- put_users).
 DROP TYPE IF EXISTS userbulk.put_item CASCADE;
 DROP FUNCTION IF EXISTS userbulk.put_view(text, text, text, text, text, text, text, text, boolean, uuid[]);
-DROP FUNCTION IF EXISTS userbulk.put_canon(text, text, text, text, text, text, text, text, boolean);
-DROP FUNCTION IF EXISTS userbulk.put_digest(text, text, text, text, text, text, text, text, boolean);
-DROP FUNCTION IF EXISTS userbulk.put_checks_pass(text, boolean, boolean, boolean, boolean, bigint);
 
 DROP TYPE IF EXISTS userbulk.put_result CASCADE;
 CREATE TYPE userbulk.put_result AS (
@@ -64,7 +61,6 @@ $$;
 -- row with idx -1 when the body differs.
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb);
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb, jsonb);
-DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, text, jsonb, integer[], text[], text[], text[], text[]);
 CREATE OR REPLACE FUNCTION userbulk.put_users(
     p_account text, p_actor text, p_trace text, p_options jsonb,
     p_idx integer[], p_user_name text[], p_email text[], p_first_name text[],

@@ -116,14 +116,14 @@ BEGIN
     -- Working set of this call; created once per connection, emptied at
     -- commit, so no catalog churn per request.
     -- (A session that predates a schema upgrade has an older shape: drop it.)
-    IF EXISTS (SELECT 1 FROM pg_attribute a
-                WHERE a.attrelid = to_regclass('pg_temp.ub_put_work')
-                  AND a.attname IN ('roles', 'expected_version', 'fast')) THEN
+    IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'at') THEN
         DROP TABLE pg_temp.ub_put_work;
     END IF;
     IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
         CREATE TEMP TABLE ub_put_work (
-            idx                integer PRIMARY KEY,
+            idx                integer NOT NULL,   -- no index: only ever read whole
             user_name          text,
             email              text,
             first_name         text,
@@ -135,6 +135,7 @@ BEGIN
             program_admin_role text,
             locked_out         boolean,
             user_id            uuid,
+            at                 tid,     -- where the user's row was read
             role_ids           uuid[] NOT NULL DEFAULT '{}',
             errors             jsonb NOT NULL DEFAULT '[]',
             before             jsonb,   -- the fields the record changes, as
@@ -176,7 +177,7 @@ BEGIN
                          FROM userbulk.put_roles(v_account, s.roles::jsonb) q) r)
             SELECT b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
                    b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
-                   u.id, coalesce(spec.ids, '{}'),
+                   u.id, u.ctid, coalesce(spec.ids, '{}'),
                    CASE WHEN u.id IS NULL
                         THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
                         WHEN spec.errs IS NULL
@@ -280,7 +281,8 @@ BEGIN
              CROSS JOIN LATERAL (
                    -- in key order straight from the index: no sort per user
                    SELECT ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                 WHERE ur.user_id = u.id ORDER BY ur.role_id) AS ids) cur
+                                 WHERE ur.user_id = u.id ORDER BY ur.role_id) AS ids
+                   OFFSET 0) cur   -- read once, not at each use
              CROSS JOIN LATERAL (
                    SELECT u.id IS NOT NULL
                           AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1,
@@ -289,7 +291,8 @@ BEGIN
                                IS DISTINCT FROM
                                (b.email, b.first_name, b.middle_name, b.last_name, b.phone,
                                 b.department, b.location, b.program_admin_role, b.locked_out)
-                               OR cur.ids IS DISTINCT FROM coalesce(spec.ids, '{}')) AS changed) ch;
+                               OR cur.ids IS DISTINCT FROM coalesce(spec.ids, '{}')) AS changed
+                   OFFSET 0) ch;
 
             -- 3. A batch that changes nothing (a daily sync resending what
             -- is stored) is answered now: no email can conflict, nothing to
@@ -331,20 +334,21 @@ BEGIN
             -- and apply nothing; a dry run answers the versions a real run
             -- would give). Unchanged records need no lock: reporting them
             -- unchanged is true of the order "this request, then the
-            -- concurrent one". A locked row is read as it is now: if a
-            -- user changed since the pass above read it, nothing of this
-            -- attempt stays (UBLCK rolls back to the savepoint, which also
-            -- releases the locks, so locking all in key order next cannot
-            -- deadlock) and everything is decided again under the locks.
-            -- A locked row stays where it is until this statement updates
-            -- it, so the update finds it by place, without a second lookup.
+            -- concurrent one". Each row is found where the pass above read
+            -- it (a TID scan, no second index lookup) and locked as it is
+            -- now: if a user changed since, its row is no longer there or
+            -- is at another version. Then nothing of this attempt stays
+            -- (UBLCK rolls back to the savepoint, which also releases the
+            -- locks, so locking all in key order next cannot deadlock) and
+            -- everything is decided again under the locks. A locked row
+            -- stays where it is until this statement updates it.
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false)
                            OR EXISTS (SELECT 1 FROM ub_put_work w WHERE w.errors <> '[]')));
             IF v_apply THEN
                 WITH locked AS MATERIALIZED (
                     SELECT u.ctid AS at, u.id, u.version <> w.version AS moved
-                      FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                      FROM ub_put_work w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
                      WHERE w.errors = '[]' AND w.after IS NOT NULL
                      ORDER BY u.id
                        FOR NO KEY UPDATE OF u),
@@ -367,13 +371,16 @@ BEGIN
                   INTO v_failed, v_locked, v_done
                   FROM locked l;
             ELSE
-                SELECT count(*) FILTER (WHERE l.moved) INTO v_failed
+                SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_locked
                   FROM (SELECT u.version <> w.version AS moved
-                          FROM userbulk.users u JOIN ub_put_work w ON w.user_id = u.id
+                          FROM ub_put_work w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
                          WHERE w.errors = '[]' AND w.after IS NOT NULL
                          ORDER BY u.id
                            FOR NO KEY UPDATE OF u) l;
             END IF;
+            -- a row no longer where it was read moved too
+            v_failed := v_failed + (SELECT count(*) FROM ub_put_work w
+                                     WHERE w.errors = '[]' AND w.after IS NOT NULL) - v_locked;
             IF v_failed > 0 THEN
                 RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
             END IF;

@@ -7,8 +7,11 @@ use warnings;
 use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
+use File::Temp qw(tempdir);
 use JSON::PP ();
+use POSIX ();
 use UserBulk::Test qw(:all);
+use UserBulk::Reliability qw(lock_session wait_until);
 
 my $TRUE = JSON::PP::true;
 my $FALSE = JSON::PP::false;
@@ -372,6 +375,54 @@ for my $method (qw(GET POST DELETE PATCH)) {
        'every applied change has its audit row';
     reset_demo();
     db_query("DELETE FROM userbulk.users WHERE user_name LIKE 'u%.acme'");
+}
+
+# --- a user changed by another writer after the batch read it ---------------------------
+# The batch reads alice, then waits for her row, locked by a writer that
+# changes her phone. Once the writer commits, the batch must decide again on
+# what is stored now, never apply what it decided on the stale read: a
+# plain record still applies (PUT replaces) on top of the writer's version,
+# and the audit's "before" is the writer's value; a record that names the
+# version it read fails with a conflict. The other record applies either way.
+{
+    my $dir = tempdir(CLEANUP => 1);
+    for my $case ('plain', 'versioned') {
+        reset_demo();
+        my $v = user('alice.acme')->{version};
+        my $writer = lock_session("UPDATE userbulk.users SET phone1 = '+1 555 0100', version = version + 1
+                                    WHERE user_name = 'alice.acme'");
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $res = put([ alice(phoneNumber => '+1 555 0199', $case eq 'versioned' ? (version => $v + 0) : ()),
+                            { userName => 'bob.acme', email => 'bob@acme.example', name => { firstName => 'Bobby' } } ]);
+            open my $fh, '>', "$dir/$case" or POSIX::_exit(1);
+            print $fh encode_json({ code => $res->code, body => $res->json });
+            close $fh;
+            POSIX::_exit(0);
+        }
+        ok wait_until(30, sub { db_query("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0 }),
+           "$case: the batch waits for the writer's lock on alice";
+        ok $writer->{commit}->(), "$case: the writer commits";
+        waitpid $pid, 0;
+        open my $fh, '<', "$dir/$case" or die "$case: no response recorded\n";
+        my $got = JSON::PP->new->decode(do { local $/; <$fh> });
+        my $body = $got->{body};
+        my %ok = map { $_->{userName} => $_ } @{ $body->{successResults} // [] };
+        is $got->{code}, 200, "$case: 200";
+        is user('bob.acme')->{first_name}, 'Bobby', "$case: bob has the batch's name";
+        if ($case eq 'plain') {
+            is $ok{'alice.acme'}{version}, $v + 2, 'plain: alice applied on top of the writer (version + 2)';
+            is user('alice.acme')->{phone}, '+1 555 0199', "plain: alice has the batch's phone";
+            is db_query("SELECT before ->> 'phoneNumber' FROM userbulk.audit
+                          WHERE user_id = '$ALICE' ORDER BY id DESC LIMIT 1"), '+1 555 0100',
+               "plain: the audit's before is the writer's phone, not the stale read";
+        } else {
+            has_error($body, 0, 'version', 'conflict', 'versioned: alice fails with a version conflict');
+            is user('alice.acme')->{phone}, '+1 555 0100', "versioned: alice keeps the writer's phone";
+            is user('alice.acme')->{version}, $v + 1, "versioned: alice stays at the writer's version";
+        }
+    }
+    reset_demo();
 }
 
 done_testing();

@@ -159,7 +159,7 @@ sub httpd_child_of_connection {
 
 # A PostgreSQL session of its own that holds a lock until told otherwise:
 #   my $s = lock_session('LOCK TABLE userbulk.audit IN SHARE MODE');
-#   ...; $s->{release}->();
+#   ...; $s->{release}->();     # rolls back ($s->{commit}->() commits)
 # Returns once the lock is held. Its application_name is ub-lock-holder.
 sub lock_session {
     my ($sql) = @_;
@@ -171,13 +171,17 @@ sub lock_session {
     print {$in} "BEGIN;\n$sql;\n\\echo ub-locked\n";
     $in->flush;
     while (defined(my $l = <$out>)) { last if $l =~ /ub-locked/ }
+    my $end = sub {
+        my ($verb) = @_;
+        print {$in} "$verb;\n\\q\n";
+        close $in;
+        waitpid $pid, 0;
+        return $? == 0;
+    };
     return {
         pid => $pid,
-        release => sub {
-            print {$in} "ROLLBACK;\n\\q\n";
-            close $in;
-            waitpid $pid, 0;
-        },
+        release => sub { $end->('ROLLBACK') },
+        commit => sub { $end->('COMMIT') },
     };
 }
 

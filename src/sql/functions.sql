@@ -86,6 +86,7 @@ DECLARE
     v_changing integer;
     v_done     integer;
     v_locked   integer;
+    v_request  bigint;     -- the request's row in userbulk.audit_request
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -403,11 +404,16 @@ BEGIN
                   WHERE w.errors = '[]' AND w.after ? 'roles'
             ON CONFLICT DO NOTHING;
 
-            INSERT INTO userbulk.audit (account_id, actor, trace_id, endpoint, user_id, before, after)
-                 SELECT v_account, p_actor, p_trace, 'PUT /users', w.user_id, w.before, w.after
-                   FROM ub_put_work w
-                  WHERE w.errors = '[]' AND w.after IS NOT NULL
-                  ORDER BY w.idx;
+            -- The audit trail: the request once, each changed user's fields.
+            IF v_done > 0 THEN
+                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
+                     VALUES (v_account, p_actor, p_trace, 'PUT /users')
+                  RETURNING id INTO v_request;
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+                     SELECT v_request, v_account, w.user_id, w.before, w.after
+                       FROM ub_put_work w
+                      WHERE w.errors = '[]' AND w.after IS NOT NULL;
+            END IF;
             EXIT;
         EXCEPTION
             WHEN SQLSTATE 'UBLCK' THEN
@@ -438,6 +444,35 @@ BEGIN
                                 THEN 1 ELSE 0 END,
                w.errors
           FROM ub_put_work w ORDER BY w.idx;
+END
+$fn$;
+
+-- ---------------------------------------------------------------------------
+-- Retention of the audit trail, which the module never prunes; e.g. nightly:
+--   SELECT userbulk.prune_audit(now() - interval '400 days');
+-- Deletes the requests made before p_before with all their rows (what the
+-- view userbulk.audit shows of them) and answers how many rows of the view
+-- went. A request's rows are found through audit_change's BRIN summary:
+-- old requests have the lowest numbers.
+CREATE OR REPLACE FUNCTION userbulk.prune_audit(p_before timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    v_ids  bigint[];
+    v_rows bigint;
+BEGIN
+    WITH gone AS (DELETE FROM userbulk.audit_request r WHERE r.at < p_before RETURNING r.id)
+    SELECT array_agg(g.id) INTO v_ids FROM gone g;
+    IF v_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM userbulk.audit_change c
+     WHERE c.request_id = ANY (v_ids)
+       AND c.request_id BETWEEN (SELECT min(x) FROM unnest(v_ids) x)
+                            AND (SELECT max(x) FROM unnest(v_ids) x);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
 END
 $fn$;
 
@@ -822,13 +857,20 @@ BEGIN
                 SELECT v_account, d.id, r FROM diff d CROSS JOIN unnest(v_roles) AS r
                  WHERE d.c_roles AND NOT (r = ANY (d.role_ids))
                 RETURNING 1
+            ), req AS (
+                -- the audit trail: the request once, if it changes anyone
+                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
+                SELECT v_account, p_actor, p_trace, 'POST /api/v1/account/users/update'
+                 WHERE EXISTS (SELECT 1 FROM diff)
+                RETURNING id
             ), aud AS (
-                INSERT INTO userbulk.audit (account_id, actor, trace_id, endpoint, user_id, before, after)
-                SELECT v_account, p_actor, p_trace, 'POST /api/v1/account/users/update', d.id, d.before, d.after
-                  FROM diff d
+                -- and each changed target's fields
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+                SELECT q.id, v_account, d.id, d.before, d.after
+                  FROM diff d CROSS JOIN req q
                 RETURNING 1
             )
-            -- upd, del, ins and aud run regardless (data-modifying WITH).
+            -- upd, del, ins, req and aud run regardless (data-modifying WITH).
             -- Where the targets are now: a changed one moved to its new
             -- version.
             SELECT array_agg(coalesce(n.at, c.at)) INTO v_at

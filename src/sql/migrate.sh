@@ -8,12 +8,14 @@
 # CONNINFO is a libpq connection string or URI. The role it connects as needs
 # CREATE on the database the first time (it then owns the schema userbulk).
 #
-# Each file migrations/NNN_*.sql is applied once, in order, in its own
-# transaction together with the row recording its version in
-# userbulk.schema_version; functions.sql is then (re)applied, in one
-# transaction. Running it again changes nothing. It may run while httpd
-# serves: a request waits for the transaction at most, and the sessions
-# mod_dbd holds pick up the new functions by themselves.
+# Each file migrations/NNN_*.sql is applied once, in order, together with
+# the row recording its version in userbulk.schema_version; functions.sql is
+# then (re)applied. All of it is one transaction: a request served meanwhile
+# sees the old tables with the old functions or the new with the new, never
+# a mix, and a failure leaves the database as it was. Running it again
+# changes nothing. It may run while httpd serves: a request waits for the
+# transaction at most, and the sessions mod_dbd holds pick up the new
+# functions by themselves.
 #
 # Safe to start on several nodes at once (a deployment that runs it
 # everywhere): an advisory lock makes the runs take turns, and each
@@ -52,30 +54,26 @@ if (( current > latest )); then
     exit 3
 fi
 
-for file in "$here"/migrations/[0-9][0-9][0-9]_*.sql; do
-    name=$(basename "$file" .sql)
-    version=$((10#${name%%_*}))
-    if (( version <= current )); then
-        continue
-    fi
-    # Under the lock, applied only if no other run did it meanwhile.
-    out=$( { echo 'SET client_min_messages = warning;'
-             echo 'BEGIN;'
-             echo "SELECT $LOCK \\g /dev/null"
-             echo "SELECT NOT EXISTS (SELECT 1 FROM userbulk.schema_version WHERE version = $version) AS todo \\gset"
-             echo '\if :todo'
-             echo "\\echo migrate: applying $name"
-             echo "\\i '$file'"
-             echo "INSERT INTO userbulk.schema_version (version, name) VALUES ($version, '$name');"
-             echo '\endif'
-             echo 'COMMIT;'
-           } | psql_q)
-    if [[ -n $out ]]; then echo "$out"; fi
-done
-{ echo 'SET client_min_messages = warning;'
-  echo 'BEGIN;'
-  echo "SELECT $LOCK \\g /dev/null"
-  echo "\\i '$here/functions.sql'"
-  echo 'COMMIT;'
+# Under the lock, each migration applied only if no other run did it
+# meanwhile.
+{
+    echo 'SET client_min_messages = warning;'
+    echo 'BEGIN;'
+    echo "SELECT $LOCK \\g /dev/null"
+    for file in "$here"/migrations/[0-9][0-9][0-9]_*.sql; do
+        name=$(basename "$file" .sql)
+        version=$((10#${name%%_*}))
+        if (( version <= current )); then
+            continue
+        fi
+        echo "SELECT NOT EXISTS (SELECT 1 FROM userbulk.schema_version WHERE version = $version) AS todo \\gset"
+        echo '\if :todo'
+        echo "\\echo migrate: applying $name"
+        echo "\\i '$file'"
+        echo "INSERT INTO userbulk.schema_version (version, name) VALUES ($version, '$name');"
+        echo '\endif'
+    done
+    echo "\\i '$here/functions.sql'"
+    echo 'COMMIT;'
 } | psql_q
 echo "migrate: schema at version $(psql_q -At -c 'SELECT max(version) FROM userbulk.schema_version')"

@@ -88,7 +88,7 @@ static void refuse_unknown(apr_pool_t *pool, ub_put_record *rec, const ub_jval *
         const char *key = obj->u.members[i].key;
         const char *const *k;
 
-        for (k = known; *k != NULL && strcmp(*k, key) != 0; k++)
+        for (k = known; *k != NULL && ((*k)[0] != key[0] || strcmp(*k, key) != 0); k++)
             ;
         if (*k == NULL) {
             ub_record_fail(pool, rec, join_path(pool, parent, key),

@@ -39,7 +39,7 @@ static int fail(parser *ps, const char *what)
     return -1;
 }
 
-static void skip_space(parser *ps)
+static void eat_space(parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r'
                                || *ps->p == '\t')) {
@@ -463,14 +463,14 @@ static int read_key(parser *ps)
 {
     frame *f = &ps->frames[ps->depth - 1];
 
-    skip_space(ps);
+    eat_space(ps);
     if (ps->p == ps->end || *ps->p != '"') {
         return fail(ps, "string or '}' expected");
     }
     if (read_string(ps, &f->key, &f->key_len) != 0) {
         return -1;
     }
-    skip_space(ps);
+    eat_space(ps);
     if (ps->p == ps->end || *ps->p != ':') {
         return fail(ps, "':' expected");
     }
@@ -489,7 +489,7 @@ static int read_value(parser *ps, ub_jval *v, int *opened)
     if (ps->depth >= UB_JDOC_MAX_DEPTH) {
         return fail(ps, "nesting too deep");
     }
-    skip_space(ps);
+    eat_space(ps);
     if (ps->p == ps->end) {
         return fail(ps, "unexpected end of input");
     }
@@ -503,7 +503,7 @@ static int read_value(parser *ps, ub_jval *v, int *opened)
         }
         ps->p++;
         *opened = 1;
-        skip_space(ps);
+        eat_space(ps);
         if (ps->p < ps->end && *ps->p == (type == UB_J_OBJECT ? '}' : ']')) {
             ps->p++;
             *opened = 0;            /* empty: closed already */
@@ -546,7 +546,7 @@ static int parse(parser *ps, ub_jval *root)
             frame *f;
 
             if (ps->depth == 0) {
-                skip_space(ps);
+                eat_space(ps);
                 if (ps->p != ps->end) {
                     return fail(ps, "end of input expected after the document");
                 }
@@ -557,7 +557,7 @@ static int parse(parser *ps, ub_jval *root)
             if (push_entry(ps, f->key, f->key_len, &v) != 0) {
                 return -1;
             }
-            skip_space(ps);
+            eat_space(ps);
             if (ps->p == ps->end) {
                 return fail(ps, "unexpected end of input");
             }

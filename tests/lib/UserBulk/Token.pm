@@ -28,7 +28,7 @@ use JSON::PP ();
 use MIME::Base64 qw(encode_base64 decode_base64);
 use Exporter 'import';
 
-our @EXPORT_OK = qw(mint_token load_key default_key_file b64url b64url_decode
+our @EXPORT_OK = qw(mint_token tampered_token load_key default_key_file b64url b64url_decode
                     ISSUER AUDIENCE);
 
 # The issuer and audience the demo and test configurations accept.
@@ -55,6 +55,16 @@ sub b64url_decode {
     $s =~ tr{-_}{+/};
     $s .= '=' x ((4 - length($s) % 4) % 4);
     return decode_base64($s);
+}
+
+# A valid token (mint_token's arguments) whose payload was changed after
+# signing: account acme -> globex, the signature kept. Every auth module
+# must refuse it.
+sub tampered_token {
+    my ($h, $p, $s) = split /\./, mint_token(@_);
+    my $claims = JSON::PP->new->decode(b64url_decode($p));
+    $claims->{account} = 'globex';
+    return join '.', $h, b64url(JSON::PP->new->canonical->encode($claims)), $s;
 }
 
 # Returns { kid => ..., secret => raw bytes } from a JWK of kty "oct".

@@ -25,7 +25,9 @@ RUN       := .run
 
 APR_INC   := $(shell $(APXS) -q APR_INCLUDEDIR 2>/dev/null)
 APU_INC   := $(shell apu-1-config --includes 2>/dev/null)
-HTTPD_INC := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
+# The platform's defines as httpd was built with them (-DLINUX -D_REENTRANT
+# -D_GNU_SOURCE on Debian), so that the core sees APR's types as the module does.
+APR_CPPFLAGS := $(shell $(APXS) -q EXTRA_CPPFLAGS 2>/dev/null)
 MODDIR    := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
 HTTPD_ETC := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
 
@@ -42,15 +44,16 @@ CONF_ENABLED    ?= $(HTTPD_ETC)/conf-enabled
 
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS    ?= -O2 -g
-CPPFLAGS  += -DLINUX -D_REENTRANT -D_GNU_SOURCE -I$(APR_INC) $(APU_INC) -Isrc
+CPPFLAGS  += $(APR_CPPFLAGS) -I$(APR_INC) $(APU_INC) -Isrc
 CORE_LIBS := -laprutil-1 -lapr-1 -ljansson
 
+GLUE_SRC  := $(sort $(wildcard mod_userbulk*.c))
 CORE_SRC  := $(wildcard src/*.c)
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test test-ha unit itest token seed db bench install uninstall clean check-build \
+.PHONY: all deps run test test-ha unit token seed db bench install uninstall clean \
         fuzz fuzz-build fuzz-coverage test-asan asan-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
@@ -65,9 +68,9 @@ $(B)/libuserbulk.a: $(CORE_OBJ)
 
 # apxs writes its objects beside the source: it compiles a link to the
 # source inside $(B) so that nothing lands in the tree.
-$(B)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(B)/libuserbulk.a
-	mkdir -p $(B)/glue && ln -sf ../../mod_userbulk.c $(B)/glue/mod_userbulk.c
-	$(APXS) -c -Wc,"$(WARN)" -I. -Isrc -o $(B)/glue/mod_userbulk.la $(B)/glue/mod_userbulk.c \
+$(B)/mod_userbulk.so: $(GLUE_SRC) mod_userbulk.h src/*.h $(B)/libuserbulk.a
+	mkdir -p $(B)/glue && for f in $(GLUE_SRC); do ln -sf ../../$$f $(B)/glue/$$f; done
+	$(APXS) -c -Wc,"$(WARN)" -I. -Isrc -o $(B)/glue/mod_userbulk.la $(GLUE_SRC:%=$(B)/glue/%) \
 	  $(B)/libuserbulk.a -ljansson >$(B)/apxs.log 2>&1 || { cat $(B)/apxs.log; exit 1; }
 	@! grep -E 'warning:|error:' $(B)/apxs.log
 	@# a new file renamed over the old one: an httpd running the old one
@@ -120,10 +123,10 @@ $(A)/core/%.o: src/%.c src/*.h
 	@mkdir -p $(A)/core
 	$(CC) $(ASAN_FLAGS) $(WARN) -fPIC $(CPPFLAGS) -c -o $@ $<
 
-$(A)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(ASAN_CORE_OBJ)
-	mkdir -p $(A)/glue && ln -sf ../../mod_userbulk.c $(A)/glue/mod_userbulk.c
+$(A)/mod_userbulk.so: $(GLUE_SRC) mod_userbulk.h src/*.h $(ASAN_CORE_OBJ)
+	mkdir -p $(A)/glue && for f in $(GLUE_SRC); do ln -sf ../../$$f $(A)/glue/$$f; done
 	$(APXS) -c -Wc,"$(WARN) $(ASAN_FLAGS)" -Wl,"-fsanitize=address,undefined" -I. -Isrc \
-	  -o $(A)/glue/mod_userbulk.la $(A)/glue/mod_userbulk.c \
+	  -o $(A)/glue/mod_userbulk.la $(GLUE_SRC:%=$(A)/glue/%) \
 	  $(ASAN_CORE_OBJ) -ljansson >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
 	cp $(A)/glue/.libs/mod_userbulk.so $@.tmp && mv -f $@.tmp $@
 
@@ -164,9 +167,9 @@ db:
 	@test -n "$$DB" || { echo "usage: make db DB='host=/var/run/postgresql dbname=userbulk user=userbulk'" >&2; exit 2; }
 	src/sql/migrate.sh "$$DB"
 
-# The load client of the benchmark: plain gcc, no library but pthreads.
+# The load client of the benchmark: no library but pthreads.
 $(B)/bench-client: tests/bench/client.c | $(B)/core
-	gcc -O2 -g -Wall -Wextra -pthread -o $@ $<
+	$(CC) -O2 -g -Wall -Wextra -pthread -o $@ $<
 
 bench: deps
 	@$(MAKE) --no-print-directory $(B)/mod_userbulk.so $(B)/bench-client

@@ -3,7 +3,7 @@
 # PostgreSQL and httpd, next to PostgreSQL's own floor measured in the same
 # run. Prints a table, then one machine-readable line:
 #
-#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P
+#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M
 #
 # Everything lives in .run/bench/ (recreated at each run): pg/ a PostgreSQL
 # cluster with real fsync, httpd/ the server's config and logs, bodies/ the
@@ -376,6 +376,42 @@ top_statements() {
                    printf "    %7.1f ms (plan %5.1f)  %s\n", $2 + $3, $3, substr($5, 1, 80); if (++n == max) exit }' "$OUT/sql-$1.txt"
 }
 
+# The worst requests the limits allow (tests/bench/gen.pl, worst-*), one
+# client, N1 each after one warm-up, each compared with the typical request
+# of its endpoint measured in the same run (put1, post1).
+WORST_KINDS="chain:PUT ring:PUT roles-put:PUT tiny-put:PUT roles-post:POST tiny-post:POST"
+run_worst() {
+    local kw kind m path ctype
+    for kw in $WORST_KINDS; do
+        kind=${kw%%:*} m=${kw#*:}
+        if [[ $m == PUT ]]; then path=/users ctype=$J; else path=$POST_PATH ctype=$PATCH; fi
+        : >"$OUT/worst-$kind.lat"
+        client "worst-$kind-warmup" "$m" "$path" "$ctype" 0 1 "worst-$kind"
+        client "worst-$kind" "$m" "$path" "$ctype" 1 "$N1" "worst-$kind"
+        R[worst-$kind.med_ms]=$(awk '{ print $4 / 1000 }' "$OUT/worst-$kind.lat" | median)
+        R[worst-$kind.status]=$(awk '{ print $3 }' "$OUT/worst-$kind.lat" | sort -u | tr '\n' ' ')
+    done
+}
+
+# The children's peak memory for the largest bodies: httpd restarted (new
+# children, their high-water marks from zero), then the 8 MB bodies of tiny
+# values, one client, three of each; the highest VmHWM of a child, in MB.
+peak_rss_for_tiny_bodies() {
+    local port=$HTTP_PORT i old
+    old=$(pgrep -d ' ' -P "$(head -n1 "$HD/httpd.pid")" -x apache2 || true)
+    "$HTTPD" -f "$HD/httpd.conf" -k restart
+    for ((i = 0; i < 100; i++)); do
+        sleep 0.1
+        [[ -n $(comm -13 <(tr ' ' '\n' <<<"$old" | sort) \
+                <(pgrep -P "$(head -n1 "$HD/httpd.pid")" -x apache2 | sort)) ]] && ub_port_busy "$port" && break
+    done
+    ub_port_busy "$port" || ub_die "httpd does not answer after its restart"
+    : >"$OUT/peak.lat"
+    client peak PUT /users "$J" 0 3 worst-tiny-put
+    client peak POST "$POST_PATH" "$PATCH" 0 3 worst-tiny-post
+    R[peak.rss_mb]=$(children_rss | awk '{ if ($3 > m) m = $3 } END { printf "%.1f", m / 1024 }')
+}
+
 # --- the run ----------------------------------------------------------------------
 
 T0=$(date +%s)
@@ -412,6 +448,8 @@ main() {
 
     say "1 client, $N1 rounds of: floor, PUT /users, floor, PUT /users unchanged, floor, POST"
     run_1c_rounds
+    say "worst requests within the limits, 1 client, $N1 of each"
+    run_worst
     say "PUT /users, 4 clients, disjoint users, 4 x $N4"
     run_4c put4d PUT /users "$J" 1 "$N4" put_users put4d-0 put4d-1 put4d-2 put4d-3
     say "PUT /users, 4 clients, the same users, 4 x $N4"
@@ -471,6 +509,9 @@ main() {
     client prof-small PUT /users "$J" "$offset" 3 small-0
     sql_profile prof-small put_users 3
 
+    say "children's peak memory for 8 MB bodies of tiny values"
+    peak_rss_for_tiny_bodies
+
     # --- figures ----------------------------------------------------------------
     local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch
     floor=$(median <"$OUT/floor.ms")
@@ -479,6 +520,18 @@ main() {
     ratio_put=$(awk -v a="${R[put1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_post=$(awk -v a="${R[post1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_unch=$(awk -v a="${R[unch.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
+
+    # The worst request over the typical one of its endpoint, for each kind;
+    # worst_ratio is the largest.
+    local kw kind typical worst_ratio=0 worst_lines=
+    for kw in $WORST_KINDS; do
+        kind=${kw%%:*}
+        if [[ ${kw#*:} == PUT ]]; then typical=${R[put1.med_ms]}; else typical=${R[post1.med_ms]}; fi
+        R[worst-$kind.ratio]=$(awk -v a="${R[worst-$kind.med_ms]}" -v t="$typical" 'BEGIN { printf "%.2f", a / t }')
+        worst_ratio=$(awk -v a="${R[worst-$kind.ratio]}" -v m="$worst_ratio" 'BEGIN { print (a > m ? a : m) }')
+        worst_lines+=$(printf '  %-11s %8s ms  %5sx the typical %s (status %s)' "$kind" "$(fmt "${R[worst-$kind.med_ms]}")" \
+            "${R[worst-$kind.ratio]}" "${kw#*:}" "${R[worst-$kind.status]% }")$'\n'
+    done
 
     # RSS of the children alive at both samples.
     local rss_sum1 rss_sum2 growth hwm nchild
@@ -532,6 +585,8 @@ main() {
     printf 'httpd children (%s): RSS %s kB at request %s, %s kB at request %s (%s%%); peak VmHWM %s kB\n' \
         "$nchild" "$rss_sum1" "${R[rss.at1]}" "$rss_sum2" "${R[rss.at2]}" "$growth" "$hwm"
     printf '  RSS kB by request: %s\n' "$(tr ' ' '\n' <<<"${R[rss.steps]}" | awk -F: '{ printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+    printf 'worst requests within the limits (median of %s, 1 client):\n%s' "$N1" "$worst_lines"
+    printf 'peak VmHWM of a child after a restart and six 8 MB bodies of tiny values: %s MB\n' "${R[peak.rss_mb]}"
     printf 'overlapping runs: %s non-200, %s failed; deadlock/serialization lines in the logs: httpd %s, PostgreSQL %s\n' \
         "$((${R[put4o.non200]} + ${R[post4o.non200]}))" "$((${R[put4o.errors]} + ${R[post4o.errors]}))" "$dead_httpd" "$dead_pg"
     printf 'where the SQL time goes (inner statements, ms per request, planning included; all in\n'
@@ -547,8 +602,9 @@ main() {
     printf 'pg_stat_statements (1 client: median; 4 clients: mean; floor: of the UPDATE).\n'
     printf 'Took %s s; logs and latencies in %s/\n\n' \
         "$(($(date +%s) - t0))" "${B#"$UB_ROOT"/}"
-    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s\n' \
-        "$ratio_put" "$ratio_post" "${R[put4d.users_s]}" "$overlap" "$ratio_unch" "$growth"
+    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s\n' \
+        "$ratio_put" "$ratio_post" "${R[put4d.users_s]}" "$overlap" "$ratio_unch" "$growth" \
+        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}"
 }
 
 main "$@"

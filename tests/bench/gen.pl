@@ -110,6 +110,15 @@ sub put_record {
          . '"AccessComplete":false,"AccessOperationalMatching":false}}';
 }
 
+# A PUT /users record that keeps the seeded values (src/sql/seed.sql) and
+# asks for the address $email.
+sub put_record_email {
+    my ($n, $email) = @_;
+    return '{"userName":' . json_str("u$n.acme") . ',"email":' . json_str($email)
+         . ',"name":{"firstName":' . json_str("First$n") . ',"lastName":' . json_str("Last$n") . '}'
+         . ',"roles":[{"roleName":"Viewer"}]}';
+}
+
 sub put_body {
     my ($users, $tag, $odd, $valid_only) = @_;
     return '[' . join(",\n", map { put_record($_, $tag, $odd, $valid_only) } @$users) . "]\n";
@@ -154,6 +163,66 @@ for my $c (0 .. 3) {
     @o = reverse @o if $c == 1;
     @o = shuffled($c, @o) if $c >= 2;
     list_file("post4o-$c", map { write_file("post4o-$c-$_.json", post_body(\@o, $_, $TZ[$c])) } 0, 1);
+}
+
+# The worst cases (issue 12), each against the typical request of its kind:
+#   worst-chain  slice 7: record i asks for the address of the user of
+#                record i+1, the last one for an address held outside the
+#                batch (u9001, slice 9): every record fails email_taken, so
+#                nothing changes and the same body can be sent again
+#   worst-ring   slice 8: a ring of 1000 address swaps, then the ring back
+#                (every record applies; the two bodies alternate)
+#   worst-tiny   8 MB of [0,0,...] on PUT, {"keyword":"","x":[0,0,...]} on
+#                the POST: refused, after reading at most what the limits
+#                allow
+#   worst-roles  PUT: 1000 records, each with the most roles a record may
+#                name (UB_BENCH_MAX_ROLES), all distinct lists; POST: 1000
+#                targets with the longest userRoleIds and userRoles allowed
+#                (UB_BENCH_MAX_ROLE_IDS)
+my $max_roles = $ENV{UB_BENCH_MAX_ROLES} // 100;
+my $max_ids   = $ENV{UB_BENCH_MAX_ROLE_IDS} // 1000;
+{
+    my @c = slice(7);
+    my @recs;
+    for my $i (0 .. $#c) {
+        my $to = $i < $#c ? "u$c[$i + 1]\@acme.example" : 'u9001@acme.example';
+        push @recs, put_record_email($c[$i], $to);
+    }
+    list_file('worst-chain', write_file('worst-chain.json', '[' . join(",\n", @recs) . "]\n"));
+
+    my @r = slice(8);
+    my @fwd = map { put_record_email($r[$_], "u$r[($_ + 1) % @r]\@acme.example") } 0 .. $#r;
+    my @back = map { put_record_email($r[$_], "u$r[$_]\@acme.example") } 0 .. $#r;
+    list_file('worst-ring', write_file('worst-ring-0.json', '[' . join(",\n", @fwd) . "]\n"),
+              write_file('worst-ring-1.json', '[' . join(",\n", @back) . "]\n"));
+
+    my $zeros = join(',', ('0') x (4 * 1024 * 1024 - 16));
+    list_file('worst-tiny-put', write_file('worst-tiny-put.json', "[$zeros]"));
+    list_file('worst-tiny-post', write_file('worst-tiny-post.json', qq({"keyword":"","x":[$zeros]})));
+
+    # Distinct lists: record k names Viewer and $max_roles - 1 unknown roles
+    # of its own (each record fails unknown_role, after every name of every
+    # list was looked up).
+    my @w = slice(9);
+    my @rr = map {
+        my $n = $w[$_];
+        my $roles = '[{"roleName":"Viewer"}'
+                  . join('', map { qq(,{"roleName":"R$n-$_"}) } 1 .. $max_roles - 1) . ']';
+        my $rec = put_record($n, 'w', 0, 1);
+        $rec =~ s/"roles":\[[^\]]*\]/"roles":$roles/;
+        $rec;
+    } 0 .. $#w;
+    list_file('worst-roles-put', write_file('worst-roles-put.json', '[' . join(",\n", @rr) . "]\n"));
+
+    my @ids = map { $id{$_} // die "gen.pl: no id for u$_.acme in $ids_file\n" } slice(10);
+    # Distinct ids, the same set in userRoles in the reverse order: every
+    # id is compared and looked up (most name no role: refused, 400)
+    my @role_ids = ($VIEWER, $REVIEWER,
+                    map { sprintf('20000000-0000-4000-8000-%012d', $_) } 1 .. $max_ids - 2);
+    list_file('worst-roles-post', write_file('worst-roles-post.json',
+        '{"userIds":[' . join(',', map { qq{"$_"} } @ids) . ']'
+        . ',"userRoleIds":[' . join(',', map { qq{"$_"} } @role_ids) . ']'
+        . ',"userRoles":[' . join(',', map { qq{{"userRoleId":"$_"}} } reverse @role_ids) . ']}' . "\n"));
 }
 
 # The memory run: 10-record PUTs, and every 200th request one of 1000 (the

@@ -261,14 +261,16 @@ typedef struct {
     apr_time_t started;
 } ub_call;
 
-static void log_to_request(void *baton, ub_log_level level, apr_status_t rv,
-                           const char *msg)
+static const int log_levels[] = { APLOG_ERR, APLOG_WARNING, APLOG_INFO, APLOG_DEBUG };
+
+/* The core's log lines, with the core's file and line. */
+static void log_to_request(void *baton, const char *file, int line,
+                           ub_log_level level, apr_status_t rv, const char *msg)
 {
     ub_call *call = baton;
-    static const int levels[] = { APLOG_ERR, APLOG_WARNING, APLOG_INFO, APLOG_DEBUG };
 
-    ap_log_rerror(APLOG_MARK, levels[level], rv, call->r, "%s [trace %s]",
-                  msg, call->req.trace_id);
+    ap_log_rerror_(file, line, APLOG_MODULE_INDEX, log_levels[level], rv, call->r,
+                   "%s [trace %s]", msg, call->req.trace_id);
     if (level == UB_LOG_ERR) {
         ub_server_conf *sc = ap_get_module_config(call->r->server->module_config,
                                                   &userbulk_module);
@@ -278,6 +280,20 @@ static void log_to_request(void *baton, ub_log_level level, apr_status_t rv,
                                                msg, call->req.trace_id));
         }
     }
+}
+
+/* The most detailed level LogLevel lets this request's lines through, so
+ * that the core does not format the others. */
+static ub_log_level core_log_level(const request_rec *r)
+{
+    int l;
+
+    for (l = UB_LOG_DEBUG; l > UB_LOG_ERR; l--) {
+        if (APLOG_R_MODULE_IS_LEVEL(r, APLOG_MODULE_INDEX, log_levels[l])) {
+            break;
+        }
+    }
+    return (ub_log_level)l;
 }
 
 static const char *new_trace_id(request_rec *r)
@@ -511,6 +527,7 @@ static int serve(request_rec *r, ub_endpoint ep)
     call->req.max_records = max_records(call->conf);
     call->req.log = log_to_request;
     call->req.log_baton = call;
+    call->req.log_level = core_log_level(r);
     apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
     apr_table_setn(r->notes, "userbulk-trace", call->req.trace_id);
 
@@ -613,6 +630,7 @@ static int serve_error(request_rec *r)
     call->req.trace_id = new_trace_id(r);
     call->req.log = log_to_request;
     call->req.log_baton = call;
+    call->req.log_level = core_log_level(r);
     apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
 
     if (status == HTTP_UNAUTHORIZED || status == HTTP_FORBIDDEN) {

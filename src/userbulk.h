@@ -45,9 +45,10 @@ typedef enum {
 } ub_log_level;
 
 /* The core logs through this callback, which the glue points at
- * ap_log_rerror so that every line carries the request's context. */
-typedef void ub_log_fn(void *baton, ub_log_level level, apr_status_t rv,
-                       const char *msg);
+ * ap_log_rerror so that every line carries the request's context; file and
+ * line are where the core wrote the message. */
+typedef void ub_log_fn(void *baton, const char *file, int line,
+                       ub_log_level level, apr_status_t rv, const char *msg);
 
 /* One request, as the core sees it. */
 typedef struct {
@@ -58,6 +59,8 @@ typedef struct {
     int max_records;
     ub_log_fn *log;
     void *log_baton;
+    ub_log_level log_level;     /* the most detailed level the glue writes:
+                                 * messages past it are not even formatted */
     /* PUT /users controls (?atomic=true, ?dryRun=true or Prefer:
      * tx=rollback, Idempotency-Key); POST's If-Match. */
     int atomic;
@@ -118,8 +121,19 @@ typedef struct {
     const char *message;
 } ub_field_error;
 
-void ub_logf(const ub_request *req, ub_log_level level, apr_status_t rv,
-             const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* ub_logf(req, level, rv, fmt, ...): one line of the request's log, with
+ * the file and line it is written from; a level the glue does not write
+ * costs one comparison (the arguments are not evaluated). Each message starts with its own
+ * tag (UBnnnn; README, Troubleshooting). */
+#define ub_logf(req, level, rv, ...) \
+    do { \
+        if ((req)->log != NULL && (level) <= (req)->log_level) { \
+            ub_log_at((req), __FILE__, __LINE__, (level), (rv), __VA_ARGS__); \
+        } \
+    } while (0)
+
+void ub_log_at(const ub_request *req, const char *file, int line,
+               ub_log_level level, apr_status_t rv, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 #endif

@@ -131,16 +131,21 @@ END_TEST
 
 typedef struct {
     int calls;
+    const char *file;
+    int line;
     ub_log_level level;
     apr_status_t rv;
     const char *msg;
 } log_seen;
 
-static void remember(void *baton, ub_log_level level, apr_status_t rv, const char *msg)
+static void remember(void *baton, const char *file, int line, ub_log_level level,
+                     apr_status_t rv, const char *msg)
 {
     log_seen *seen = baton;
 
     seen->calls++;
+    seen->file = file;
+    seen->line = line;
     seen->level = level;
     seen->rv = rv;
     seen->msg = msg;
@@ -149,15 +154,50 @@ static void remember(void *baton, ub_log_level level, apr_status_t rv, const cha
 START_TEST(logf_formats_through_the_callback)
 {
     ub_request req = ut_request(1);
-    log_seen seen = { 0, UB_LOG_DEBUG, 0, NULL };
+    log_seen seen = { 0, NULL, 0, UB_LOG_DEBUG, 0, NULL };
+    int line;
 
     req.log = remember;
     req.log_baton = &seen;
+    line = __LINE__ + 1;
     ub_logf(&req, UB_LOG_ERR, APR_EGENERAL, "UB%04d %s", 7, "failed");
     ck_assert_int_eq(seen.calls, 1);
     ck_assert_int_eq(seen.level, UB_LOG_ERR);
     ck_assert_int_eq(seen.rv, APR_EGENERAL);
     ck_assert_str_eq(seen.msg, "UB0007 failed");
+    ck_assert_str_eq(seen.file, __FILE__);
+    ck_assert_int_eq(seen.line, line);
+}
+END_TEST
+
+/* An argument that counts its evaluations: a message past the level the
+ * glue writes must cost nothing, not even the formatting of its values. */
+static int evaluations;
+static const char *counted(const char *s)
+{
+    evaluations++;
+    return s;
+}
+
+START_TEST(logf_skips_levels_the_glue_does_not_write)
+{
+    ub_request req = ut_request(1);
+    log_seen seen = { 0, NULL, 0, UB_LOG_DEBUG, 0, NULL };
+
+    req.log = remember;
+    req.log_baton = &seen;
+    req.log_level = UB_LOG_WARNING;
+    ub_logf(&req, UB_LOG_INFO, 0, "UB0999 %s", counted("not written"));
+    ub_logf(&req, UB_LOG_DEBUG, 0, "UB0999 %s", counted("not written"));
+    ck_assert_int_eq(seen.calls, 0);
+    ck_assert_int_eq(evaluations, 0);
+    ub_logf(&req, UB_LOG_WARNING, 0, "UB0998 %s", "written");
+    ck_assert_int_eq(seen.calls, 1);
+    ck_assert_str_eq(seen.msg, "UB0998 written");
+    req.log_level = UB_LOG_DEBUG;
+    ub_logf(&req, UB_LOG_DEBUG, 0, "UB0997 %s", counted("debug"));
+    ck_assert_int_eq(seen.calls, 2);
+    ck_assert_int_eq(evaluations, 1);
 }
 END_TEST
 
@@ -189,6 +229,7 @@ Suite *errors_suite(void)
     tc = ut_tcase("log");
     tcase_add_test(tc, logf_formats_through_the_callback);
     tcase_add_test(tc, logf_without_callback_does_nothing);
+    tcase_add_test(tc, logf_skips_levels_the_glue_does_not_write);
     suite_add_tcase(s, tc);
 
     return s;

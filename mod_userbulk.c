@@ -1,269 +1,35 @@
 /*
- * mod_userbulk.c: httpd glue of mod_userbulk. Directives, hooks, reading
- * the body and sending the answer; everything else is in src/.
+ * mod_userbulk.c: httpd glue of mod_userbulk: the hooks and the handler.
+ * The handler fills the core's request description from httpd, hands it to
+ * the core's pipeline (src/pipeline.c) and sends what the core answers;
+ * the directives are in mod_userbulk_config.c, the mod_status part in
+ * mod_userbulk_status.c.
  */
 #include <apr_strings.h>
 #include <apr_optional.h>
-#include <ap_expr.h>
+#include <apr_shm.h>
 #include <http_protocol.h>
 #include <http_request.h>
-#include <apr_dbd.h>
-#include <mod_dbd.h>
-#include <apr_shm.h>
 #include <mod_status.h>
 
 #include "mod_userbulk.h"
 #include "userbulk.h"
-#include "errors.h"
-#include "put_users.h"
-#include "account_update.h"
-#include "media.h"
-#include "validate.h"
-#include "options.h"
-#include "read_users.h"
+#include "pipeline.h"
 #include "counters.h"
-#include "render.h"
-#include "store.h"
-
-/* ---- configuration ----------------------------------------------------- */
-
-#define SET_ACCOUNT      (1u << 0)
-#define SET_ACTOR        (1u << 1)
-#define SET_MAX_RECORDS  (1u << 2)
-#define SET_MAX_BODY     (1u << 3)
-#define SET_RETRY_AFTER  (1u << 4)
-#define SET_NOT_BEFORE   (1u << 5)
-#define SET_READ_BACK    (1u << 6)
-
-/* Clock skew allowed between the token issuer and this server. */
-#define NOT_BEFORE_LEEWAY 60
-
-typedef struct {
-    ap_expr_info_t *account;    /* the caller's account code */
-    ap_expr_info_t *actor;      /* the caller, for the audit trail */
-    ap_expr_info_t *not_before; /* the token's nbf claim, if checked here */
-    int max_records;
-    apr_off_t max_body;
-    int retry_after;
-    int read_back;              /* GET /users answers users as PUT takes them */
-    unsigned int set;           /* which of the above this level set */
-} ub_dir_conf;
-
-static void *create_dir_conf(apr_pool_t *p, char *dir)
-{
-    return apr_pcalloc(p, sizeof(ub_dir_conf));
-}
-
-static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
-{
-    ub_dir_conf *base = basev, *add = addv;
-    ub_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
-
-    conf->account = (add->set & SET_ACCOUNT) ? add->account : base->account;
-    conf->actor = (add->set & SET_ACTOR) ? add->actor : base->actor;
-    conf->not_before = (add->set & SET_NOT_BEFORE) ? add->not_before : base->not_before;
-    conf->max_records = (add->set & SET_MAX_RECORDS) ? add->max_records : base->max_records;
-    conf->max_body = (add->set & SET_MAX_BODY) ? add->max_body : base->max_body;
-    conf->retry_after = (add->set & SET_RETRY_AFTER) ? add->retry_after : base->retry_after;
-    conf->read_back = (add->set & SET_READ_BACK) ? add->read_back : base->read_back;
-    conf->set = base->set | add->set;
-    return conf;
-}
-
-static void *create_server_conf(apr_pool_t *p, server_rec *s)
-{
-    return apr_pcalloc(p, sizeof(ub_server_conf));
-}
-
-/* Defaults live in the getters, so a level can set a value back to the
- * default explicitly. */
-static int max_records(const ub_dir_conf *c)
-{
-    return (c->set & SET_MAX_RECORDS) ? c->max_records : UB_DEFAULT_MAX_RECORDS;
-}
-
-static apr_off_t max_body(const ub_dir_conf *c)
-{
-    return (c->set & SET_MAX_BODY) ? c->max_body : UB_DEFAULT_MAX_BODY;
-}
-
-static int retry_after(const ub_dir_conf *c)
-{
-    return (c->set & SET_RETRY_AFTER) ? c->retry_after : UB_DEFAULT_RETRY_AFTER;
-}
-
-/* The statements go to mod_dbd once per server that uses the module;
- * mod_dbd prepares them on every connection it opens. */
-static const char *prepare_statements(cmd_parms *cmd)
-{
-    ub_server_conf *sc = ap_get_module_config(cmd->server->module_config,
-                                              &userbulk_module);
-    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare;
-    const ub_statement *st;
-
-    if (sc->statements_prepared) {
-        return NULL;
-    }
-    prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
-    if (prepare == NULL) {
-        return "mod_userbulk needs mod_dbd: load it before mod_userbulk";
-    }
-    for (st = ub_statements; st->label != NULL; st++) {
-        prepare(cmd->server, st->sql, st->label);
-    }
-    sc->statements_prepared = 1;
-    return NULL;
-}
-
-static const char *set_expr(cmd_parms *cmd, ap_expr_info_t **slot,
-                            const char *arg)
-{
-    const char *err = NULL;
-
-    *slot = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT, &err, NULL);
-    if (err != NULL) {
-        return apr_psprintf(cmd->pool, "%s: cannot parse expression '%s': %s",
-                            cmd->cmd->name, arg, err);
-    }
-    return NULL;
-}
-
-static const char *set_account(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    ub_dir_conf *c = dconf;
-    const char *err = set_expr(cmd, &c->account, arg);
-
-    if (err == NULL) {
-        c->set |= SET_ACCOUNT;
-        err = prepare_statements(cmd);
-    }
-    return err;
-}
-
-static const char *set_actor(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    ub_dir_conf *c = dconf;
-    const char *err = set_expr(cmd, &c->actor, arg);
-
-    if (err == NULL) {
-        c->set |= SET_ACTOR;
-    }
-    return err;
-}
-
-static const char *set_read_back(cmd_parms *cmd, void *dconf, int flag)
-{
-    ub_dir_conf *c = dconf;
-
-    c->read_back = flag;
-    c->set |= SET_READ_BACK;
-    return NULL;
-}
-
-static const char *set_not_before(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    ub_dir_conf *c = dconf;
-    const char *err = set_expr(cmd, &c->not_before, arg);
-
-    if (err == NULL) {
-        c->set |= SET_NOT_BEFORE;
-    }
-    return err;
-}
-
-/* A whole number in [lo, hi], or the directive's error line. */
-static const char *parse_count(cmd_parms *cmd, const char *arg,
-                               apr_int64_t lo, apr_int64_t hi, apr_int64_t *out)
-{
-    char *end;
-    apr_int64_t v = apr_strtoi64(arg, &end, 10);
-
-    if (*arg == '\0' || *end != '\0' || v < lo || v > hi) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %"
-                            APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
-                            cmd->cmd->name, arg, lo, hi);
-    }
-    *out = v;
-    return NULL;
-}
-
-static const char *set_max_records(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    ub_dir_conf *c = dconf;
-    apr_int64_t v = 0;
-    const char *err = parse_count(cmd, arg, 1, 100000, &v);
-
-    if (err == NULL) {
-        c->max_records = (int)v;
-        c->set |= SET_MAX_RECORDS;
-    }
-    return err;
-}
-
-static const char *set_max_body(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    ub_dir_conf *c = dconf;
-    apr_int64_t v = 0;
-    const char *err = parse_count(cmd, arg, 1024, APR_INT64_C(1) << 32, &v);
-
-    if (err == NULL) {
-        c->max_body = (apr_off_t)v;
-        c->set |= SET_MAX_BODY;
-    }
-    return err;
-}
-
-static const char *set_retry_after(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    ub_dir_conf *c = dconf;
-    apr_int64_t v = 0;
-    const char *err = parse_count(cmd, arg, 0, 86400, &v);
-
-    if (err == NULL) {
-        c->retry_after = (int)v;
-        c->set |= SET_RETRY_AFTER;
-    }
-    return err;
-}
-
-static const command_rec ub_cmds[] = {
-    AP_INIT_TAKE1("UserBulkAccount", set_account, NULL, OR_AUTHCFG,
-                  "Expression giving the caller's account code, e.g. "
-                  "%{reqenv:OAUTH2_CLAIM_account}"),
-    AP_INIT_TAKE1("UserBulkActor", set_actor, NULL, OR_AUTHCFG,
-                  "Expression naming the caller for the audit trail "
-                  "(default %{REMOTE_USER})"),
-    AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, OR_AUTHCFG,
-                  "Expression giving the token's nbf claim, refused while in "
-                  "the future, for auth modules that do not check it"),
-    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, OR_AUTHCFG,
-                  "On: GET on the PUT /users location answers the users named "
-                  "by ?userName= as PUT takes them (default Off)"),
-    AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, OR_AUTHCFG,
-                  "Most user records one request may hold (default 1000)"),
-    AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, OR_AUTHCFG,
-                  "Largest request body in bytes (default 8388608)"),
-    AP_INIT_TAKE1("UserBulkRetryAfter", set_retry_after, NULL, OR_AUTHCFG,
-                  "Seconds sent in Retry-After when the database is away "
-                  "(default 5)"),
-    { NULL }
-};
 
 /* ---- per request ------------------------------------------------------- */
 
 typedef struct {
     request_rec *r;
-    const ub_dir_conf *conf;
+    ub_server_conf *sc;
     ub_request req;
     ub_db db;
-    ap_dbd_t *dbd;
-    ub_endpoint ep;
-    apr_time_t started;
 } ub_call;
 
 static const int log_levels[] = { APLOG_ERR, APLOG_WARNING, APLOG_INFO, APLOG_DEBUG };
 
-/* The core's log lines, with the core's file and line. */
+/* The core's log lines, with the core's file and line; errors also go to
+ * the shared LastError of /server-status. */
 static void log_to_request(void *baton, const char *file, int line,
                            ub_log_level level, apr_status_t rv, const char *msg)
 {
@@ -271,14 +37,10 @@ static void log_to_request(void *baton, const char *file, int line,
 
     ap_log_rerror_(file, line, APLOG_MODULE_INDEX, log_levels[level], rv, call->r,
                    "%s [trace %s]", msg, call->req.trace_id);
-    if (level == UB_LOG_ERR) {
-        ub_server_conf *sc = ap_get_module_config(call->r->server->module_config,
-                                                  &userbulk_module);
-        if (sc->counters != NULL) {
-            ub_counters_set_error(sc->counters, apr_time_now(),
-                                  apr_psprintf(call->r->pool, "%s [trace %s]",
-                                               msg, call->req.trace_id));
-        }
+    if (level == UB_LOG_ERR && call->sc->counters != NULL) {
+        ub_counters_set_error(call->sc->counters, apr_time_now(),
+                              apr_psprintf(call->r->pool, "%s [trace %s]",
+                                           msg, call->req.trace_id));
     }
 }
 
@@ -327,55 +89,146 @@ static const char *eval(ub_call *call, ap_expr_info_t *expr, const char *what)
 static ub_db *acquire_db(void *baton)
 {
     ub_call *call = baton;
-    ub_server_conf *sc = ap_get_module_config(call->r->server->module_config,
-                                              &userbulk_module);
+    ap_dbd_t *dbd;
 
-    if (sc->dbd_acquire == NULL) {
-        ub_logf(&call->req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0004 mod_dbd is not loaded");
+    if (call->sc->dbd_acquire == NULL) {
+        ub_logf(&call->req, UB_LOG_ERR, APR_EGENERAL, "UB0004 mod_dbd is not loaded");
         return NULL;
     }
-    call->dbd = sc->dbd_acquire(call->r);
-    if (call->dbd == NULL) {
+    dbd = call->sc->dbd_acquire(call->r);
+    if (dbd == NULL) {
         ub_logf(&call->req, UB_LOG_ERR, APR_EGENERAL,
                 "UB0200 no database connection (see the DBD lines above)");
         return NULL;
     }
-    call->db.driver = call->dbd->driver;
-    call->db.handle = call->dbd->handle;
-    call->db.conn_pool = call->dbd->pool;
-    call->db.prepared = call->dbd->prepared;
+    call->db.driver = dbd->driver;
+    call->db.handle = dbd->handle;
+    call->db.conn_pool = dbd->pool;
+    call->db.prepared = dbd->prepared;
     return &call->db;
 }
 
-/* The endpoint as one word, for log lines that must stay parseable. */
-static const char *endpoint_key(const ub_call *call)
+/* The core's body reader. */
+static int read_body(void *baton, apr_off_t limit, const char **buf,
+                     apr_size_t *len, ub_problem *problem)
 {
-    if (call->ep == UB_EP_ACCOUNT_UPDATE) {
-        return "account_update";
-    }
-    return call->r->method_number == M_GET ? "get_users" : "put_users";
+    ub_call *call = baton;
+
+    return ub_read_request_body(call->r, &call->req, limit, buf, len, problem);
 }
 
-/* Sends the brigade as the whole response. */
-static int send_body(ub_call *call, apr_bucket_brigade *bb, int status)
+/* The request's one log line, the note for LogFormat's %{userbulk}n, and
+ * the shared counters. */
+static void log_outcome(ub_call *call, const ub_http_out *out)
 {
     request_rec *r = call->r;
+    const ub_outcome *o = &out->outcome;
+
+    if (out->endpoint_key != NULL) {
+        apr_time_t ms = (apr_time_now() - r->request_time) / 1000;
+        const char *summary = apr_psprintf(r->pool,
+            "trace=%s endpoint=%s account=%s status=%d records=%d applied=%d "
+            "failed=%d db_ms=%" APR_TIME_T_FMT " ms=%" APR_TIME_T_FMT,
+            call->req.trace_id, out->endpoint_key, call->req.account, o->status,
+            o->processed, o->applied, o->failed, (apr_time_t)(o->db_usec / 1000), ms);
+
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "UB0100 %s", summary);
+        apr_table_setn(r->notes, "userbulk", summary);
+    }
+    if (call->sc->counters != NULL) {
+        ub_counters_count(call->sc->counters, out->counter, o);
+    }
+}
+
+/* The request as the core reads it: headers, the directives' values
+ * evaluated for it, the body reader. */
+static void describe(ub_call *call, ub_handler handler, ub_http_in *in)
+{
+    request_rec *r = call->r;
+    const ub_dir_conf *conf = ap_get_module_config(r->per_dir_config, &userbulk_module);
+
+    memset(in, 0, sizeof(*in));
+    in->handler = handler;
+    in->method = r->method;
+    in->uri = r->uri;
+    in->args = r->args;
+    in->content_type = apr_table_get(r->headers_in, "Content-Type");
+    in->accept = apr_table_get(r->headers_in, "Accept");
+    in->prefer = apr_table_get(r->headers_in, "Prefer");
+    in->idempotency_key = apr_table_get(r->headers_in, "Idempotency-Key");
+    in->if_match = apr_table_get(r->headers_in, "If-Match");
+    in->request_time = r->request_time;
+    in->read_back = conf->read_back;
+    in->max_records = ub_conf_max_records(conf);
+    in->max_body = ub_conf_max_body(conf);
+    in->retry_after = ub_conf_retry_after(conf);
+    in->read_body = read_body;
+    in->body_baton = call;
+    if (handler == UB_HANDLER_ERRORS) {
+        const char *tail = strrchr(r->uri, '/');
+        in->error_status = r->prev ? r->prev->status : 0;
+        in->error_for_account_api = tail && strcmp(tail, "/account-update") == 0;
+        in->uri = r->prev ? r->prev->uri : r->uri;
+        return;
+    }
+    if (conf->not_before != NULL) {
+        in->not_before = eval(call, conf->not_before, "UserBulkNotBefore");
+    }
+    in->account_set = conf->account != NULL;
+    in->account = eval(call, conf->account, "UserBulkAccount");
+    in->actor = conf->actor ? eval(call, conf->actor, "UserBulkActor")
+                            : (r->user ? r->user : "");
+}
+
+/* r->allowed from the Allow header the core answered. */
+static void set_allowed(request_rec *r, const char *allow)
+{
+    char *list = apr_pstrdup(r->pool, allow), *last = NULL, *m;
+
+    r->allowed = 0;
+    for (m = apr_strtok(list, ", ", &last); m; m = apr_strtok(NULL, ", ", &last)) {
+        r->allowed |= AP_METHOD_BIT << ap_method_number_of(m);
+    }
+}
+
+static int serve(request_rec *r, ub_handler handler)
+{
+    ub_call *call = apr_pcalloc(r->pool, sizeof(*call));
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    ub_db_source dbs = { acquire_db, call };
+    ub_http_in in;
+    ub_http_out out;
+    const char *allow;
     apr_off_t len = 0;
-    const char *accept = apr_table_get(r->headers_in, "Accept");
     apr_status_t rv;
 
-    r->status = status;
-    if (call->ep == UB_EP_ACCOUNT_UPDATE && ub_accept_prefers_text(accept)) {
-        ap_set_content_type(r, "text/plain; charset=utf-8");
+    call->r = r;
+    call->sc = ap_get_module_config(r->server->module_config, &userbulk_module);
+    call->req.pool = r->pool;
+    call->req.trace_id = new_trace_id(r);
+    call->req.log = log_to_request;
+    call->req.log_baton = call;
+    call->req.log_level = core_log_level(r);
+    apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
+    apr_table_setn(r->notes, "userbulk-trace", call->req.trace_id);
+
+    describe(call, handler, &in);
+    rv = ub_serve(&call->req, &in, &dbs, bb, &out);
+    if (out.counted) {
+        log_outcome(call, &out);
     }
-    else {
-        ap_set_content_type(r, "application/json");
+    apr_table_overlap(r->err_headers_out, out.headers, APR_OVERLAP_TABLES_SET);
+    if ((allow = apr_table_get(out.headers, "Allow")) != NULL) {
+        set_allowed(r, allow);
     }
-    if (status == HTTP_SERVICE_UNAVAILABLE) {
-        apr_table_setn(r->err_headers_out, "Retry-After",
-                       apr_itoa(r->pool, retry_after(call->conf)));
+    if (out.close_connection) {
+        r->connection->keepalive = AP_CONN_CLOSE;
     }
+    if (rv != APR_SUCCESS || !out.rendered) {
+        return out.status ? out.status : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = out.status;
+    ap_set_content_type(r, out.content_type);
     apr_brigade_length(bb, 1, &len);
     ap_set_content_length(r, len);
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
@@ -387,292 +240,19 @@ static int send_body(ub_call *call, apr_bucket_brigade *bb, int status)
     return OK;
 }
 
-/* Answers a refusal of the request as a whole. A body the client may
- * still be sending is not read: the connection closes instead. */
-static int refuse(ub_call *call, const ub_problem *p)
-{
-    apr_bucket_brigade *bb = apr_brigade_create(call->r->pool,
-                                                call->r->connection->bucket_alloc);
-
-    if (ub_render_problem(call->ep, bb, p, call->req.trace_id) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return send_body(call, bb, p->status);
-}
-
-/* Reads the whole body, refusing it past the limit. Returns OK, or an HTTP
- * status with *problem filled. */
-static int read_body(ub_call *call, const char **buf, apr_size_t *len,
-                     ub_problem *problem)
-{
-    request_rec *r = call->r;
-    apr_off_t limit = max_body(call->conf), total = 0, declared;
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_bucket_brigade *in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_bucket_brigade *body = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    int seen_eos = 0;
-    char *flat;
-    apr_size_t flat_len;
-
-    if (cl != NULL && apr_strtoff(&declared, cl, NULL, 10) == APR_SUCCESS
-        && declared > limit) {
-        ub_problem_too_large(r->pool, problem, limit);
-        return problem->status;
-    }
-    while (!seen_eos) {
-        apr_bucket *e;
-        apr_status_t rv = ap_get_brigade(r->input_filters, in, AP_MODE_READBYTES,
-                                         APR_BLOCK_READ, HUGE_STRING_LEN);
-        if (rv != APR_SUCCESS) {
-            int status = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
-            ub_logf(&call->req, UB_LOG_INFO, rv,
-                    "UB0006 reading the request body failed; nothing was changed");
-            ub_problem_set(problem, status == HTTP_REQUEST_ENTITY_TOO_LARGE ? 413 : 400,
-                           "unreadable_body", "the request body could not be read",
-                           "Send the whole body; nothing was changed.");
-            return status;
-        }
-        while (!APR_BRIGADE_EMPTY(in)) {
-            e = APR_BRIGADE_FIRST(in);
-            if (APR_BUCKET_IS_EOS(e)) {
-                seen_eos = 1;
-            }
-            if (!APR_BUCKET_IS_METADATA(e)) {
-                total += e->length == (apr_size_t)-1 ? 0 : (apr_off_t)e->length;
-                if (total > limit) {
-                    ub_problem_too_large(r->pool, problem, limit);
-                    return problem->status;
-                }
-                if ((rv = apr_bucket_setaside(e, r->pool)) != APR_SUCCESS) {
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
-            }
-            APR_BUCKET_REMOVE(e);
-            APR_BRIGADE_INSERT_TAIL(body, e);
-        }
-    }
-    if (apr_brigade_pflatten(body, &flat, &flat_len, r->pool) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_brigade_destroy(body);
-    *buf = flat;
-    *len = flat_len;
-    return OK;
-}
-
-/* The request's one log line, the note for LogFormat's %{userbulk}n, and
- * the shared counters. */
-static void log_outcome(ub_call *call, const ub_outcome *o)
-{
-    request_rec *r = call->r;
-    ub_server_conf *sc = ap_get_module_config(r->server->module_config, &userbulk_module);
-    apr_time_t ms = (apr_time_now() - call->started) / 1000;
-    const char *summary = apr_psprintf(r->pool,
-        "trace=%s endpoint=%s account=%s status=%d records=%d applied=%d "
-        "failed=%d db_ms=%" APR_TIME_T_FMT " ms=%" APR_TIME_T_FMT,
-        call->req.trace_id, endpoint_key(call), call->req.account, o->status,
-        o->processed, o->applied, o->failed, (apr_time_t)(o->db_usec / 1000), ms);
-
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "UB0100 %s", summary);
-    apr_table_setn(r->notes, "userbulk", summary);
-    if (sc->counters != NULL) {
-        ub_ctr_endpoint ep = call->ep == UB_EP_ACCOUNT_UPDATE ? UB_CTR_ACCOUNT_UPDATE
-                           : r->method_number == M_GET ? UB_CTR_GET_USERS : UB_CTR_PUT_USERS;
-        ub_counters_count(sc->counters, ep, o);
-    }
-}
-
-/* GET /users?userName=...: the users as PUT /users takes them. */
-static int serve_read_back(ub_call *call)
-{
-    ub_outcome outcome = { 0 };
-    ub_db_source dbs;
-    apr_bucket_brigade *out = apr_brigade_create(call->r->pool,
-                                                 call->r->connection->bucket_alloc);
-    apr_status_t rv;
-
-    dbs.acquire = acquire_db;
-    dbs.baton = call;
-    rv = ub_read_users(&call->req, &dbs, call->r->args, out, &outcome);
-    log_outcome(call, &outcome);
-    if (rv != APR_SUCCESS) {
-        ub_logf(&call->req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return send_body(call, out, outcome.status);
-}
-
-static int serve(request_rec *r, ub_endpoint ep)
-{
-    ub_call *call = apr_pcalloc(r->pool, sizeof(*call));
-    int method = ep == UB_EP_PUT_USERS ? M_PUT : M_POST;
-    int read_back, rollback = 0;
-    const char *method_name = ep == UB_EP_PUT_USERS ? "PUT" : "POST";
-    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
-    ub_problem problem = { 0 };
-    ub_outcome outcome = { 0 };
-    ub_db_source dbs;
-    apr_bucket_brigade *out;
-    const char *body = NULL;
-    apr_size_t body_len = 0;
-    apr_status_t rv;
-    int status;
-
-    call->r = r;
-    call->ep = ep;
-    call->started = r->request_time;
-    call->conf = ap_get_module_config(r->per_dir_config, &userbulk_module);
-    call->req.pool = r->pool;
-    call->req.trace_id = new_trace_id(r);
-    call->req.max_records = max_records(call->conf);
-    call->req.log = log_to_request;
-    call->req.log_baton = call;
-    call->req.log_level = core_log_level(r);
-    apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
-    apr_table_setn(r->notes, "userbulk-trace", call->req.trace_id);
-
-    if (call->conf->not_before != NULL) {
-        const char *nbf = eval(call, call->conf->not_before, "UserBulkNotBefore");
-        if (*nbf && ub_not_yet_valid(nbf, r->request_time, NOT_BEFORE_LEEWAY)) {
-            apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                           "Bearer error=\"invalid_token\", "
-                           "error_description=\"The token is not valid yet.\"");
-            ub_logf(&call->req, UB_LOG_INFO, 0, "UB0008 refused a token whose nbf is in the future");
-            ub_problem_auth(&problem, HTTP_UNAUTHORIZED);
-            return refuse(call, &problem);
-        }
-    }
-    read_back = ep == UB_EP_PUT_USERS && call->conf->read_back;
-    r->allowed = (AP_METHOD_BIT << method) | (read_back ? AP_METHOD_BIT << M_GET : 0);
-    if (r->method_number != method && !(read_back && r->method_number == M_GET)) {
-        const char *allow = read_back ? "GET, PUT" : method_name;
-        apr_table_setn(r->err_headers_out, "Allow", allow);
-        r->connection->keepalive = AP_CONN_CLOSE;
-        ub_problem_method(r->pool, &problem, allow);
-        return refuse(call, &problem);
-    }
-    if (call->conf->account == NULL) {
-        ub_logf(&call->req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0002 UserBulkAccount is not set for %s", r->uri);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    call->req.account = eval(call, call->conf->account, "UserBulkAccount");
-    call->req.actor = call->conf->actor ? eval(call, call->conf->actor, "UserBulkActor")
-                                        : (r->user ? r->user : "");
-    if (*call->req.account == '\0') {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        ub_problem_no_account(&problem);
-        return refuse(call, &problem);
-    }
-    if (r->method_number == M_GET) {
-        return serve_read_back(call);
-    }
-    if (ep == UB_EP_PUT_USERS
-        && (ub_read_put_options(&call->req, r->args,
-                                apr_table_get(r->headers_in, "Prefer"), &rollback, &problem)
-            || ub_read_idempotency_key(apr_table_get(r->headers_in, "Idempotency-Key"),
-                                       &call->req.idempotency_key, &problem))) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        return refuse(call, &problem);
-    }
-    if (rollback) {
-        apr_table_setn(r->headers_out, "Preference-Applied", "tx=rollback");
-    }
-    call->req.if_match = apr_table_get(r->headers_in, "If-Match");
-    if (!ub_media_type_accepted(ep, ctype)) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        ub_problem_media_type(r->pool, &problem, ub_media_types(ep));
-        return refuse(call, &problem);
-    }
-    status = read_body(call, &body, &body_len, &problem);
-    if (status != OK) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        if (problem.status == 0) {
-            return status;
-        }
-        return refuse(call, &problem);
-    }
-
-    dbs.acquire = acquire_db;
-    dbs.baton = call;
-    out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (ep == UB_EP_PUT_USERS) {
-        rv = ub_put_users(&call->req, &dbs, body, body_len, out, &outcome);
-    }
-    else {
-        rv = ub_account_update(&call->req, &dbs, body, body_len, out, &outcome);
-    }
-    log_outcome(call, &outcome);
-    if (rv != APR_SUCCESS) {
-        ub_logf(&call->req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return send_body(call, out, outcome.status);
-}
-
-/* ErrorDocument target: the auth module's 401/403 (or httpd's own errors)
- * in the JSON form of the API that was asked. The form is the last part of
- * the path: /userbulk-error/account-update for the POST API, anything else
- * for PUT /users. */
-static int serve_error(request_rec *r)
-{
-    ub_call *call = apr_pcalloc(r->pool, sizeof(*call));
-    request_rec *orig = r->prev;
-    ub_problem problem = { 0 };
-    const char *tail = strrchr(r->uri, '/');
-    int status = orig ? orig->status : HTTP_NOT_FOUND;
-
-    call->r = r;
-    call->ep = (tail && strcmp(tail, "/account-update") == 0)
-               ? UB_EP_ACCOUNT_UPDATE : UB_EP_PUT_USERS;
-    call->conf = ap_get_module_config(r->per_dir_config, &userbulk_module);
-    call->req.pool = r->pool;
-    call->req.trace_id = new_trace_id(r);
-    call->req.log = log_to_request;
-    call->req.log_baton = call;
-    call->req.log_level = core_log_level(r);
-    apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
-
-    if (status == HTTP_UNAUTHORIZED || status == HTTP_FORBIDDEN) {
-        ub_problem_auth(&problem, status);
-    }
-    else if (orig == NULL) {
-        ub_problem_set(&problem, HTTP_NOT_FOUND, "not_found",
-                       "no such resource", "This path only serves error bodies.");
-    }
-    else {
-        ub_problem_set(&problem, status, "http_error",
-                       ub_status_phrase(status), "The server refused the request.");
-    }
-    {
-        ub_server_conf *sc = ap_get_module_config(r->server->module_config, &userbulk_module);
-        ub_outcome o = { 0 };
-
-        o.status = status;
-        if (sc->counters != NULL) {
-            ub_counters_count(sc->counters, UB_CTR_ERROR_BODY, &o);
-        }
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "UB0101 %s answered %d for %s [trace %s]",
-                  call->ep == UB_EP_ACCOUNT_UPDATE ? "the account API" : "the users API",
-                  status, orig ? orig->uri : r->uri,
-                  call->req.trace_id);
-    return refuse(call, &problem);
-}
-
-static int ub_handler(request_rec *r)
+static int userbulk_handler(request_rec *r)
 {
     if (r->handler == NULL) {
         return DECLINED;
     }
     if (strcmp(r->handler, UB_HANDLER_PUT_USERS) == 0) {
-        return serve(r, UB_EP_PUT_USERS);
+        return serve(r, UB_HANDLER_USERS);
     }
     if (strcmp(r->handler, UB_HANDLER_ACCOUNT_UPDATE) == 0) {
-        return serve(r, UB_EP_ACCOUNT_UPDATE);
+        return serve(r, UB_HANDLER_ACCOUNT);
     }
     if (strcmp(r->handler, UB_HANDLER_ERROR) == 0) {
-        return serve_error(r);
+        return serve(r, UB_HANDLER_ERRORS);
     }
     return DECLINED;
 }
@@ -710,15 +290,15 @@ static int ub_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_post_config(ub_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(ub_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(userbulk_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, ub_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 module AP_MODULE_DECLARE_DATA userbulk_module = {
     STANDARD20_MODULE_STUFF,
-    create_dir_conf,
-    merge_dir_conf,
-    create_server_conf,
+    ub_create_dir_conf,
+    ub_merge_dir_conf,
+    ub_create_server_conf,
     NULL,
     ub_cmds,
     register_hooks,

@@ -1,0 +1,297 @@
+/*
+ * pipeline.c: the order of a request's checks, the endpoint table, and
+ * refusals rendered in the form of the API that was asked.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include "pipeline.h"
+#include "errors.h"
+#include "media.h"
+#include "options.h"
+#include "validate.h"
+#include "render.h"
+#include "put_users.h"
+#include "account_update.h"
+#include "read_users.h"
+
+/* Clock skew allowed between the token issuer and this server. */
+#define NOT_BEFORE_LEEWAY 60
+
+typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
+                                 const ub_db_source *dbs,
+                                 apr_bucket_brigade *body, ub_http_out *out);
+
+static ub_route_fn serve_put_users, serve_get_users, serve_account_update;
+
+/* Which handler and method reach which endpoint. A handler's methods are
+ * listed in the order the Allow header names them. */
+typedef struct {
+    ub_handler handler;
+    const char *method;
+    int needs_read_back;        /* only where UserBulkReadBack is on */
+    ub_endpoint form;           /* how its errors are spelled */
+    ub_ctr_endpoint counter;
+    const char *key;            /* the endpoint in the request's log line */
+    ub_route_fn *serve;
+} ub_route;
+
+static const ub_route routes[] = {
+    { UB_HANDLER_USERS, "GET", 1, UB_EP_PUT_USERS, UB_CTR_GET_USERS, "get_users",
+      serve_get_users },
+    { UB_HANDLER_USERS, "PUT", 0, UB_EP_PUT_USERS, UB_CTR_PUT_USERS, "put_users",
+      serve_put_users },
+    { UB_HANDLER_ACCOUNT, "POST", 0, UB_EP_ACCOUNT_UPDATE, UB_CTR_ACCOUNT_UPDATE,
+      "account_update", serve_account_update },
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static int route_open(const ub_route *rt, const ub_http_in *in)
+{
+    return rt->handler == in->handler && (!rt->needs_read_back || in->read_back);
+}
+
+static const ub_route *find_route(const ub_http_in *in)
+{
+    apr_size_t i;
+
+    for (i = 0; i < N_ROUTES; i++) {
+        if (route_open(&routes[i], in) && strcmp(routes[i].method, in->method) == 0) {
+            return &routes[i];
+        }
+    }
+    return NULL;
+}
+
+/* "GET, PUT": the methods the request's handler answers. */
+static const char *allowed_methods(apr_pool_t *pool, const ub_http_in *in)
+{
+    const char *allow = NULL;
+    apr_size_t i;
+
+    for (i = 0; i < N_ROUTES; i++) {
+        if (route_open(&routes[i], in)) {
+            allow = allow ? apr_pstrcat(pool, allow, ", ", routes[i].method, NULL)
+                          : routes[i].method;
+        }
+    }
+    return allow ? allow : "";
+}
+
+/* The form of the API a handler serves, for refusals before a route is
+ * known. */
+static ub_endpoint form_of(const ub_http_in *in)
+{
+    if (in->handler == UB_HANDLER_ACCOUNT
+        || (in->handler == UB_HANDLER_ERRORS && in->error_for_account_api)) {
+        return UB_EP_ACCOUNT_UPDATE;
+    }
+    return UB_EP_PUT_USERS;
+}
+
+static void set_content_type(const ub_http_in *in, ub_endpoint form, ub_http_out *out)
+{
+    out->content_type = form == UB_EP_ACCOUNT_UPDATE && ub_accept_prefers_text(in->accept)
+                        ? "text/plain; charset=utf-8" : "application/json";
+}
+
+/* Answers status with body, as the API that was asked answers. */
+static apr_status_t answer(ub_request *req, const ub_http_in *in, ub_endpoint form,
+                           int status, ub_http_out *out)
+{
+    out->status = status;
+    out->rendered = 1;
+    set_content_type(in, form, out);
+    if (status == 503) {
+        apr_table_setn(out->headers, "Retry-After", apr_itoa(req->pool, in->retry_after));
+    }
+    return APR_SUCCESS;
+}
+
+/* A refusal of the request as a whole, before any record was read. */
+static apr_status_t refuse(ub_request *req, const ub_http_in *in, ub_endpoint form,
+                           const ub_problem *p, int close_connection,
+                           apr_bucket_brigade *body, ub_http_out *out)
+{
+    apr_status_t rv = ub_render_problem(form, body, p, req->trace_id);
+
+    if (rv != APR_SUCCESS) {
+        ub_logf(req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
+        out->status = 500;
+        return rv;
+    }
+    out->close_connection = close_connection;
+    return answer(req, in, form, p->status, out);
+}
+
+/* The end of a route's flow: the outcome counted, the body answered. */
+static apr_status_t finish(ub_request *req, const ub_http_in *in, ub_endpoint form,
+                           apr_status_t rv, ub_http_out *out)
+{
+    out->counted = 1;
+    if (rv != APR_SUCCESS) {
+        ub_logf(req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
+        out->status = 500;
+        return rv;
+    }
+    return answer(req, in, form, out->outcome.status, out);
+}
+
+/* The body of a PUT or POST: its media type, then the body within the
+ * limit. 0, or the refusal already answered (*served set). */
+static apr_status_t read_body(ub_request *req, const ub_http_in *in, ub_endpoint form,
+                              apr_bucket_brigade *body, ub_http_out *out,
+                              const char **buf, apr_size_t *len, int *served)
+{
+    ub_problem problem = { 0 };
+    int status;
+
+    *served = 1;
+    if (!ub_media_type_accepted(form, in->content_type)) {
+        ub_problem_media_type(req->pool, &problem, ub_media_types(form));
+        return refuse(req, in, form, &problem, 1, body, out);
+    }
+    status = in->read_body(in->body_baton, in->max_body, buf, len, &problem);
+    if (status != 0) {
+        if (problem.status == 0) {
+            out->status = status;     /* the server's own failure: httpd answers */
+            out->close_connection = 1;
+            return APR_SUCCESS;
+        }
+        return refuse(req, in, form, &problem, 1, body, out);
+    }
+    *served = 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t serve_put_users(ub_request *req, const ub_http_in *in,
+                                    const ub_db_source *dbs,
+                                    apr_bucket_brigade *body, ub_http_out *out)
+{
+    ub_problem problem = { 0 };
+    const char *buf = NULL;
+    apr_size_t len = 0;
+    int rollback = 0, served = 0;
+    apr_status_t rv;
+
+    if (ub_read_put_options(req, in->args, in->prefer, &rollback, &problem)
+        || ub_read_idempotency_key(in->idempotency_key, &req->idempotency_key, &problem)) {
+        return refuse(req, in, UB_EP_PUT_USERS, &problem, 1, body, out);
+    }
+    if (rollback) {
+        apr_table_setn(out->headers, "Preference-Applied", "tx=rollback");
+    }
+    rv = read_body(req, in, UB_EP_PUT_USERS, body, out, &buf, &len, &served);
+    if (served) {
+        return rv;
+    }
+    rv = ub_put_users(req, dbs, buf, len, body, &out->outcome);
+    return finish(req, in, UB_EP_PUT_USERS, rv, out);
+}
+
+static apr_status_t serve_account_update(ub_request *req, const ub_http_in *in,
+                                         const ub_db_source *dbs,
+                                         apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *buf = NULL;
+    apr_size_t len = 0;
+    int served = 0;
+    apr_status_t rv;
+
+    req->if_match = in->if_match;
+    rv = read_body(req, in, UB_EP_ACCOUNT_UPDATE, body, out, &buf, &len, &served);
+    if (served) {
+        return rv;
+    }
+    rv = ub_account_update(req, dbs, buf, len, body, &out->outcome);
+    return finish(req, in, UB_EP_ACCOUNT_UPDATE, rv, out);
+}
+
+static apr_status_t serve_get_users(ub_request *req, const ub_http_in *in,
+                                    const ub_db_source *dbs,
+                                    apr_bucket_brigade *body, ub_http_out *out)
+{
+    apr_status_t rv = ub_read_users(req, dbs, in->args, body, &out->outcome);
+
+    return finish(req, in, UB_EP_PUT_USERS, rv, out);
+}
+
+/* ErrorDocument target: the auth module's 401/403 (or httpd's own errors)
+ * in the form of the API that was asked. */
+static apr_status_t serve_error_body(ub_request *req, const ub_http_in *in,
+                                     apr_bucket_brigade *body, ub_http_out *out)
+{
+    ub_endpoint form = form_of(in);
+    int status = in->error_status ? in->error_status : 404;
+    ub_problem problem = { 0 };
+
+    if (status == 401 || status == 403) {
+        ub_problem_auth(&problem, status);
+    }
+    else if (in->error_status == 0) {
+        ub_problem_set(&problem, 404, "not_found", "no such resource",
+                       "This path only serves error bodies.");
+    }
+    else {
+        ub_problem_set(&problem, status, "http_error", ub_status_phrase(status),
+                       "The server refused the request.");
+    }
+    out->counted = 1;
+    out->counter = UB_CTR_ERROR_BODY;
+    out->endpoint_key = NULL;
+    out->outcome.status = status;
+    ub_logf(req, UB_LOG_INFO, 0, "UB0101 %s answered %d for %s",
+            form == UB_EP_ACCOUNT_UPDATE ? "the account API" : "the users API",
+            status, in->uri);
+    return refuse(req, in, form, &problem, 0, body, out);
+}
+
+apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
+                      const ub_db_source *dbs, apr_bucket_brigade *body,
+                      ub_http_out *out)
+{
+    ub_endpoint form = form_of(in);
+    ub_problem problem = { 0 };
+    const ub_route *rt;
+
+    memset(out, 0, sizeof(*out));
+    out->headers = apr_table_make(req->pool, 4);
+    req->max_records = in->max_records;
+    if (in->handler == UB_HANDLER_ERRORS) {
+        return serve_error_body(req, in, body, out);
+    }
+    /* 1. A token not valid yet, for auth modules that do not check nbf. */
+    if (in->not_before != NULL && *in->not_before
+        && ub_not_yet_valid(in->not_before, in->request_time, NOT_BEFORE_LEEWAY)) {
+        apr_table_setn(out->headers, "WWW-Authenticate",
+                       "Bearer error=\"invalid_token\", "
+                       "error_description=\"The token is not valid yet.\"");
+        ub_logf(req, UB_LOG_INFO, 0, "UB0008 refused a token whose nbf is in the future");
+        ub_problem_auth(&problem, 401);
+        return refuse(req, in, form, &problem, 0, body, out);
+    }
+    /* 2. A method the location does not answer. */
+    rt = find_route(in);
+    if (rt == NULL) {
+        const char *allow = allowed_methods(req->pool, in);
+        apr_table_setn(out->headers, "Allow", allow);
+        ub_problem_method(req->pool, &problem, allow);
+        return refuse(req, in, form, &problem, 1, body, out);
+    }
+    /* 3. Whom the request acts for. */
+    if (!in->account_set) {
+        ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "UB0002 UserBulkAccount is not set for %s",
+                in->uri);
+        out->status = 500;
+        return APR_SUCCESS;
+    }
+    req->account = in->account;
+    req->actor = in->actor;
+    if (*req->account == '\0') {
+        ub_problem_no_account(&problem);
+        return refuse(req, in, form, &problem, 1, body, out);
+    }
+    out->counter = rt->counter;
+    out->endpoint_key = rt->key;
+    return rt->serve(req, in, dbs, body, out);
+}

@@ -1,0 +1,338 @@
+/*
+ * test_pipeline.c: one request through the core without httpd: which
+ * handler and method reach which endpoint, the order of the checks, which
+ * refusals close the connection, and the form each API answers in.
+ */
+#include <string.h>
+#include "unit.h"
+#include "pipeline.h"
+#include "errors.h"
+
+#define ACME "acme"
+
+/* The body the fake reader hands over, and what it was asked. */
+typedef struct {
+    const char *body;
+    int status;             /* what the reader answers: 0, 413, 500 */
+    int calls;
+    apr_off_t limit;
+} fake_body;
+
+static int read_fake_body(void *baton, apr_off_t limit, const char **buf,
+                          apr_size_t *len, ub_problem *problem)
+{
+    fake_body *fb = baton;
+
+    fb->calls++;
+    fb->limit = limit;
+    if (fb->status == 413) {
+        ub_problem_set(problem, 413, "body_too_large", "too large", "smaller");
+        return 413;
+    }
+    if (fb->status != 0) {
+        return fb->status;      /* the server's own failure: no problem body */
+    }
+    *buf = fb->body;
+    *len = strlen(fb->body);
+    return 0;
+}
+
+/* No database: a request that gets as far as the store is a 503. */
+static int acquisitions;
+static ub_db *no_database(void *baton)
+{
+    acquisitions++;
+    return NULL;
+}
+
+typedef struct {
+    ub_request req;
+    ub_http_in in;
+    fake_body body;
+    ub_db_source dbs;
+    apr_bucket_brigade *bb;
+    ub_http_out out;
+} call;
+
+static call *new_call(ub_handler handler, const char *method)
+{
+    call *c = apr_pcalloc(ut_pool, sizeof(*c));
+
+    c->req = ut_request(1000);
+    c->req.trace_id = "0123456789abcdef0123456789abcdef";
+    c->in.handler = handler;
+    c->in.method = method;
+    c->in.uri = handler == UB_HANDLER_ACCOUNT ? "/api/v1/account/users/update" : "/users";
+    c->in.content_type = handler == UB_HANDLER_ACCOUNT ? "application/json-patch+json"
+                                                       : "application/json";
+    c->in.account_set = 1;
+    c->in.account = ACME;
+    c->in.actor = "alice";
+    c->in.max_records = 1000;
+    c->in.max_body = 8 * 1024 * 1024;
+    c->in.retry_after = 7;
+    c->in.read_body = read_fake_body;
+    c->in.body_baton = &c->body;
+    c->body.body = handler == UB_HANDLER_ACCOUNT
+        ? "{\"userIds\":[\"20000000-0000-4000-8000-000000000001\"],\"isSSOUser\":true}"
+        : "[{\"userName\":\"alice.acme\",\"email\":\"alice@acme.example\"}]";
+    c->dbs.acquire = no_database;
+    c->bb = ut_brigade();
+    acquisitions = 0;
+    return c;
+}
+
+static json_t *serve(call *c)
+{
+    ck_assert_int_eq(ub_serve(&c->req, &c->in, &c->dbs, c->bb, &c->out), APR_SUCCESS);
+    return c->out.rendered ? ut_parse(ut_flatten(c->bb)) : NULL;
+}
+
+static const char *header(const call *c, const char *name)
+{
+    return apr_table_get(c->out.headers, name);
+}
+
+START_TEST(put_is_served_by_the_users_handler)
+{
+    call *c = new_call(UB_HANDLER_USERS, "PUT");
+    json_t *doc = serve(c);
+
+    /* it reached the store: no database, so 503 in the seed's error form */
+    ck_assert_int_eq(c->out.status, 503);
+    ck_assert_int_eq(acquisitions, 1);
+    ck_assert_int_eq(c->body.calls, 1);
+    ck_assert(c->body.limit == 8 * 1024 * 1024);
+    ut_assert_json_str(doc, "code", "unavailable");
+    ck_assert_str_eq(header(c, "Retry-After"), "7");
+    ck_assert_str_eq(c->out.content_type, "application/json");
+    ck_assert(c->out.counted);
+    ck_assert_int_eq(c->out.counter, UB_CTR_PUT_USERS);
+    ck_assert_str_eq(c->out.endpoint_key, "put_users");
+    ck_assert(!c->out.close_connection);
+    ck_assert_str_eq(c->req.account, ACME);
+    ck_assert_str_eq(c->req.actor, "alice");
+}
+END_TEST
+
+START_TEST(post_is_served_by_the_account_handler_in_its_envelope)
+{
+    call *c = new_call(UB_HANDLER_ACCOUNT, "POST");
+    json_t *doc = serve(c);
+
+    ck_assert_int_eq(c->out.status, 503);
+    ut_assert_json_int(doc, "messageCode", 503);
+    ut_assert_json_str(doc, "traceid", "0123456789abcdef0123456789abcdef");
+    ck_assert_int_eq(c->out.counter, UB_CTR_ACCOUNT_UPDATE);
+    ck_assert_str_eq(c->out.endpoint_key, "account_update");
+}
+END_TEST
+
+START_TEST(post_answers_text_when_the_client_prefers_it)
+{
+    call *c = new_call(UB_HANDLER_ACCOUNT, "POST");
+
+    c->in.accept = "text/plain";
+    serve(c);
+    ck_assert_str_eq(c->out.content_type, "text/plain; charset=utf-8");
+}
+END_TEST
+
+START_TEST(a_method_the_handler_does_not_answer_is_405_and_closes)
+{
+    call *c = new_call(UB_HANDLER_USERS, "GET");
+    json_t *doc = serve(c);
+
+    ck_assert_int_eq(c->out.status, 405);
+    ck_assert_str_eq(header(c, "Allow"), "PUT");
+    ut_assert_json_str(doc, "code", "method_not_allowed");
+    ck_assert(c->out.close_connection);
+    ck_assert_int_eq(c->body.calls, 0);
+    ck_assert(!c->out.counted);
+
+    c = new_call(UB_HANDLER_ACCOUNT, "PUT");
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 405);
+    ck_assert_str_eq(header(c, "Allow"), "POST");
+    ut_assert_json_int(doc, "messageCode", 405);
+}
+END_TEST
+
+START_TEST(read_back_opens_get_on_the_users_handler)
+{
+    call *c = new_call(UB_HANDLER_USERS, "DELETE");
+
+    c->in.read_back = 1;
+    serve(c);
+    ck_assert_int_eq(c->out.status, 405);
+    ck_assert_str_eq(header(c, "Allow"), "GET, PUT");
+
+    c = new_call(UB_HANDLER_USERS, "GET");
+    c->in.read_back = 1;
+    c->in.args = "userName=alice.acme";
+    serve(c);
+    ck_assert_int_eq(c->out.status, 503);
+    ck_assert_int_eq(c->out.counter, UB_CTR_GET_USERS);
+    ck_assert_str_eq(c->out.endpoint_key, "get_users");
+    ck_assert_int_eq(c->body.calls, 0);
+}
+END_TEST
+
+START_TEST(a_token_not_valid_yet_is_401_before_anything_else)
+{
+    call *c = new_call(UB_HANDLER_USERS, "DELETE");     /* a wrong method too */
+    json_t *doc;
+
+    c->in.request_time = apr_time_from_sec(1000000);
+    c->in.not_before = "2000000";
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 401);
+    ut_assert_json_str(doc, "code", "unauthorized");
+    ck_assert_ptr_nonnull(strstr(header(c, "WWW-Authenticate"), "invalid_token"));
+    ck_assert(!c->out.close_connection);
+
+    c = new_call(UB_HANDLER_USERS, "PUT");
+    c->in.request_time = apr_time_from_sec(1000000);
+    c->in.not_before = "1000030";                       /* within the leeway */
+    serve(c);
+    ck_assert_int_eq(c->out.status, 503);
+}
+END_TEST
+
+START_TEST(no_account_directive_is_the_servers_500)
+{
+    call *c = new_call(UB_HANDLER_USERS, "PUT");
+
+    c->in.account_set = 0;
+    serve(c);
+    ck_assert_int_eq(c->out.status, 500);
+    ck_assert(!c->out.rendered);
+    ck_assert_int_eq(c->body.calls, 0);
+}
+END_TEST
+
+START_TEST(an_empty_account_is_403_and_closes)
+{
+    call *c = new_call(UB_HANDLER_ACCOUNT, "POST");
+    json_t *doc;
+
+    c->in.account = "";
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 403);
+    ut_assert_json_int(doc, "messageCode", 403);
+    ck_assert(c->out.close_connection);
+    ck_assert_int_eq(c->body.calls, 0);
+    ck_assert_int_eq(acquisitions, 0);
+}
+END_TEST
+
+START_TEST(put_options_are_read_before_the_body)
+{
+    call *c = new_call(UB_HANDLER_USERS, "PUT");
+    json_t *doc;
+
+    c->in.args = "atomic=maybe";
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 400);
+    ut_assert_json_str(doc, "code", "invalid_query");
+    ck_assert(c->out.close_connection);
+    ck_assert_int_eq(c->body.calls, 0);
+
+    c = new_call(UB_HANDLER_USERS, "PUT");
+    c->in.prefer = "return=minimal, tx=rollback";
+    serve(c);
+    ck_assert_str_eq(header(c, "Preference-Applied"), "tx=rollback");
+    ck_assert(c->req.dry_run);
+}
+END_TEST
+
+START_TEST(a_wrong_media_type_is_415_and_the_body_is_not_read)
+{
+    call *c = new_call(UB_HANDLER_USERS, "PUT");
+    json_t *doc;
+
+    c->in.content_type = "text/plain";
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 415);
+    ut_assert_json_str(doc, "code", "unsupported_media_type");
+    ck_assert(c->out.close_connection);
+    ck_assert_int_eq(c->body.calls, 0);
+}
+END_TEST
+
+START_TEST(a_body_refused_by_the_reader_is_answered_and_closes)
+{
+    call *c = new_call(UB_HANDLER_USERS, "PUT");
+    json_t *doc;
+
+    c->body.status = 413;
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 413);
+    ut_assert_json_str(doc, "code", "body_too_large");
+    ck_assert(c->out.close_connection);
+    ck_assert_int_eq(acquisitions, 0);
+
+    c = new_call(UB_HANDLER_USERS, "PUT");
+    c->body.status = 500;
+    serve(c);
+    ck_assert_int_eq(c->out.status, 500);
+    ck_assert(!c->out.rendered);
+    ck_assert(c->out.close_connection);
+}
+END_TEST
+
+START_TEST(error_documents_answer_in_the_form_of_the_api)
+{
+    call *c = new_call(UB_HANDLER_ERRORS, "GET");
+    json_t *doc;
+
+    c->in.error_status = 401;
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 401);
+    ut_assert_json_str(doc, "code", "unauthorized");
+    ck_assert(c->out.counted);
+    ck_assert_int_eq(c->out.counter, UB_CTR_ERROR_BODY);
+    ck_assert_int_eq(c->out.outcome.status, 401);
+    ck_assert_ptr_null(c->out.endpoint_key);
+    ck_assert(!c->out.close_connection);
+
+    c = new_call(UB_HANDLER_ERRORS, "POST");
+    c->in.error_status = 403;
+    c->in.error_for_account_api = 1;
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 403);
+    ut_assert_json_int(doc, "messageCode", 403);
+
+    c = new_call(UB_HANDLER_ERRORS, "GET");
+    doc = serve(c);                                     /* asked directly */
+    ck_assert_int_eq(c->out.status, 404);
+    ut_assert_json_str(doc, "code", "not_found");
+
+    c = new_call(UB_HANDLER_ERRORS, "GET");
+    c->in.error_status = 502;
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 502);
+    ut_assert_json_str(doc, "code", "http_error");
+}
+END_TEST
+
+Suite *pipeline_suite(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *tc = ut_tcase("requests");
+
+    tcase_add_test(tc, put_is_served_by_the_users_handler);
+    tcase_add_test(tc, post_is_served_by_the_account_handler_in_its_envelope);
+    tcase_add_test(tc, post_answers_text_when_the_client_prefers_it);
+    tcase_add_test(tc, a_method_the_handler_does_not_answer_is_405_and_closes);
+    tcase_add_test(tc, read_back_opens_get_on_the_users_handler);
+    tcase_add_test(tc, a_token_not_valid_yet_is_401_before_anything_else);
+    tcase_add_test(tc, no_account_directive_is_the_servers_500);
+    tcase_add_test(tc, an_empty_account_is_403_and_closes);
+    tcase_add_test(tc, put_options_are_read_before_the_body);
+    tcase_add_test(tc, a_wrong_media_type_is_415_and_the_body_is_not_read);
+    tcase_add_test(tc, a_body_refused_by_the_reader_is_answered_and_closes);
+    tcase_add_test(tc, error_documents_answer_in_the_form_of_the_api);
+    suite_add_tcase(s, tc);
+    return s;
+}

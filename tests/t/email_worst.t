@@ -18,6 +18,8 @@ use LWP::UserAgent ();
 use UserBulk::Test qw(:all);
 use UserBulk::Reliability qw(seed_users);
 use Encode qw(encode_utf8);
+use File::Copy ();
+use File::Path ();
 
 my $ALICE = '20000000-0000-4000-8000-000000000001';
 my $N = 1000;       # UserBulkMaxRecords of the test configuration
@@ -157,6 +159,43 @@ sub fresh {
     is q_utf8("SELECT userbulk.fold_email('ÉVA\@Example.COM')"), encode_utf8('éva@example.com'),
        'fold_email lowers non-ASCII letters under locale C';
     reset_demo();
+}
+
+# --- migration 005 on addresses that become one once folded ------------------------
+{
+    my $root = "$FindBin::RealBin/../..";
+    my $work = "$root/.run/email-fold-test";
+    my $db = 'ub_email_fold_test';
+    File::Path::remove_tree($work);
+    File::Path::make_path("$work/migrations");
+    File::Copy::copy("$root/src/sql/migrate.sh", "$work/migrate.sh") or die "copy: $!";
+    chmod 0755, "$work/migrate.sh";
+    for my $m (grep { m{/00[1-4]_[^/]+\.sql$} } glob "$root/src/sql/migrations/*.sql") {
+        File::Copy::copy($m, "$work/migrations/") or die "copy: $!";
+    }
+    open my $fh, '>', "$work/functions.sql" or die $!;
+    print $fh "-- (none: the data is loaded with plain SQL)\n";
+    close $fh;
+    db_query_on(admin_conninfo(), "DROP DATABASE IF EXISTS $db");
+    db_query_on(admin_conninfo(), "CREATE DATABASE $db OWNER userbulk ENCODING 'UTF8' TEMPLATE template0");
+    (my $ci = db_conninfo()) =~ s/dbname=\S+/dbname=$db/;
+    my ($rc, $out) = capture("$work/migrate.sh", $ci);
+    is $rc, 0, 'a database at version 4' or diag $out;
+    ($rc, $out) = capture(pg_bin('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $ci, '-f', "$root/src/sql/demo.sql");
+    is $rc, 0, 'with the demo directory' or diag $out;
+    db_query_on($ci, encode_utf8("UPDATE userbulk.users SET email = 'Éva\@x.example' WHERE user_name = 'alice.acme';
+                                  UPDATE userbulk.users SET email = 'éva\@x.example' WHERE user_name = 'bob.acme'"));
+    ($rc, $out) = capture("$root/src/sql/migrate.sh", $ci);
+    isnt $rc, 0, '005 stops when two addresses become one once folded';
+    like $out, qr/share an address.*\(alice\.acme, bob\.acme\)/, 'and names their users';
+    is db_query_on($ci, 'SELECT max(version) FROM userbulk.schema_version'), 4, 'the database stays at version 4';
+    db_query_on($ci, "UPDATE userbulk.users SET email = 'bob\@acme.example' WHERE user_name = 'bob.acme'");
+    ($rc, $out) = capture("$root/src/sql/migrate.sh", $ci);
+    is $rc, 0, 'once they differ, 005 applies' or diag $out;
+    is db_query_on($ci, "SELECT email_lower FROM userbulk.users WHERE user_name = 'alice.acme'"),
+       encode_utf8('éva@x.example'), 'email_lower is recomputed with the new folding';
+    db_query_on(admin_conninfo(), "DROP DATABASE $db");
+    File::Path::remove_tree($work);
 }
 
 done_testing();

@@ -25,16 +25,19 @@ $$;
 
 -- The roles a PUT /users record names, resolved in the account: one row
 -- per entry, with its position and the role's id (NULL when none matches;
--- with both roleId and roleName, they must name the same role).
+-- with both roleId and roleName, they must name the same role). Each entry
+-- is one lookup in a unique index, (account_id, id) or (account_id, name):
+-- a condition that chose between the two inside one WHERE could use
+-- neither and read every role of the account per entry.
 CREATE OR REPLACE FUNCTION userbulk.put_roles(p_account uuid, p_roles jsonb)
 RETURNS TABLE (pos integer, role_id uuid) LANGUAGE sql STABLE AS $$
     SELECT (r.ord - 1)::integer,
-           (SELECT ro.id FROM userbulk.roles ro
-             WHERE ro.account_id = p_account
-               AND CASE WHEN r.e ->> 'roleId' IS NOT NULL
-                        THEN ro.id = (r.e ->> 'roleId')::uuid
-                             AND (r.e ->> 'roleName' IS NULL OR ro.name = r.e ->> 'roleName')
-                        ELSE ro.name = r.e ->> 'roleName' END)
+           CASE WHEN r.e ->> 'roleId' IS NOT NULL
+                THEN (SELECT ro.id FROM userbulk.roles ro
+                       WHERE ro.account_id = p_account AND ro.id = (r.e ->> 'roleId')::uuid
+                         AND (r.e ->> 'roleName' IS NULL OR ro.name = r.e ->> 'roleName'))
+                ELSE (SELECT ro.id FROM userbulk.roles ro
+                       WHERE ro.account_id = p_account AND ro.name = r.e ->> 'roleName') END
       FROM jsonb_array_elements(p_roles) WITH ORDINALITY AS r(e, ord)
 $$;
 
@@ -306,27 +309,39 @@ BEGIN
             -- 4. Emails, against the final state of the batch: an address
             -- asked for is free when no other record asks for it and no
             -- user keeps it (a user keeps its address unless a valid
-            -- record of the batch changes it). Failing a record gives its
-            -- user's address back, so repeat until nothing changes. Only
-            -- records that change their address need the check.
-            LOOP
-                UPDATE ub_put_work w
-                   SET errors = w.errors || userbulk.err('email', 'email_taken',
-                                    'is already the address of another user')
+            -- record of the batch changes it). Only records that change
+            -- their address need the check. A record fails when another
+            -- asks for the same address, when a user the batch does not
+            -- change holds it, or when the user holding it has a record
+            -- that fails (that user keeps its address): failures spread
+            -- back along "asks for the address held by", from the first
+            -- ones. One statement walks those chains, reaching each record
+            -- once (a user has at most one record here: the module fails a
+            -- userName named twice), so the cost grows with the batch, not
+            -- with the length of its chains. A ring of swaps that no
+            -- failure reaches succeeds.
+            WITH RECURSIVE want AS MATERIALIZED (
+                SELECT w.idx, w.user_id, userbulk.fold_email(w.email) AS addr
+                  FROM ub_put_work w
                  WHERE w.errors = '[]' AND w.after ? 'email'
-                   AND (lower(w.email) IN (SELECT lower(o.email) FROM ub_put_work o
-                                            WHERE o.errors = '[]' AND o.after ? 'email'
-                                            GROUP BY 1 HAVING count(*) > 1)
-                        OR EXISTS (SELECT 1 FROM userbulk.users u
-                                    WHERE u.email_lower = lower(w.email)
-                                      AND u.id <> w.user_id
-                                      AND NOT EXISTS (SELECT 1 FROM ub_put_work o
-                                                       WHERE o.user_id = u.id
-                                                         AND o.errors = '[]'
-                                                         AND o.after ? 'email')));
-                GET DIAGNOSTICS v_failed = ROW_COUNT;
-                EXIT WHEN v_failed = 0;
-            END LOOP;
+            ), edge AS MATERIALIZED (
+                -- the user holding the address a record asks for, if not its own
+                SELECT x.idx, x.user_id, x.addr, u.id AS holder
+                  FROM want x
+                  LEFT JOIN userbulk.users u ON u.email_lower = x.addr AND u.id <> x.user_id
+            ), lost (idx, user_id) AS (
+                SELECT e.idx, e.user_id FROM edge e
+                 WHERE e.addr IN (SELECT x.addr FROM want x GROUP BY 1 HAVING count(*) > 1)
+                    OR (e.holder IS NOT NULL
+                        AND NOT EXISTS (SELECT 1 FROM want x WHERE x.user_id = e.holder))
+                UNION
+                SELECT e.idx, e.user_id FROM lost l JOIN edge e ON e.holder = l.user_id
+            )
+            UPDATE ub_put_work w
+               SET errors = w.errors || userbulk.err('email', 'email_taken',
+                                'is already the address of another user')
+              FROM (SELECT DISTINCT l.idx FROM lost l) f
+             WHERE w.idx = f.idx;
 
             -- 5. Lock the users the batch changes, in key order, so that
             -- concurrent batches queue instead of deadlocking, and apply
@@ -673,7 +688,7 @@ BEGIN
 
             IF p_change ? 'email' AND EXISTS (
                    SELECT 1 FROM userbulk.users u
-                    WHERE u.email_lower = lower(p_change ->> 'email') AND u.id <> v_ids[1]) THEN
+                    WHERE u.email_lower = userbulk.fold_email(p_change ->> 'email') AND u.id <> v_ids[1]) THEN
                 RETURN NEXT userbulk.refusal('ValidationError', 'email_taken',
                     'email: is already the address of another user');
                 RETURN;

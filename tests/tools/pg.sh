@@ -97,7 +97,9 @@ init_cluster() {
         chown postgres: "$dir/data" "$dir/log"
     fi
     chmod 700 "$dir/data"
-    as_pg "$BIN/initdb" -D "$dir/data" -E UTF8 --locale=C.UTF-8 -U postgres \
+    # Locale C: its lower() folds ASCII only, the case the module must not
+    # depend on (emails are folded by userbulk.fold_email, with ICU).
+    as_pg "$BIN/initdb" -D "$dir/data" -E UTF8 --locale=C -U postgres \
         --auth=trust >"$dir/log/initdb.log" 2>&1 ||
         { cat "$dir/log/initdb.log" >&2; ub_die "initdb failed"; }
     # trust, but only for the unix socket and IPv4 loopback.

@@ -35,6 +35,12 @@
 #define SET_NOT_BEFORE   (1u << 5)
 #define SET_READ_BACK    (1u << 6)
 
+/* The largest UserBulkMaxBodySize, 1 GiB: the body is held in memory whole
+ * (and parsed into several times its size), its columns reach PostgreSQL
+ * as single text-array values, which PostgreSQL caps at 1 GB, and the JSON
+ * parser counts lines in an int. */
+#define MAX_BODY_CAP (APR_INT64_C(1) << 30)
+
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
 
@@ -210,13 +216,16 @@ static const char *set_max_body(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ub_dir_conf *c = dconf;
     apr_int64_t v = 0;
-    const char *err = parse_count(cmd, arg, 1024, APR_INT64_C(1) << 32, &v);
+    const char *err = parse_count(cmd, arg, 1024, MAX_BODY_CAP, &v);
 
-    if (err == NULL) {
-        c->max_body = (apr_off_t)v;
-        c->set |= SET_MAX_BODY;
+    if (err != NULL) {
+        return apr_pstrcat(cmd->pool, err, " (at most 1 GiB: the body is held in "
+                           "memory whole and reaches PostgreSQL as values it "
+                           "caps at 1 GB)", NULL);
     }
-    return err;
+    c->max_body = (apr_off_t)v;
+    c->set |= SET_MAX_BODY;
+    return NULL;
 }
 
 static const char *set_retry_after(cmd_parms *cmd, void *dconf, const char *arg)
@@ -232,24 +241,29 @@ static const char *set_retry_after(cmd_parms *cmd, void *dconf, const char *arg)
     return err;
 }
 
+/* Server config, <VirtualHost>, <Location>, <Directory>, never .htaccess:
+ * whoever may write one there must not name the audit trail's actor, the
+ * account, or bend the limits. */
+#define DIR_CONTEXT (RSRC_CONF | ACCESS_CONF)
+
 static const command_rec ub_cmds[] = {
-    AP_INIT_TAKE1("UserBulkAccount", set_account, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkAccount", set_account, NULL, DIR_CONTEXT,
                   "Expression giving the caller's account code, e.g. "
                   "%{reqenv:OAUTH2_CLAIM_account}"),
-    AP_INIT_TAKE1("UserBulkActor", set_actor, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkActor", set_actor, NULL, DIR_CONTEXT,
                   "Expression naming the caller for the audit trail "
                   "(default %{REMOTE_USER})"),
-    AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, DIR_CONTEXT,
                   "Expression giving the token's nbf claim, refused while in "
                   "the future, for auth modules that do not check it"),
-    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, OR_AUTHCFG,
+    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, DIR_CONTEXT,
                   "On: GET on the PUT /users location answers the users named "
                   "by ?userName= as PUT takes them (default Off)"),
-    AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, DIR_CONTEXT,
                   "Most user records one request may hold (default 1000)"),
-    AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, DIR_CONTEXT,
                   "Largest request body in bytes (default 8388608)"),
-    AP_INIT_TAKE1("UserBulkRetryAfter", set_retry_after, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkRetryAfter", set_retry_after, NULL, DIR_CONTEXT,
                   "Seconds sent in Retry-After when the database is away "
                   "(default 5)"),
     { NULL }
@@ -553,6 +567,14 @@ static int serve(request_rec *r, ub_endpoint ep)
         ub_problem_no_account(&problem);
         return refuse(call, &problem);
     }
+    /* Every change is signed in the audit trail: no actor, no request. */
+    if (*call->req.actor == '\0') {
+        ub_logf(&call->req, UB_LOG_WARNING, 0,
+                "UB0010 refused a request whose UserBulkActor names nobody (%s)", r->uri);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ub_problem_no_actor(&problem);
+        return refuse(call, &problem);
+    }
     if (r->method_number == M_GET) {
         return serve_read_back(call);
     }
@@ -616,7 +638,12 @@ static int serve_error(request_rec *r)
                ? UB_EP_ACCOUNT_UPDATE : UB_EP_PUT_USERS;
     call->conf = ap_get_module_config(r->per_dir_config, &userbulk_module);
     call->req.pool = r->pool;
-    call->req.trace_id = new_trace_id(r);
+    /* An error of our own handler (its 500) keeps the trace id its log
+     * lines carry; only errors before it (auth, httpd) get a new one. */
+    call->req.trace_id = orig ? apr_table_get(orig->notes, "userbulk-trace") : NULL;
+    if (call->req.trace_id == NULL) {
+        call->req.trace_id = new_trace_id(r);
+    }
     call->req.log = log_to_request;
     call->req.log_baton = call;
     apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);

@@ -205,7 +205,15 @@ static int serve(request_rec *r, ub_handler handler)
     call->r = r;
     call->sc = ap_get_module_config(r->server->module_config, &userbulk_module);
     call->req.pool = r->pool;
-    call->req.trace_id = new_trace_id(r);
+    /* An error document for our own handler's 500 keeps the trace id the
+     * 500's log lines carry; only errors before it (auth, httpd) get a new
+     * one. */
+    if (handler == UB_HANDLER_ERRORS && r->prev != NULL) {
+        call->req.trace_id = apr_table_get(r->prev->notes, "userbulk-trace");
+    }
+    if (call->req.trace_id == NULL) {
+        call->req.trace_id = new_trace_id(r);
+    }
     call->req.log = log_to_request;
     call->req.log_baton = call;
     call->req.log_level = core_log_level(r);

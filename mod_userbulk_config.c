@@ -19,6 +19,12 @@
 #define SET_NOT_BEFORE   (1u << 5)
 #define SET_READ_BACK    (1u << 6)
 
+/* The largest UserBulkMaxBodySize, 1 GiB: the body is held in memory whole
+ * (and parsed into several times its size), its columns reach PostgreSQL
+ * as single text-array values, which PostgreSQL caps at 1 GB, and the JSON
+ * parser counts lines in an int. */
+#define MAX_BODY_CAP (APR_INT64_C(1) << 30)
+
 
 void *ub_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -175,13 +181,16 @@ static const char *set_max_body(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ub_dir_conf *c = dconf;
     apr_int64_t v = 0;
-    const char *err = parse_count(cmd, arg, 1024, APR_INT64_C(1) << 32, &v);
+    const char *err = parse_count(cmd, arg, 1024, MAX_BODY_CAP, &v);
 
-    if (err == NULL) {
-        c->max_body = (apr_off_t)v;
-        c->set |= SET_MAX_BODY;
+    if (err != NULL) {
+        return apr_pstrcat(cmd->pool, err, " (at most 1 GiB: the body is held in "
+                           "memory whole and reaches PostgreSQL as values it "
+                           "caps at 1 GB)", NULL);
     }
-    return err;
+    c->max_body = (apr_off_t)v;
+    c->set |= SET_MAX_BODY;
+    return NULL;
 }
 
 static const char *set_retry_after(cmd_parms *cmd, void *dconf, const char *arg)
@@ -197,24 +206,29 @@ static const char *set_retry_after(cmd_parms *cmd, void *dconf, const char *arg)
     return err;
 }
 
+/* Server config, <VirtualHost>, <Location>, <Directory>, never .htaccess:
+ * whoever may write one there must not name the audit trail's actor, the
+ * account, or bend the limits. */
+#define DIR_CONTEXT (RSRC_CONF | ACCESS_CONF)
+
 const command_rec ub_cmds[] = {
-    AP_INIT_TAKE1("UserBulkAccount", set_account, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkAccount", set_account, NULL, DIR_CONTEXT,
                   "Expression giving the caller's account code, e.g. "
                   "%{reqenv:OAUTH2_CLAIM_account}"),
-    AP_INIT_TAKE1("UserBulkActor", set_actor, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkActor", set_actor, NULL, DIR_CONTEXT,
                   "Expression naming the caller for the audit trail "
                   "(default %{REMOTE_USER})"),
-    AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, DIR_CONTEXT,
                   "Expression giving the token's nbf claim, refused while in "
                   "the future, for auth modules that do not check it"),
-    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, OR_AUTHCFG,
+    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, DIR_CONTEXT,
                   "On: GET on the PUT /users location answers the users named "
                   "by ?userName= as PUT takes them (default Off)"),
-    AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, DIR_CONTEXT,
                   "Most user records one request may hold (default 1000)"),
-    AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, DIR_CONTEXT,
                   "Largest request body in bytes (default 8388608)"),
-    AP_INIT_TAKE1("UserBulkRetryAfter", set_retry_after, NULL, OR_AUTHCFG,
+    AP_INIT_TAKE1("UserBulkRetryAfter", set_retry_after, NULL, DIR_CONTEXT,
                   "Seconds sent in Retry-After when the database is away "
                   "(default 5)"),
     { NULL }

@@ -51,6 +51,14 @@ void ub_problem_no_account(ub_problem *p)
                    "Use a token issued for an account.");
 }
 
+void ub_problem_no_actor(ub_problem *p)
+{
+    ub_problem_set(p, 403, "no_actor",
+                   "the credentials name no caller for the audit trail",
+                   "Use credentials that name the caller (UserBulkActor found "
+                   "none); nothing was changed.");
+}
+
 void ub_problem_auth(ub_problem *p, int status)
 {
     if (status == 403) {

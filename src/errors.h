@@ -15,6 +15,8 @@ void ub_problem_media_type(apr_pool_t *pool, ub_problem *p, const char *accepted
 void ub_problem_too_large(apr_pool_t *pool, ub_problem *p, apr_off_t limit);
 void ub_problem_unavailable(ub_problem *p);
 void ub_problem_no_account(ub_problem *p);
+/* 403: the credentials name no actor for the audit trail. */
+void ub_problem_no_actor(ub_problem *p);
 /* 401 or 403 after the auth module refused the token. */
 void ub_problem_auth(ub_problem *p, int status);
 

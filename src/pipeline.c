@@ -291,6 +291,13 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
         ub_problem_no_account(&problem);
         return refuse(req, in, form, &problem, 1, body, out);
     }
+    /* Every change is signed in the audit trail: no actor, no request. */
+    if (*req->actor == '\0') {
+        ub_logf(req, UB_LOG_WARNING, 0,
+                "UB0010 refused a request whose UserBulkActor names nobody (%s)", in->uri);
+        ub_problem_no_actor(&problem);
+        return refuse(req, in, form, &problem, 1, body, out);
+    }
     out->counter = rt->counter;
     out->endpoint_key = rt->key;
     return rt->serve(req, in, dbs, body, out);

@@ -4,6 +4,8 @@
  */
 #include <string.h>
 #include <apr_sha1.h>
+#include <apr_base64.h>
+#include <apr_strings.h>
 #include "put_users.h"
 #include "batch.h"
 #include "errors.h"
@@ -58,11 +60,32 @@ static int only_conflicts(const ub_put_batch *batch)
     return 1;
 }
 
-static const char *hash_of(apr_pool_t *pool, const char *body, apr_size_t len)
+/* The fingerprint of the request an Idempotency-Key names: the endpoint,
+ * every option that changes the outcome (atomic; dry run, however asked
+ * for) and the body. The same key with another of them is another request,
+ * answered 422, never with the first one's answer. */
+static const char *fingerprint(const ub_request *req, const char *body,
+                               apr_size_t len)
 {
-    char *out = apr_palloc(pool, APR_SHA1PW_IDLEN + 2 * APR_SHA1_DIGESTSIZE + 1);
+    const char *head = apr_psprintf(req->pool, "PUT /users\natomic=%d\ndryRun=%d\n",
+                                    req->atomic ? 1 : 0, req->dry_run ? 1 : 0);
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    char *out;
 
-    apr_sha1_base64(body, (int)len, out);
+    apr_sha1_init(&ctx);
+    apr_sha1_update_binary(&ctx, (const unsigned char *)head, (unsigned int)strlen(head));
+    /* apr_sha1 takes an unsigned int length: the body goes in slices. */
+    while (len > 0) {
+        unsigned int n = len > (1u << 30) ? (1u << 30) : (unsigned int)len;
+
+        apr_sha1_update_binary(&ctx, (const unsigned char *)body, n);
+        body += n;
+        len -= n;
+    }
+    apr_sha1_final(digest, &ctx);
+    out = apr_palloc(req->pool, apr_base64_encode_len(sizeof(digest)));
+    apr_base64_encode_binary(out, digest, sizeof(digest));
     return out;
 }
 
@@ -82,7 +105,7 @@ apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
     outcome->processed = batch->records->nelts;
     if (count_valid(batch) > 0 || req->idempotency_key != NULL) {
         ub_db *db = dbs->acquire(dbs->baton);
-        const char *hash = req->idempotency_key ? hash_of(req->pool, body, len) : NULL;
+        const char *hash = req->idempotency_key ? fingerprint(req, body, len) : NULL;
 
         rv = db ? ub_store_put_users(req, db, batch, hash, &key_reused) : APR_EGENERAL;
         if (db != NULL) {
@@ -98,7 +121,8 @@ apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
     }
     if (key_reused) {
         ub_problem_set(&problem, 422, "idempotency_key_reused",
-                       "this Idempotency-Key was used for a request with another body",
+                       "this Idempotency-Key was used for another request: the body "
+                       "or the options (atomic, dryRun, Prefer: tx=rollback) differ",
                        "Use a new key for a new request; nothing was changed.");
         outcome->status = problem.status;
         outcome->failed = outcome->processed;

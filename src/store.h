@@ -21,10 +21,11 @@ typedef struct {
 extern const ub_statement ub_statements[];     /* ends with { NULL, NULL } */
 
 /* Applies the records of the batch that passed the core's checks, as the
- * request's options say (atomic, dry run, Idempotency-Key with the body's
- * hash). Records the directory refuses get their errors added; applied
- * ones get user_id and version. *key_reused is set when the
- * Idempotency-Key was used before with another body (nothing was done).
+ * request's options say (atomic, dry run, Idempotency-Key with the
+ * request's fingerprint in body_hash). Records the directory refuses get
+ * their errors added; applied ones get user_id and version. *key_reused is
+ * set when the Idempotency-Key was used before for another request: another
+ * body or other options (nothing was done).
  * APR_SUCCESS, or a failure of the database (nothing applied: the
  * statement is its own transaction). */
 apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,

@@ -59,9 +59,13 @@ $$;
 --
 -- p_options: {"atomic": apply only if every record passes, "failed":
 -- some records already failed the module's own checks, "dry_run": decide
--- everything, apply nothing, "idem_key"/"body_hash": Idempotency-Key}.
+-- everything, apply nothing, "idem_key"/"body_hash": Idempotency-Key and
+-- the fingerprint of the request it names (endpoint, atomic, dry run and
+-- body, hashed by the module)}.
 -- An Idempotency-Key seen before answers the stored results again, or one
--- row with idx -1 when the body differs.
+-- row with idx -1 when the fingerprint differs. A dry run keeps its key
+-- too: replayed, it answers the same dry-run answer; the same key on a real
+-- run is another request.
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb);
 DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION userbulk.put_users(
@@ -83,7 +87,7 @@ DECLARE
     v_lock_all boolean := false;
     v_dry      boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
     v_atomic   boolean := coalesce((p_options ->> 'atomic')::boolean, false);
-    v_key      text := CASE WHEN v_dry THEN NULL ELSE p_options ->> 'idem_key' END;
+    v_key      text := p_options ->> 'idem_key';
     v_apply    boolean;
     v_seen     userbulk.idempotency;
     v_changing integer;
@@ -96,6 +100,17 @@ BEGIN
     -- A retried request: answer what the first one answered. A concurrent
     -- first request with the same key is waited for by the insert.
     IF v_key IS NOT NULL THEN
+        -- Keys expire after 24 hours. Each keyed request adds one row and
+        -- removes up to 100 expired ones, oldest first through the index on
+        -- created_at, so the table holds about a day of keys and a backlog
+        -- only shrinks; SKIP LOCKED: concurrent requests do not queue on
+        -- each other's batch.
+        DELETE FROM userbulk.idempotency i
+         WHERE (i.account, i.actor, i.key) IN (
+               SELECT o.account, o.actor, o.key FROM userbulk.idempotency o
+                WHERE o.created_at < now() - interval '24 hours'
+                ORDER BY o.created_at LIMIT 100
+                  FOR UPDATE SKIP LOCKED);
         DELETE FROM userbulk.idempotency i
          WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key
            AND i.created_at < now() - interval '24 hours';
@@ -108,7 +123,7 @@ BEGIN
             IF v_seen.body_hash IS DISTINCT FROM p_options ->> 'body_hash' THEN
                 RETURN QUERY SELECT -1, NULL::uuid, NULL::bigint,
                     userbulk.err('Idempotency-Key', 'idempotency_key_reused',
-                                 'was used for a request with another body');
+                                 'was used for another request (body or options differ)');
             ELSE
                 RETURN QUERY SELECT r.* FROM jsonb_populate_recordset(NULL::userbulk.put_result,
                                                                       v_seen.results) r;

@@ -83,6 +83,16 @@ START_TEST(no_account_problem_is_403)
 }
 END_TEST
 
+START_TEST(no_actor_problem_is_403)
+{
+    ub_problem p = { 0 };
+
+    ub_problem_no_actor(&p);
+    ck_assert_int_eq(p.status, 403);
+    ck_assert_str_eq(p.code, "no_actor");
+}
+END_TEST
+
 START_TEST(auth_problem_is_401_or_403)
 {
     ub_problem p = { 0 };
@@ -221,6 +231,7 @@ Suite *errors_suite(void)
     tcase_add_test(tc, too_large_problem_is_413_naming_limit);
     tcase_add_test(tc, unavailable_problem_is_503);
     tcase_add_test(tc, no_account_problem_is_403);
+    tcase_add_test(tc, no_actor_problem_is_403);
     tcase_add_test(tc, auth_problem_is_401_or_403);
     tcase_add_test(tc, render_problem_put_users_in_seed_error_form);
     tcase_add_test(tc, render_problem_account_update_in_envelope);

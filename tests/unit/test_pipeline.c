@@ -226,6 +226,21 @@ START_TEST(an_empty_account_is_403_and_closes)
 }
 END_TEST
 
+START_TEST(an_empty_actor_is_403_and_closes)
+{
+    call *c = new_call(UB_HANDLER_USERS, "PUT");
+    json_t *doc;
+
+    c->in.actor = "";
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 403);
+    ut_assert_json_str(doc, "code", "no_actor");
+    ck_assert(c->out.close_connection);
+    ck_assert_int_eq(c->body.calls, 0);
+    ck_assert_int_eq(acquisitions, 0);
+}
+END_TEST
+
 START_TEST(put_options_are_read_before_the_body)
 {
     call *c = new_call(UB_HANDLER_USERS, "PUT");
@@ -329,6 +344,7 @@ Suite *pipeline_suite(void)
     tcase_add_test(tc, a_token_not_valid_yet_is_401_before_anything_else);
     tcase_add_test(tc, no_account_directive_is_the_servers_500);
     tcase_add_test(tc, an_empty_account_is_403_and_closes);
+    tcase_add_test(tc, an_empty_actor_is_403_and_closes);
     tcase_add_test(tc, put_options_are_read_before_the_body);
     tcase_add_test(tc, a_wrong_media_type_is_415_and_the_body_is_not_read);
     tcase_add_test(tc, a_body_refused_by_the_reader_is_answered_and_closes);

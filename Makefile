@@ -25,6 +25,8 @@ RUN       := .run
 
 APR_INC   := $(shell $(APXS) -q APR_INCLUDEDIR 2>/dev/null)
 APU_INC   := $(shell apu-1-config --includes 2>/dev/null)
+# libpq (libpq-dev): the store asks it for the SQLSTATE of a failure.
+PQ_INC    := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 HTTPD_INC := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 MODDIR    := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
 HTTPD_ETC := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
@@ -42,8 +44,8 @@ CONF_ENABLED    ?= $(HTTPD_ETC)/conf-enabled
 
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS    ?= -O2 -g
-CPPFLAGS  += -DLINUX -D_REENTRANT -D_GNU_SOURCE -I$(APR_INC) $(APU_INC) -Isrc
-CORE_LIBS := -laprutil-1 -lapr-1 -ljansson
+CPPFLAGS  += -DLINUX -D_REENTRANT -D_GNU_SOURCE -I$(APR_INC) $(APU_INC) $(PQ_INC) -Isrc
+CORE_LIBS := -laprutil-1 -lapr-1 -ljansson -lpq
 
 CORE_SRC  := $(wildcard src/*.c)
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
@@ -68,7 +70,7 @@ $(B)/libuserbulk.a: $(CORE_OBJ)
 $(B)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(B)/libuserbulk.a
 	mkdir -p $(B)/glue && ln -sf ../../mod_userbulk.c $(B)/glue/mod_userbulk.c
 	$(APXS) -c -Wc,"$(WARN)" -I. -Isrc -o $(B)/glue/mod_userbulk.la $(B)/glue/mod_userbulk.c \
-	  $(B)/libuserbulk.a -ljansson >$(B)/apxs.log 2>&1 || { cat $(B)/apxs.log; exit 1; }
+	  $(B)/libuserbulk.a -ljansson -lpq >$(B)/apxs.log 2>&1 || { cat $(B)/apxs.log; exit 1; }
 	@! grep -E 'warning:|error:' $(B)/apxs.log
 	@# a new file renamed over the old one: an httpd running the old one
 	@# keeps its mapping (cp over it in place crashes that httpd)
@@ -124,7 +126,7 @@ $(A)/mod_userbulk.so: mod_userbulk.c mod_userbulk.h src/*.h $(ASAN_CORE_OBJ)
 	mkdir -p $(A)/glue && ln -sf ../../mod_userbulk.c $(A)/glue/mod_userbulk.c
 	$(APXS) -c -Wc,"$(WARN) $(ASAN_FLAGS)" -Wl,"-fsanitize=address,undefined" -I. -Isrc \
 	  -o $(A)/glue/mod_userbulk.la $(A)/glue/mod_userbulk.c \
-	  $(ASAN_CORE_OBJ) -ljansson >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
+	  $(ASAN_CORE_OBJ) -ljansson -lpq >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
 	cp $(A)/glue/.libs/mod_userbulk.so $@.tmp && mv -f $@.tmp $@
 
 asan-build: $(A)/mod_userbulk.so

@@ -166,6 +166,7 @@ static int prepare(const ub_request *req, ub_db *db, const char *label,
  * here nothing of the request stays on the connection. */
 typedef struct {
     int open;               /* BEGIN done, COMMIT or ROLLBACK not yet */
+    int no_begin;           /* the failure was BEGIN's: nothing was sent */
     const char *error;      /* the database's failure, from db_error */
     apr_time_t start;
 } ub_tx;
@@ -194,12 +195,14 @@ static int begin(const ub_request *req, ub_db *db, const char *label,
         if (apr_dbd_check_conn(db->driver, req->pool, db->handle) != APR_SUCCESS
             || prepare(req, db, label, stmt) != 0) {
             tx->error = db_error(req, db, rc);
+            tx->no_begin = 1;
             return -1;
         }
         set_verbosity(db);
         rc = query(db, "BEGIN");
         if (rc != 0) {
             tx->error = db_error(req, db, rc);
+            tx->no_begin = 1;
             return rc;
         }
         ub_logf(req, UB_LOG_WARNING, 0,
@@ -347,6 +350,11 @@ static const char *put_options(const ub_request *req, int count, int total,
 static apr_status_t statement_failed(const ub_request *req, const char *label,
                                      const ub_tx *tx)
 {
+    if (tx->no_begin) {
+        return fail(req, apr_pstrcat(req->pool, "UB0208 BEGIN for ", label,
+                                     " failed, nothing was sent", NULL),
+                    tx->error);
+    }
     return fail(req, apr_pstrcat(req->pool, "UB0201 statement ", label, " failed", NULL),
                 tx->error);
 }
@@ -357,6 +365,7 @@ static int run(const ub_request *req, ub_db *db, const char *label,
                int nargs, const char **args, apr_dbd_results_t **res, ub_tx *tx)
 {
     tx->open = 0;
+    tx->no_begin = 0;
     tx->error = NULL;
     tx->start = apr_time_now();
     db->calls++;

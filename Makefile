@@ -28,6 +28,8 @@ APU_INC   := $(shell apu-1-config --includes 2>/dev/null)
 # The platform's defines as httpd was built with them (-DLINUX -D_REENTRANT
 # -D_GNU_SOURCE on Debian), so that the core sees APR's types as the module does.
 APR_CPPFLAGS := $(shell $(APXS) -q EXTRA_CPPFLAGS 2>/dev/null)
+# libpq (libpq-dev): the store asks it for the SQLSTATE of a failure.
+PQ_INC    := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 MODDIR    := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
 HTTPD_ETC := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
 
@@ -44,8 +46,8 @@ CONF_ENABLED    ?= $(HTTPD_ETC)/conf-enabled
 
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS    ?= -O2 -g
-CPPFLAGS  += $(APR_CPPFLAGS) -I$(APR_INC) $(APU_INC) -Isrc
-CORE_LIBS := -laprutil-1 -lapr-1 -ljansson
+CPPFLAGS  += $(APR_CPPFLAGS) -I$(APR_INC) $(APU_INC) $(PQ_INC) -Isrc
+CORE_LIBS := -laprutil-1 -lapr-1 -ljansson -lpq
 
 GLUE_SRC  := $(sort $(wildcard mod_userbulk*.c))
 CORE_SRC  := $(wildcard src/*.c)
@@ -71,7 +73,7 @@ $(B)/libuserbulk.a: $(CORE_OBJ)
 $(B)/mod_userbulk.so: $(GLUE_SRC) mod_userbulk.h src/*.h $(B)/libuserbulk.a
 	mkdir -p $(B)/glue && for f in $(GLUE_SRC); do ln -sf ../../$$f $(B)/glue/$$f; done
 	$(APXS) -c -Wc,"$(WARN)" -I. -Isrc -o $(B)/glue/mod_userbulk.la $(GLUE_SRC:%=$(B)/glue/%) \
-	  $(B)/libuserbulk.a -ljansson >$(B)/apxs.log 2>&1 || { cat $(B)/apxs.log; exit 1; }
+	  $(B)/libuserbulk.a -ljansson -lpq >$(B)/apxs.log 2>&1 || { cat $(B)/apxs.log; exit 1; }
 	@! grep -E 'warning:|error:' $(B)/apxs.log
 	@# a new file renamed over the old one: an httpd running the old one
 	@# keeps its mapping (cp over it in place crashes that httpd)
@@ -127,7 +129,7 @@ $(A)/mod_userbulk.so: $(GLUE_SRC) mod_userbulk.h src/*.h $(ASAN_CORE_OBJ)
 	mkdir -p $(A)/glue && for f in $(GLUE_SRC); do ln -sf ../../$$f $(A)/glue/$$f; done
 	$(APXS) -c -Wc,"$(WARN) $(ASAN_FLAGS)" -Wl,"-fsanitize=address,undefined" -I. -Isrc \
 	  -o $(A)/glue/mod_userbulk.la $(GLUE_SRC:%=$(A)/glue/%) \
-	  $(ASAN_CORE_OBJ) -ljansson >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
+	  $(ASAN_CORE_OBJ) -ljansson -lpq >$(A)/apxs.log 2>&1 || { cat $(A)/apxs.log; exit 1; }
 	cp $(A)/glue/.libs/mod_userbulk.so $@.tmp && mv -f $@.tmp $@
 
 asan-build: $(A)/mod_userbulk.so

@@ -51,6 +51,7 @@ typedef struct {
     ub_jw w;
     apr_array_header_t *roles;  /* of role_entry, in userRoleModels order */
     const char *error;          /* the refusal, when the store refused */
+    json_t *refusal;            /* and parsed, by check_answer */
     int users;                  /* target rows written */
 } answer;
 
@@ -241,13 +242,36 @@ static apr_status_t write_user(answer *a, const char *const *c)
     return APR_SUCCESS;
 }
 
+/* After the last row, still before COMMIT: whatever cannot be answered
+ * fails here, so that it is rolled back and the 503 says the truth. */
+static apr_status_t check_answer(answer *a)
+{
+    if (a->error == NULL && a->users == 0) {
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0212 the store answered no data");
+        return APR_EGENERAL;
+    }
+    if (a->error != NULL) {
+        /* A refusal is small: parsed. */
+        a->refusal = ub_json_own(a->req->pool, json_loads(a->error, 0, NULL));
+        if (json_string_value(json_object_get(a->refusal, "message")) == NULL
+            || json_string_value(json_object_get(a->refusal, "errorType")) == NULL) {
+            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0213 unreadable refusal from the store");
+            return APR_EGENERAL;
+        }
+    }
+    return a->w.rv;     /* the writer's first failure so far */
+}
+
 /* One row of the store's answer: a refusal (alone), a role (before any
- * user), or a user. */
+ * user), or a user; NULL after the last. */
 static apr_status_t take_row(void *baton, const char *const *c)
 {
     answer *a = baton;
     apr_pool_t *pool = a->req->pool;
 
+    if (c == NULL) {
+        return check_answer(a);
+    }
     if (c[UB_AU_ERROR] != NULL) {
         if (a->users > 0 || a->error != NULL) {
             ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered a refusal among data");
@@ -328,12 +352,9 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
         outcome->db_calls = db->calls;
         outcome->db_usec = db->usec;
     }
-    if (rv == APR_SUCCESS && a.error == NULL && a.users == 0) {
-        ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered no data");
-        rv = APR_EGENERAL;
-    }
     if (rv != APR_SUCCESS) {
-        /* What was written of the data goes: the answer is the refusal.
+        /* What was written of the data goes (rolled back, COMMIT refused
+         * included): the answer is the 503.
          * (The writer's status does not matter here: its output is thrown
          * away; ub_jw_status only hands back its chunk.) */
         (void)ub_jw_status(&a.w);
@@ -342,9 +363,9 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
         return answer_problem(req, out, outcome, &problem);
     }
 
-    /* A refusal is small: parsed. */
+    /* A refusal (read by check_answer). */
     if (a.error != NULL) {
-        json_t *error = ub_json_own(req->pool, json_loads(a.error, 0, NULL));
+        json_t *error = a.refusal;
         const char *type = json_string_value(json_object_get(error, "errorType"));
 
         ub_problem_set(&problem, type && strcmp(type, "Conflict") == 0 ? 409 : 400,
@@ -353,10 +374,6 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
                        "Nothing was changed.");
         problem.error_type = apr_pstrdup(req->pool,
                                          json_string_value(json_object_get(error, "errorType")));
-        if (problem.message == NULL || problem.error_type == NULL) {
-            ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "UB0203 unreadable answer from the store");
-            ub_problem_unavailable(&problem);
-        }
         return answer_problem(req, out, outcome, &problem);
     }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <libpq-fe.h>
 #include "store.h"
 #include "json.h"
 
@@ -40,13 +41,61 @@ static const char *entry(const ub_db *db, apr_dbd_row_t *row, int col)
     return v;
 }
 
-static apr_status_t fail(const ub_request *req, const ub_db *db, int rc,
-                         const char *what)
+/* What is logged of a failure of the database: its SQLSTATE and its
+ * primary message, or libpq's first line when the failure is not the
+ * server's (a lost connection). Never the DETAIL, HINT or CONTEXT lines:
+ * PostgreSQL puts the data there (a unique violation's DETAIL quotes the
+ * other row's key, whoever's it is, a check violation's the whole row),
+ * and these lines go to the error log and to /server-status's LastError.
+ * The text is copied: the driver's buffer is overwritten by the next
+ * query (the ROLLBACK). */
+static const char *db_error(const ub_request *req, const ub_db *db, int rc)
 {
     const char *msg = db->handle ? apr_dbd_error(db->driver, db->handle, rc) : NULL;
+    const char *p;
+    apr_size_t n;
 
-    ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "UB0201 %s failed: %s", what,
-            msg ? msg : "no database connection");
+    if (msg == NULL || *msg == '\0') {
+        return db->handle ? "no message from the database" : "no database connection";
+    }
+    /* "ERROR:  23505: duplicate key ..." with libpq's verbose errors
+     * (set_verbosity); the severity word is PostgreSQL's own, in English
+     * or not, so everything up to the first ":  " goes. */
+    p = strstr(msg, ":  ");
+    if (p != NULL && (apr_size_t)(p - msg) < strcspn(msg, "\n")) {
+        msg = p + 3;
+    }
+    n = strcspn(msg, "\r\n");
+    if (n > 5 && msg[5] == ':' && strspn(msg, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5) {
+        return apr_pstrcat(req->pool, "SQLSTATE ", apr_pstrndup(req->pool, msg, 5),
+                           apr_pstrndup(req->pool, msg + 5, n - 5), NULL);
+    }
+    return apr_pstrndup(req->pool, msg, n);
+}
+
+/* libpq writes the SQLSTATE into the message only when asked
+ * (PQERRORS_VERBOSE); apr_dbd has no other way to it. Set on each use: a
+ * connection mod_dbd opened since is not known to the store, and the call
+ * only stores a word in the PGconn. */
+static void set_verbosity(const ub_db *db)
+{
+    PGconn *conn;
+
+    if (db->handle == NULL || strcmp(apr_dbd_name(db->driver), "pgsql") != 0) {
+        return;
+    }
+    conn = apr_dbd_native_handle(db->driver, db->handle);
+    if (conn != NULL) {
+        (void)PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);  /* the old setting */
+    }
+}
+
+/* tag is the log line's UB02xx tag and its text, what the error (from
+ * db_error) follows. */
+static apr_status_t fail(const ub_request *req, const char *tag, const char *error)
+{
+    ub_logf(req, UB_LOG_ERR, APR_EGENERAL, "%s: %s", tag,
+            error ? error : "no database connection");
     return APR_EGENERAL;
 }
 
@@ -107,60 +156,151 @@ static int prepare(const ub_request *req, ub_db *db, const char *label,
     return 0;
 }
 
-/* Whether the pooled connection still reaches the server. libpq learns
- * that a connection died only when it is used: a connection idle through a
- * PostgreSQL restart looks fine to mod_dbd. One trivial round trip before
- * the statement costs far less than answering 503 for it. */
-static int alive(const ub_request *req, ub_db *db)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
+/* The request's transaction. The statement, the reading of its rows and
+ * the module's checks of them all happen between BEGIN and COMMIT, so that
+ * an answer the module cannot use (or cannot read) is rolled back and the
+ * 503 that says "nothing was changed" is true. BEGIN, COMMIT and ROLLBACK
+ * go as plain queries, not through apr_dbd_transaction_*: the driver keeps
+ * its transaction in the pooled connection, allocated from the request's
+ * pool, and refuses every later query of the transaction after one failed;
+ * here nothing of the request stays on the connection. */
+typedef struct {
+    int open;               /* BEGIN done, COMMIT or ROLLBACK not yet */
+    int no_begin;           /* the failure was BEGIN's: nothing was sent */
+    const char *error;      /* the database's failure, from db_error */
+    apr_time_t start;
+} ub_tx;
 
-    /* random access (1): the driver runs the query synchronously, so a
-     * dead connection fails here and not at the first row */
-    if (apr_dbd_select(db->driver, req->pool, db->handle, &res, "SELECT 1", 1) != 0) {
-        return 0;
-    }
-    return apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0;
+static int query(ub_db *db, const char *sql)
+{
+    int nrows = 0;
+
+    return apr_dbd_query(db->driver, db->handle, &nrows, sql);
 }
 
-/* Runs the statement under label.
- * - A connection found dead before the statement is sent is reconnected
- *   in place (the driver's PQreset) and the statement prepared on the new
- *   session: nothing was sent, nothing can apply twice.
- * - A statement the server does not know (mod_dbd reconnected the session
- *   without preparing again) is prepared and run once more: it never ran.
- * - A statement that failed any other way, the session dying under it
- *   included, is not run again: it may have been applied, and only the
- *   client can decide to retry (503). */
-static int run_statement(const ub_request *req, ub_db *db, const char *label,
-                         int nargs, const char **args, apr_dbd_results_t **res)
+/* Opens the transaction. The BEGIN is also the probe of the pooled
+ * connection: libpq learns that a connection died only when it is used,
+ * and one idle through a PostgreSQL restart looks fine to mod_dbd. When
+ * BEGIN fails, nothing of the request was sent: the connection is
+ * reconnected in place (the driver's PQreset), the statement prepared on
+ * the new session, and BEGIN sent once more. */
+static int begin(const ub_request *req, ub_db *db, const char *label,
+                 apr_dbd_prepared_t **stmt, ub_tx *tx)
 {
-    apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
     int rc;
 
-    if (!alive(req, db)) {
+    set_verbosity(db);
+    rc = query(db, "BEGIN");
+    if (rc != 0) {
         if (apr_dbd_check_conn(db->driver, req->pool, db->handle) != APR_SUCCESS
-            || !alive(req, db) || prepare(req, db, label, &stmt) != 0) {
+            || prepare(req, db, label, stmt) != 0) {
+            tx->error = db_error(req, db, rc);
+            tx->no_begin = 1;
             return -1;
+        }
+        set_verbosity(db);
+        rc = query(db, "BEGIN");
+        if (rc != 0) {
+            tx->error = db_error(req, db, rc);
+            tx->no_begin = 1;
+            return rc;
         }
         ub_logf(req, UB_LOG_WARNING, 0,
                 "UB0204 the connection had died; reconnected and %s prepared again", label);
     }
+    tx->open = 1;
+    return 0;
+}
+
+/* Ends a transaction that failed. A ROLLBACK that fails too means the
+ * connection is gone, and the server rolls back with the session. */
+static void rollback(const ub_request *req, ub_db *db, ub_tx *tx)
+{
+    int rc;
+
+    if (!tx->open) {
+        return;
+    }
+    tx->open = 0;
+    rc = query(db, "ROLLBACK");
+    if (rc != 0) {
+        ub_logf(req, UB_LOG_WARNING, 0,
+                "UB0210 ROLLBACK failed (the server ends the transaction with the session): %s",
+                db_error(req, db, rc));
+    }
+}
+
+/* Ends the transaction: COMMIT when rv is APR_SUCCESS, else ROLLBACK; and
+ * counts its time. A COMMIT refused (a deferred constraint, a serialization
+ * failure) has applied nothing. */
+static apr_status_t finish(const ub_request *req, ub_db *db, ub_tx *tx,
+                           apr_status_t rv)
+{
+    if (rv == APR_SUCCESS && tx->open) {
+        int rc = query(db, "COMMIT");
+
+        tx->open = 0;
+        if (rc != 0) {
+            rv = fail(req, "UB0209 COMMIT failed, nothing was applied", db_error(req, db, rc));
+        }
+    }
+    else {
+        rollback(req, db, tx);
+    }
+    db->usec += apr_time_now() - tx->start;
+    return rv;
+}
+
+/* Runs the statement under label in a new transaction (BEGIN above).
+ * - A statement the server does not know (mod_dbd reconnected the session
+ *   without preparing again) failed without running: its transaction is
+ *   rolled back, the statement prepared, and run once more in a new one.
+ * - A statement that failed any other way, the session dying under it
+ *   included, is not run again: only the client can decide to retry (503).
+ * On failure tx->error says why; the transaction may still be open (the
+ * caller ends it with finish). */
+static int run_statement(const ub_request *req, ub_db *db, const char *label,
+                         int nargs, const char **args, apr_dbd_results_t **res,
+                         ub_tx *tx)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    int rc;
+
+    rc = begin(req, db, label, &stmt, tx);
+    if (rc != 0) {
+        return rc;
+    }
     rc = stmt ? apr_dbd_pselect(db->driver, req->pool, db->handle, res, stmt, 1,
                                 nargs, args)
               : -1;
-    if (rc == 0 || (stmt != NULL && statement_known(req, db, label))) {
-        return rc;
+    if (rc == 0) {
+        return 0;
+    }
+    if (stmt != NULL) {
+        /* the transaction failed: nothing else can be asked in it */
+        tx->error = db_error(req, db, rc);
+        rollback(req, db, tx);
+        if (statement_known(req, db, label)) {
+            return rc;
+        }
     }
     if (prepare(req, db, label, &stmt) != 0) {
-        return rc;
+        tx->error = db_error(req, db, -1);
+        return -1;
     }
     ub_logf(req, UB_LOG_WARNING, 0,
-            "UB0204 statement %s prepared again on a reconnected session", label);
+            "UB0207 statement %s prepared again on a reconnected session", label);
+    if (!tx->open && (rc = query(db, "BEGIN")) != 0) {
+        tx->error = db_error(req, db, rc);
+        return rc;
+    }
+    tx->open = 1;
     *res = NULL;
-    return apr_dbd_pselect(db->driver, req->pool, db->handle, res, stmt, 1,
-                           nargs, args);
+    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, res, stmt, 1, nargs, args);
+    if (rc != 0) {
+        tx->error = db_error(req, db, rc);
+    }
+    return rc;
 }
 
 /* Adds the errors the SQL function reported (a JSON array of
@@ -207,16 +347,29 @@ static const char *put_options(const ub_request *req, int count, int total,
     return ub_json_dump(req->pool, o);
 }
 
-/* Runs the statement and counts it, with its time, for the counters. */
-static int run(const ub_request *req, ub_db *db, const char *label,
-               int nargs, const char **args, apr_dbd_results_t **res)
+static apr_status_t statement_failed(const ub_request *req, const char *label,
+                                     const ub_tx *tx)
 {
-    apr_time_t start = apr_time_now();
-    int rc = run_statement(req, db, label, nargs, args, res);
+    if (tx->no_begin) {
+        return fail(req, apr_pstrcat(req->pool, "UB0208 BEGIN for ", label,
+                                     " failed, nothing was sent", NULL),
+                    tx->error);
+    }
+    return fail(req, apr_pstrcat(req->pool, "UB0201 statement ", label, " failed", NULL),
+                tx->error);
+}
 
+/* Runs the statement in a new transaction and counts it for the counters;
+ * finish ends the transaction and counts its time. */
+static int run(const ub_request *req, ub_db *db, const char *label,
+               int nargs, const char **args, apr_dbd_results_t **res, ub_tx *tx)
+{
+    tx->open = 0;
+    tx->no_begin = 0;
+    tx->error = NULL;
+    tx->start = apr_time_now();
     db->calls++;
-    db->usec += apr_time_now() - start;
-    return rc;
+    return run_statement(req, db, label, nargs, args, res, tx);
 }
 
 apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
@@ -228,6 +381,8 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     ub_put_record *recs = (ub_put_record *)batch->records->elts;
     const char *args[4 + UB_PUT_COLUMNS];
     ub_put_store_input input;
+    apr_status_t rv = APR_SUCCESS;
+    ub_tx tx;
     int c, rc;
 
     *key_reused = 0;
@@ -245,9 +400,9 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     for (c = 0; c < UB_PUT_COLUMNS; c++) {
         args[4 + c] = input.column[c];
     }
-    rc = run(req, db, UB_STMT_PUT_USERS, 4 + UB_PUT_COLUMNS, args, &res);
+    rc = run(req, db, UB_STMT_PUT_USERS, 4 + UB_PUT_COLUMNS, args, &res, &tx);
     if (rc != 0) {
-        return fail(req, db, rc, "PUT /users statement");
+        return finish(req, db, &tx, statement_failed(req, UB_STMT_PUT_USERS, &tx));
     }
     while ((rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1)) == 0) {
         const char *idx = entry(db, row, 0);
@@ -263,17 +418,23 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
         }
         if (i < 0 || i >= batch->records->nelts) {
             ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
-                    "UB0202 the store answered for unknown record %s", idx ? idx : "(null)");
-            return APR_EGENERAL;
+                    "UB0205 the store answered for unknown record %s", idx ? idx : "(null)");
+            rv = APR_EGENERAL;
+            break;
         }
         rec = &recs[i];
         rec->user_id = user_id ? apr_pstrdup(req->pool, user_id) : NULL;
         rec->version = version ? apr_atoi64(version) : 0;
         if (errors != NULL && add_store_errors(req, rec, errors) != APR_SUCCESS) {
-            return APR_EGENERAL;
+            rv = APR_EGENERAL;
+            break;
         }
     }
-    return rc == -1 ? APR_SUCCESS : fail(req, db, rc, "reading PUT /users results");
+    if (rv == APR_SUCCESS && rc != -1) {
+        rv = fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc));
+    }
+    /* Only now, with every row read and checked, is the change committed. */
+    return finish(req, db, &tx, rv);
 }
 
 apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
@@ -283,15 +444,17 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_row_t *row = NULL;
+    ub_tx tx;
     int rc, i;
 
-    rc = run(req, db, label, nargs, args, &res);
+    rc = run(req, db, label, nargs, args, &res, &tx);
     if (rc != 0) {
-        return fail(req, db, rc, "statement");
+        return finish(req, db, &tx, statement_failed(req, label, &tx));
     }
     rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1);
     if (rc != 0) {
-        return fail(req, db, rc, "reading the statement's row");
+        return finish(req, db, &tx,
+                      fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc)));
     }
     for (i = 0; i < ncols; i++) {
         const char *v = entry(db, row, i);
@@ -300,7 +463,7 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
     /* Read to the end so the connection is free for the next statement. */
     while (apr_dbd_get_row(db->driver, req->pool, res, &row, -1) == 0)
         ;
-    return APR_SUCCESS;
+    return finish(req, db, &tx, APR_SUCCESS);
 }
 
 apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
@@ -311,32 +474,34 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
     apr_dbd_row_t *row = NULL;
     const char *cols[UB_AU_COLUMNS];
     apr_status_t rv = APR_SUCCESS;
+    ub_tx tx;
     int rc, i;
 
-    rc = run(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, &res);
+    rc = run(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, &res, &tx);
     if (rc != 0) {
-        return fail(req, db, rc, "POST statement");
+        return finish(req, db, &tx, statement_failed(req, UB_STMT_ACCOUNT_UPDATE, &tx));
     }
     if (apr_dbd_num_cols(db->driver, res) != UB_AU_COLUMNS) {
         ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0203 the store answered %d columns, not %d",
+                "UB0206 the store answered %d columns, not %d",
                 apr_dbd_num_cols(db->driver, res), UB_AU_COLUMNS);
-        rv = APR_EGENERAL;
+        return finish(req, db, &tx, APR_EGENERAL);
     }
     /* The values are the driver's, alive as long as the request's pool: the
-     * callback takes them without copies. Every row is read, even after a
-     * failure, so that the connection is free for the next statement. */
+     * callback takes them without copies. */
     while ((rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1)) == 0) {
-        if (rv != APR_SUCCESS) {
-            continue;
-        }
         for (i = 0; i < UB_AU_COLUMNS; i++) {
             cols[i] = entry(db, row, i);
         }
         rv = fn(baton, cols);
+        if (rv != APR_SUCCESS) {
+            return finish(req, db, &tx, rv);
+        }
     }
-    if (rc != -1 && rv == APR_SUCCESS) {
-        return fail(req, db, rc, "reading the POST statement's rows");
+    if (rc != -1) {
+        return finish(req, db, &tx,
+                      fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc)));
     }
-    return rv;
+    /* The end of the rows: the caller's last check, still before COMMIT. */
+    return finish(req, db, &tx, fn(baton, NULL));
 }

@@ -1,8 +1,11 @@
 /*
  * store.h: the user directory in PostgreSQL, through apr_dbd.
  *
- * Each endpoint is one prepared statement calling one SQL function, so a
- * request is one round trip and one transaction whatever its size.
+ * Each endpoint is one prepared statement calling one SQL function, in one
+ * transaction whatever the request's size: BEGIN, the statement, COMMIT,
+ * three round trips (apr_dbd sends one query at a time). The rows are read
+ * and checked before COMMIT, so that a failure anywhere before it, COMMIT's
+ * own included, has applied nothing.
  */
 #ifndef UB_STORE_H
 #define UB_STORE_H
@@ -26,8 +29,8 @@ extern const ub_statement ub_statements[];     /* ends with { NULL, NULL } */
  * their errors added; applied ones get user_id and version. *key_reused is
  * set when the Idempotency-Key was used before for another request: another
  * body or other options (nothing was done).
- * APR_SUCCESS, or a failure of the database (nothing applied: the
- * statement is its own transaction). */
+ * APR_SUCCESS, or a failure of the database or of the answer's checks
+ * (logged; nothing applied: rolled back). */
 apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
                                 ub_put_batch *batch, const char *body_hash,
                                 int *key_reused);
@@ -57,12 +60,15 @@ enum {
 
 /* Called with each row's UB_AU_COLUMNS values (NULL for SQL null, text as
  * PostgreSQL writes it: "t"/"f" for booleans), valid until the request's
- * pool is cleared. A failure stops the calls and is returned. */
+ * pool is cleared, then once with cols NULL after the last row: the
+ * answer's last check, still inside the transaction. A failure stops the
+ * calls, rolls back and is returned. */
 typedef apr_status_t ub_store_row_fn(void *baton, const char *const *cols);
 
 /* Runs userbulk.account_update (args: account, actor, trace id, the change
- * as JSON) and hands each row to fn, in order. APR_SUCCESS, the failure of
- * fn, or a failure of the database (logged; nothing applied). */
+ * as JSON) and hands each row to fn, in order, and commits when fn
+ * accepted them all. APR_SUCCESS, the failure of fn, or a failure of the
+ * database, COMMIT's included (logged); on any failure nothing applied. */
 apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
                                      const char **args, ub_store_row_fn *fn,
                                      void *baton);

@@ -1,7 +1,7 @@
 -- The statements of mod_userbulk, as SQL functions: each endpoint is one
--- call, so a request is one round trip and one transaction whatever its
--- size. (Re)applied by migrate.sh after the migrations; CREATE OR REPLACE
--- throughout.
+-- call, in one transaction whatever its size (the module wraps it in BEGIN
+-- and COMMIT: src/store.h). (Re)applied by migrate.sh after the
+-- migrations; CREATE OR REPLACE throughout.
 
 -- What earlier versions used: PUT /users records as JSON of a composite
 -- type, and per-user views. The records now come as typed arrays (see

@@ -213,7 +213,7 @@ for my $id (sort keys %summary) {
        sprintf('client %d: served again %.2f s after the old primary stopped (< 15 s)', $id, $s->{first_ok_after_stop} // -1);
 }
 my @log = $h->error_log_lines(0);
-my $reprepared = grep { /UB0204/ } @log;
+my $reprepared = grep { /UB020[47]/ } @log;
 
 my $worst = 0;
 $worst < $_->{failover} and $worst = $_->{failover} for values %summary;
@@ -223,7 +223,7 @@ my $text = sprintf("failover: promote %.2f s, old primary stop %.2f s; %d reques
                          sprintf('client %d: %d requests, %d answered 503, served again %.2f s after the promotion began, slowest request during the failover %.2f s',
                                  $_, $s->{requests}, $s->{failed}, $s->{failover}, $s->{slowest})
                      } sort keys %summary)
-                   . "; statements prepared again (UB0204): %d; failover as the clients saw it: %.2f s",
+                   . "; statements prepared again (UB0204, UB0207): %d; failover as the clients saw it: %.2f s",
                    $t_promoted - $t_promote, $t_stopped - $t_promoted, $total, $reprepared, $worst);
 {
     open my $f, '>', "$ROOT/tests/t/logs/ha-summary.txt" or die $!;

@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(
     # build
-    make gcc libc6-dev pkg-config apache2-dev libjansson-dev check
+    make gcc libc6-dev pkg-config apache2-dev libjansson-dev check libpq-dev
     # run
     apache2 libaprutil1-dbd-pgsql libapache2-mod-oauth2 libapache2-mod-auth-openidc
     postgresql postgresql-contrib openssl curl

@@ -133,7 +133,7 @@ static apr_status_t write_user(answer *a, const char *const *c)
     int i, found = 0;
 
     if (c[UB_AU_ROLE_IDS] == NULL) {
-        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered a user without roles");
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0214 the store answered a user without roles");
         return APR_EGENERAL;
     }
     ub_jw_object_begin(w);
@@ -150,7 +150,7 @@ static apr_status_t write_user(answer *a, const char *const *c)
      * left out of the answer silently. */
     if (found != elements(c[UB_AU_ROLE_IDS])) {
         ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0203 the store answered a user with a role it did not describe");
+                "UB0215 the store answered a user with a role it did not describe");
         return APR_EGENERAL;
     }
     kv_day(w, a->req->pool, "activationDateString", c[UB_AU_ACTIVATION_DATE]);
@@ -274,28 +274,28 @@ static apr_status_t take_row(void *baton, const char *const *c)
     }
     if (c[UB_AU_ERROR] != NULL) {
         if (a->users > 0 || a->error != NULL) {
-            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered a refusal among data");
+            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0216 the store answered a refusal among data");
             return APR_EGENERAL;
         }
         a->error = apr_pstrdup(pool, c[UB_AU_ERROR]);
         return APR_SUCCESS;
     }
     if (a->error != NULL) {
-        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered data after a refusal");
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0217 the store answered data after a refusal");
         return APR_EGENERAL;
     }
     if (c[UB_AU_ROLE_ID] != NULL) {
         role_entry *r;
 
         if (a->users > 0 || c[UB_AU_ROLE_MODEL] == NULL) {
-            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered a role out of place");
+            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0218 the store answered a role out of place");
             return APR_EGENERAL;
         }
         r = apr_array_push(a->roles);
         r->id = c[UB_AU_ROLE_ID];
         r->model = compact(pool, c[UB_AU_ROLE_MODEL]);
         if (r->model == NULL) {
-            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered a role that is not JSON");
+            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0219 the store answered a role that is not JSON");
             return APR_EGENERAL;
         }
         return APR_SUCCESS;

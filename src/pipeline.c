@@ -108,6 +108,15 @@ static apr_status_t answer(ub_request *req, const ub_http_in *in, ub_endpoint fo
     return APR_SUCCESS;
 }
 
+/* The core could not write its answer: httpd answers 500. */
+static apr_status_t render_failed(ub_request *req, apr_status_t rv, ub_http_out *out)
+{
+    ub_logf(req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
+    out->status = 500;
+    out->rendered = 0;
+    return rv;
+}
+
 /* A refusal of the request as a whole, before any record was read. */
 static apr_status_t refuse(ub_request *req, const ub_http_in *in, ub_endpoint form,
                            const ub_problem *p, int close_connection,
@@ -116,9 +125,7 @@ static apr_status_t refuse(ub_request *req, const ub_http_in *in, ub_endpoint fo
     apr_status_t rv = ub_render_problem(form, body, p, req->trace_id);
 
     if (rv != APR_SUCCESS) {
-        ub_logf(req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
-        out->status = 500;
-        return rv;
+        return render_failed(req, rv, out);
     }
     out->close_connection = close_connection;
     return answer(req, in, form, p->status, out);
@@ -130,9 +137,7 @@ static apr_status_t finish(ub_request *req, const ub_http_in *in, ub_endpoint fo
 {
     out->counted = 1;
     if (rv != APR_SUCCESS) {
-        ub_logf(req, UB_LOG_ERR, rv, "UB0007 rendering the response failed");
-        out->status = 500;
-        return rv;
+        return render_failed(req, rv, out);
     }
     return answer(req, in, form, out->outcome.status, out);
 }

@@ -25,8 +25,10 @@
  * POST's userIds and the PUT's records are capped by the record limit). */
 #define UB_MAX_ROLES 1000
 /* JSON values of a body, at any depth, containers included: the parser
- * stops at one more. A full PUT record is about 25 values; every value the
- * parser keeps costs up to about 80 bytes until the request ends. */
+ * stops at one more. A full PUT record is about 25 values; a value costs
+ * the parse up to about 80 bytes (its node, and its place on the working
+ * vector while its container is open), so this bounds the parse's memory
+ * whatever the body's shape. */
 #define UB_JSON_VALUES_BASE       8192
 #define UB_JSON_VALUES_PER_RECORD 256
 #define UB_MAX_JSON_VALUES(max_records) \

@@ -177,6 +177,13 @@ static json_t *id_list(reader *rd, const ub_jval *obj, const char *key,
     if (arr == NULL) {
         return NULL;
     }
+    /* one error for the list, not one per id past the cap */
+    if (arr->len > UB_MAX_ROLES) {
+        fail(rd, key, "too_many_roles",
+             apr_psprintf(rd->pool, "holds %lu ids; at most %d are allowed",
+                          (unsigned long)arr->len, UB_MAX_ROLES));
+        return NULL;
+    }
     ids = ub_json_own(rd->pool, json_array());
     for (i = 0; i < arr->len; i++) {
         const ub_jval *item = &arr->u.items[i];
@@ -313,24 +320,39 @@ static void read_personal(reader *rd, const ub_jval *body, const ub_jval *access
     }
 }
 
-/* Two lists of distinct ids naming the same set, in any order. */
-static int same_id_set(json_t *a, json_t *b)
+static int by_string(const void *a, const void *b)
 {
-    size_t i, j;
-    json_t *x, *y;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-    if (json_array_size(a) != json_array_size(b)) {
+/* The strings of a JSON array of strings, sorted. */
+static const char **sorted_strings(apr_pool_t *pool, json_t *arr)
+{
+    size_t i, n = json_array_size(arr);
+    const char **v = apr_palloc(pool, (n ? n : 1) * sizeof(*v));
+
+    for (i = 0; i < n; i++) {
+        v[i] = json_string_value(json_array_get(arr, i));
+    }
+    qsort(v, n, sizeof(*v), by_string);
+    return v;
+}
+
+/* Two lists of distinct lower-case ids naming the same set, in any
+ * order: both sorted, then compared in step (n log n; the lists may be
+ * as long as UB_MAX_ROLES). */
+static int same_id_set(apr_pool_t *pool, json_t *a, json_t *b)
+{
+    size_t i, n = json_array_size(a);
+    const char **x, **y;
+
+    if (json_array_size(b) != n) {
         return 0;
     }
-    json_array_foreach(a, i, x) {
-        int found = 0;
-        json_array_foreach(b, j, y) {
-            if (json_equal(x, y)) {
-                found = 1;
-                break;
-            }
-        }
-        if (!found) {
+    x = sorted_strings(pool, a);
+    y = sorted_strings(pool, b);
+    for (i = 0; i < n; i++) {
+        if (strcmp(x[i], y[i]) != 0) {
             return 0;
         }
     }
@@ -350,7 +372,7 @@ static void read_uniform(reader *rd, const ub_jval *body, const ub_jval *access)
 
     role_ids = id_list(rd, body, "userRoleIds", role_keys);
     user_roles = id_list(rd, body, "userRoles", role_keys);
-    if (role_ids != NULL && user_roles != NULL && !same_id_set(role_ids, user_roles)) {
+    if (role_ids != NULL && user_roles != NULL && !same_id_set(rd->pool, role_ids, user_roles)) {
         fail(rd, "userRoles", "conflicting_fields", "disagrees with userRoleIds");
     }
     else if (role_ids != NULL || user_roles != NULL) {
@@ -396,7 +418,8 @@ static void read_uniform(reader *rd, const ub_jval *body, const ub_jval *access)
     bool_member(rd, body, NULL, "isEmployee", "is_employee");
     bool_member(rd, body, NULL, "isTwoFactorEnabled", "is_two_factor_enabled");
 
-    string_member(rd, body, NULL, "keyword", 1000, NULL, NULL);   /* accepted, ignored */
+    /* accepted and ignored, so any length: only its type is checked */
+    member(rd, body, NULL, "keyword", UB_J_STRING, "a string");
 }
 
 /* If-Match: the version of the one target as the client read it. */
@@ -423,10 +446,15 @@ ub_account_request *ub_account_request_parse(const ub_request *req,
                                              const char *body, apr_size_t len,
                                              ub_problem *problem)
 {
-    const ub_jval *doc = ub_jdoc_parse(req->pool, body, len, problem);
+    ub_jdoc_limits limits;
+    const ub_jval *doc;
     reader rd;
     const ub_jval *access;
 
+    /* one object: no top-level array to count; the values are */
+    limits.max_items = 0;
+    limits.max_values = UB_MAX_JSON_VALUES(req->max_records);
+    doc = ub_jdoc_parse_limited(req->pool, body, len, &limits, problem);
     if (doc == NULL) {
         return NULL;
     }

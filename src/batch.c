@@ -156,6 +156,7 @@ static void take_roles(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
     apr_size_t i;
 
     rec->row.roles = apr_array_make(pool, roles && roles->type == UB_J_ARRAY
+                                          && roles->len <= UB_MAX_ROLES
                                           ? (int)roles->len + 1 : 1,
                                     sizeof(ub_role_ref));
     if (ub_j_missing(roles)) {
@@ -164,6 +165,13 @@ static void take_roles(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
     if (roles->type != UB_J_ARRAY) {
         ub_record_fail(pool, rec, "roles", "invalid_type",
                        "must be an array of {\"roleId\"} or {\"roleName\"} objects, or null");
+        return;
+    }
+    /* one error for the list, not one per role past the cap */
+    if (roles->len > UB_MAX_ROLES) {
+        ub_record_fail(pool, rec, "roles", "too_many_roles",
+                       apr_psprintf(pool, "holds %lu roles; at most %d are allowed",
+                                    (unsigned long)roles->len, UB_MAX_ROLES));
         return;
     }
     for (i = 0; i < roles->len; i++) {
@@ -292,12 +300,26 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
                                  apr_size_t len, ub_problem *problem)
 {
     apr_pool_t *pool = req->pool;
-    const ub_jval *doc = ub_jdoc_parse(pool, body, len, problem);
+    ub_jdoc_limits limits;
+    const ub_jval *doc;
     const ub_jval *items;
     ub_put_batch *batch;
     size_t n, i;
 
+    /* the records are counted as they are read: record limit + 1 stops
+     * the parse, before it reads that record or anything after it */
+    limits.max_items = (apr_size_t)req->max_records;
+    limits.max_values = UB_MAX_JSON_VALUES(req->max_records);
+    doc = ub_jdoc_parse_limited(pool, body, len, &limits, problem);
     if (doc == NULL) {
+        if (problem->code != NULL && strcmp(problem->code, UB_JDOC_TOO_MANY_ITEMS) == 0) {
+            problem->code = "too_many_records";
+            problem->message = apr_psprintf(pool,
+                "the request holds %d user records or more; at most %d are allowed",
+                req->max_records + 1, req->max_records);
+            problem->description = "Split the update into requests of at most "
+                "the limit; nothing was changed.";
+        }
         return NULL;
     }
     if (doc->type == UB_J_OBJECT) {
@@ -320,16 +342,6 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
         problem->code = "empty_batch";
         problem->message = "the request holds no user records";
         problem->description = "Send 1 or more user records.";
-        return NULL;
-    }
-    if (n > (size_t)req->max_records) {
-        problem->status = 400;
-        problem->code = "too_many_records";
-        problem->message = apr_psprintf(pool,
-            "the request holds %lu user records; at most %d are allowed",
-            (unsigned long)n, req->max_records);
-        problem->description = "Split the update into requests of at most "
-            "the limit; nothing was changed.";
         return NULL;
     }
     batch = apr_pcalloc(pool, sizeof(*batch));

@@ -6,6 +6,11 @@
  * their container closes, when they are copied into a vector of exactly
  * their count. Decoded strings go into one buffer of the body's size (a
  * decoded string and its NUL never take more room than its quoted form).
+ *
+ * The scratch vector grows by doubling, so it is malloc'd (realloc) and
+ * freed when the parse ends: in the request pool every outgrown copy
+ * would stay until the request ends (pools never free), about twice the
+ * final size again. Empty containers share one empty vector.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,7 @@
 #include <locale.h>
 #include <apr_strings.h>
 #include "jdoc.h"
+#include "errors.h"
 
 typedef struct {
     ub_jtype type;              /* UB_J_ARRAY or UB_J_OBJECT */
@@ -26,12 +32,20 @@ typedef struct {
     apr_pool_t *pool;
     const char *start, *p, *end;
     char *strings;              /* next free byte of the string buffer */
-    ub_jmember *scratch;
+    ub_jmember *scratch;        /* malloc'd, freed by ub_jdoc_parse_limited */
     apr_size_t used, cap;
+    const ub_jmember **sorted;  /* malloc'd: has_duplicate_key's copy */
+    apr_size_t sorted_cap;
     frame *frames;
     int depth, frames_cap;
+    apr_size_t values;          /* values begun so far */
+    ub_jdoc_limits limits;
     const char *error;          /* what is wrong, at p */
+    enum { NOT_JSON, OVER_ITEMS, OVER_VALUES, NO_MEMORY } why;     /* of a failure */
 } parser;
+
+static const ub_jval no_items[1];
+static const ub_jmember no_members[1];
 
 static int fail(parser *ps, const char *what)
 {
@@ -54,10 +68,11 @@ static int push_entry(parser *ps, const char *key, apr_size_t key_len,
 
     if (ps->used == ps->cap) {
         apr_size_t cap = ps->cap ? ps->cap * 2 : 256;
-        ub_jmember *grown = apr_palloc(ps->pool, cap * sizeof(*grown));
+        ub_jmember *grown = realloc(ps->scratch, cap * sizeof(*grown));
 
-        if (ps->used > 0) {
-            memcpy(grown, ps->scratch, ps->used * sizeof(*grown));
+        if (grown == NULL) {
+            ps->why = NO_MEMORY;
+            return fail(ps, "out of memory");
         }
         ps->scratch = grown;
         ps->cap = cap;
@@ -107,8 +122,9 @@ static int by_key(const void *a, const void *b)
 }
 
 /* A user record has a dozen keys: pairs are compared directly; a large
- * object is sorted (a copy of pointers) so that it costs n log n. */
-static int has_duplicate_key(apr_pool_t *pool, const ub_jmember *m, apr_size_t n)
+ * object is sorted (a copy of pointers, in the parser's malloc'd space) so
+ * that it costs n log n. 1: a duplicate; 0: none; -1: out of memory. */
+static int has_duplicate_key(parser *ps, const ub_jmember *m, apr_size_t n)
 {
     apr_size_t i, j;
 
@@ -123,8 +139,17 @@ static int has_duplicate_key(apr_pool_t *pool, const ub_jmember *m, apr_size_t n
         return 0;
     }
     else {
-        const ub_jmember **sorted = apr_palloc(pool, n * sizeof(*sorted));
+        const ub_jmember **sorted;
 
+        if (n > ps->sorted_cap) {
+            free(ps->sorted);
+            ps->sorted = malloc(n * sizeof(*ps->sorted));
+            ps->sorted_cap = ps->sorted ? n : 0;
+            if (ps->sorted == NULL) {
+                return -1;
+            }
+        }
+        sorted = ps->sorted;
         for (i = 0; i < n; i++) {
             sorted[i] = &m[i];
         }
@@ -146,22 +171,32 @@ static int close_frame(parser *ps, ub_jval *v)
 
     v->type = f->type;
     v->len = n;
-    if (f->type == UB_J_OBJECT) {
-        ub_jmember *members = apr_palloc(ps->pool, (n ? n : 1) * sizeof(*members));
-
-        /* an empty object before any entry was pushed: the scratch
-         * vector is still NULL, and memcpy from NULL is undefined even
-         * for 0 bytes ("{}" alone) */
-        if (n > 0) {
-            memcpy(members, ps->scratch + f->base, n * sizeof(*members));
+    if (n == 0) {
+        /* no copy: the scratch vector may still be NULL ("{}" alone) */
+        if (f->type == UB_J_OBJECT) {
+            v->u.members = no_members;
         }
-        if (has_duplicate_key(ps->pool, members, n)) {
+        else {
+            v->u.items = no_items;
+        }
+    }
+    else if (f->type == UB_J_OBJECT) {
+        ub_jmember *members = apr_palloc(ps->pool, n * sizeof(*members));
+        int dup;
+
+        memcpy(members, ps->scratch + f->base, n * sizeof(*members));
+        dup = has_duplicate_key(ps, members, n);
+        if (dup < 0) {
+            ps->why = NO_MEMORY;
+            return fail(ps, "out of memory");
+        }
+        if (dup) {
             return fail(ps, "duplicate object key");
         }
         v->u.members = members;
     }
     else {
-        ub_jval *items = apr_palloc(ps->pool, (n ? n : 1) * sizeof(*items));
+        ub_jval *items = apr_palloc(ps->pool, n * sizeof(*items));
 
         for (i = 0; i < n; i++) {
             items[i] = ps->scratch[f->base + i].value;
@@ -493,6 +528,10 @@ static int read_value(parser *ps, ub_jval *v, int *opened)
     if (ps->p == ps->end) {
         return fail(ps, "unexpected end of input");
     }
+    if (ps->limits.max_values > 0 && ++ps->values > ps->limits.max_values) {
+        ps->why = OVER_VALUES;
+        return fail(ps, "too many values");
+    }
     switch (*ps->p) {
     case '{':
     case '[': {
@@ -562,6 +601,14 @@ static int parse(parser *ps, ub_jval *root)
                 return fail(ps, "unexpected end of input");
             }
             if (*ps->p == ',') {
+                /* the top-level array's next entry would pass the limit:
+                 * stop here, before reading it or anything after it */
+                if (ps->depth == 1 && f->type == UB_J_ARRAY
+                    && ps->limits.max_items > 0
+                    && ps->used - f->base >= ps->limits.max_items) {
+                    ps->why = OVER_ITEMS;
+                    return fail(ps, "too many entries");
+                }
                 ps->p++;
                 if (f->type == UB_J_OBJECT && read_key(ps) != 0) {
                     return -1;
@@ -583,16 +630,55 @@ static int parse(parser *ps, ub_jval *root)
 const ub_jval *ub_jdoc_parse(apr_pool_t *pool, const char *buf, apr_size_t len,
                              ub_problem *problem)
 {
+    return ub_jdoc_parse_limited(pool, buf, len, NULL, problem);
+}
+
+const ub_jval *ub_jdoc_parse_limited(apr_pool_t *pool, const char *buf,
+                                     apr_size_t len, const ub_jdoc_limits *limits,
+                                     ub_problem *problem)
+{
     parser ps;
     ub_jval *root = apr_palloc(pool, sizeof(*root));
+    int rc;
 
     memset(&ps, 0, sizeof(ps));
     ps.pool = pool;
     ps.start = ps.p = buf;
     ps.end = buf + len;
     ps.strings = apr_palloc(pool, len + 1);
-    if (parse(&ps, root) == 0) {
+    if (limits != NULL) {
+        ps.limits = *limits;
+    }
+    rc = parse(&ps, root);
+    free(ps.scratch);
+    free(ps.sorted);
+    if (rc == 0) {
         return root;
+    }
+    problem->status = 400;
+    if (ps.why == OVER_ITEMS) {
+        problem->code = UB_JDOC_TOO_MANY_ITEMS;
+        problem->message = apr_psprintf(pool,
+            "the body's array holds more than %" APR_SIZE_T_FMT " entries",
+            ps.limits.max_items);
+        problem->description = "Send fewer entries; nothing was changed.";
+        return NULL;
+    }
+    if (ps.why == OVER_VALUES) {
+        problem->code = UB_JDOC_TOO_MANY_VALUES;
+        problem->message = apr_psprintf(pool,
+            "the body holds more than %" APR_SIZE_T_FMT " JSON values "
+            "(objects, arrays, strings, numbers, booleans and nulls, at any depth)",
+            ps.limits.max_values);
+        problem->description = "Send fewer or shorter lists; nothing was changed.";
+        return NULL;
+    }
+    if (ps.why == NO_MEMORY) {
+        /* malloc refused the working space: the server's trouble */
+        ub_problem_set(problem, 503, "unavailable",
+                       "the server is short of memory; nothing was changed",
+                       "Retry the same request after the delay in Retry-After.");
+        return NULL;
     }
     {
         /* line and column of the error, counted only now that there is one */
@@ -605,7 +691,6 @@ const ub_jval *ub_jdoc_parse(apr_pool_t *pool, const char *buf, apr_size_t len,
                 line_start = c + 1;
             }
         }
-        problem->status = 400;
         problem->code = "invalid_json";
         problem->message = apr_psprintf(pool,
             "the body is not valid JSON: %s (line %d, column %ld)",

@@ -12,6 +12,14 @@
  * valid UTF-8, no NUL character (raw or \u0000), no duplicate keys,
  * integers that fit in a long long, finite reals, nesting at most
  * UB_JDOC_MAX_DEPTH deep.
+ *
+ * A body of tiny values ("[0,0,...]") holds a value every two bytes, and a
+ * value costs a node of 24 to 40 bytes: a tree of everything a hostile
+ * body holds would be some 20 times its size. So the endpoints parse with
+ * limits, checked while parsing, before the tree holds more than they
+ * allow: the entries of the top-level array (the records) and the values
+ * of the whole document. The parser's working space is malloc'd and freed
+ * before it returns; the tree is pool memory in vectors of exact size.
  */
 #ifndef UB_JDOC_H
 #define UB_JDOC_H
@@ -52,9 +60,28 @@ struct ub_jmember {
 };
 
 /* Parses buf. On failure fills problem (400 invalid_json, naming what is
- * wrong with its line and column) and returns NULL. */
+ * wrong with its line and column) and returns NULL. No limits but the
+ * nesting: for the tests and the fuzzers. */
 const ub_jval *ub_jdoc_parse(apr_pool_t *pool, const char *buf, apr_size_t len,
                              ub_problem *problem);
+
+/* What a caller allows a body; 0 is no limit. */
+typedef struct {
+    apr_size_t max_items;       /* entries of a top-level array */
+    apr_size_t max_values;      /* values in the document, containers included */
+} ub_jdoc_limits;
+
+/* problem->code when a limit stopped the parse (status 400): the caller
+ * answers UB_JDOC_TOO_MANY_ITEMS in its own words (records, ids). */
+#define UB_JDOC_TOO_MANY_ITEMS  "too_many_items"
+#define UB_JDOC_TOO_MANY_VALUES "too_many_values"
+
+/* ub_jdoc_parse, stopping as soon as the document passes a limit: the
+ * (max_items + 1)-th entry of a top-level array is not read, nor anything
+ * after it. */
+const ub_jval *ub_jdoc_parse_limited(apr_pool_t *pool, const char *buf,
+                                     apr_size_t len, const ub_jdoc_limits *limits,
+                                     ub_problem *problem);
 
 /* An object's member, or NULL when v is not an object or has no such key. */
 const ub_jval *ub_jobj_get(const ub_jval *v, const char *key);

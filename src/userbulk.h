@@ -19,6 +19,21 @@
 #define UB_DEFAULT_MAX_BODY      (8 * 1024 * 1024)
 #define UB_DEFAULT_RETRY_AFTER   5
 
+/* Caps on what one body may hold, far above what a caller sends and low
+ * enough that the work and memory they bound stay small. Role lists: the
+ * roles of one PUT record, and the POST's userRoleIds and userRoles (the
+ * POST's userIds and the PUT's records are capped by the record limit). */
+#define UB_MAX_ROLES 1000
+/* JSON values of a body, at any depth, containers included: the parser
+ * stops at one more. A full PUT record is about 25 values; a value costs
+ * the parse up to about 80 bytes (its node, and its place on the working
+ * vector while its container is open), so this bounds the parse's memory
+ * whatever the body's shape. */
+#define UB_JSON_VALUES_BASE       8192
+#define UB_JSON_VALUES_PER_RECORD 256
+#define UB_MAX_JSON_VALUES(max_records) \
+    (UB_JSON_VALUES_BASE + (apr_size_t)(max_records) * UB_JSON_VALUES_PER_RECORD)
+
 /* Column lengths, in characters. They must match
  * src/sql/migrations/001_directory.sql: the core checks them so that an
  * overlong value is a per-record error, never a database error. */

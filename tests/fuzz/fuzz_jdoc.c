@@ -18,6 +18,11 @@
  *
  * Invariants on refusal: a 400 invalid_json problem whose message names
  * the line and column.
+ *
+ * ub_jdoc_parse_limited (small limits, so that inputs pass them) agrees
+ * with the whole parse: it accepts the same tree, or refuses with the code
+ * of a limit the document really passes (or with invalid_json when the
+ * document is not JSON).
  */
 #include "fuzz_common.h"
 #include <math.h>
@@ -97,6 +102,57 @@ static void check_same(const ub_jval *v, const json_t *j)
     }
 }
 
+/* Values in a tree, containers included. */
+static apr_size_t count_values(const ub_jval *v)
+{
+    apr_size_t n = 1, i;
+
+    if (v->type == UB_J_ARRAY) {
+        for (i = 0; i < v->len; i++) {
+            n += count_values(&v->u.items[i]);
+        }
+    }
+    else if (v->type == UB_J_OBJECT) {
+        for (i = 0; i < v->len; i++) {
+            n += count_values(&v->u.members[i].value);
+        }
+    }
+    return n;
+}
+
+/* The limited parse agrees with the whole one: the same tree within the
+ * limits; past one, refused with that limit's code; and never a limit's
+ * code for a document within both. */
+static void check_limited(apr_pool_t *pool, const char *body, size_t size,
+                          const ub_jval *whole)
+{
+    ub_jdoc_limits lim = { 3, 40 };
+    ub_problem problem;
+    const ub_jval *v;
+
+    memset(&problem, 0, sizeof(problem));
+    v = ub_jdoc_parse_limited(pool, body, size, &lim, &problem);
+    if (v != NULL) {
+        FUZZ_CHECK(whole != NULL);
+        FUZZ_CHECK(count_values(v) <= lim.max_values);
+        FUZZ_CHECK(v->type != UB_J_ARRAY || v->len <= lim.max_items);
+        FUZZ_CHECK(count_values(v) == count_values(whole) && v->len == whole->len);
+        return;
+    }
+    fuzz_check_problem(&problem);
+    FUZZ_CHECK(problem.status == 400);
+    if (strcmp(problem.code, "invalid_json") == 0) {
+        FUZZ_CHECK(whole == NULL);
+    }
+    else if (strcmp(problem.code, UB_JDOC_TOO_MANY_ITEMS) == 0) {
+        FUZZ_CHECK(whole == NULL || (whole->type == UB_J_ARRAY && whole->len > lim.max_items));
+    }
+    else {
+        FUZZ_CHECK(strcmp(problem.code, UB_JDOC_TOO_MANY_VALUES) == 0);
+        FUZZ_CHECK(whole == NULL || count_values(whole) > lim.max_values);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -138,6 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (j != NULL) {
         check_same(v, j);
     }
+    check_limited(pool, body, size, v);
     json_decref(j);
     free(body);
     apr_pool_destroy(pool);

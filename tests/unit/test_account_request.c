@@ -4,6 +4,7 @@
  *
  * Bodies are written with ' for " (see ut_q).
  */
+#include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "unit.h"
@@ -409,6 +410,90 @@ START_TEST(user_role_ids_and_user_roles_same_set_other_order_agree)
 }
 END_TEST
 
+/* Distinct ids as a JSON list: ids from..to-1 (step 1 or -1), each
+ * quoted, as a string or as {'userRoleId'} object. */
+static const char *id_list_q(int from, int to, int as_objects)
+{
+    const char *out = "";
+    int step = from <= to ? 1 : -1, i;
+
+    for (i = from; i != to; i += step) {
+        const char *id = apr_psprintf(ut_pool, "10000000-0000-4000-8000-%012d", i);
+
+        out = apr_pstrcat(ut_pool, out, *out ? "," : "",
+                          as_objects ? apr_pstrcat(ut_pool, "{'userRoleId':'", id, "'}", NULL)
+                                     : apr_pstrcat(ut_pool, "'", id, "'", NULL), NULL);
+    }
+    return apr_pstrcat(ut_pool, "[", out, "]", NULL);
+}
+
+/* The same set: repeats and order and case do not matter, only the ids. */
+START_TEST(same_role_set_ignores_repeats_order_and_case)
+{
+    ub_account_request *ar;
+
+    ar = parse_one("'userRoleIds':['" R1 "','" R2 "','" R1 "'],"
+                   "'userRoles':['" R2 "',{'roleId':'" R1 "'}]");
+    ut_assert_no_errors(ar->errors);
+    ut_assert_json_size(ar->change, "role_ids", 2);
+    ar = parse_one("'userRoleIds':['" UA "'],'userRoles':['" UA_UPPER "','" UA "']");
+    ut_assert_no_errors(ar->errors);
+    /* one id more, or another id, on either side */
+    ar = parse_one("'userRoleIds':['" R1 "','" R1 "'],'userRoles':['" R1 "','" R2 "']");
+    ut_assert_error(ar->errors, "userRoles", "conflicting_fields");
+    ar = parse_one("'userRoleIds':['" R1 "','" R2 "'],'userRoles':['" R1 "']");
+    ut_assert_error(ar->errors, "userRoles", "conflicting_fields");
+    ar = parse_one("'userRoleIds':['" R1 "','" R2 "'],'userRoles':['" R1 "','" UA "']");
+    ut_assert_error(ar->errors, "userRoles", "conflicting_fields");
+    ar = parse_one("'userRoleIds':[],'userRoles':[]");
+    ut_assert_no_errors(ar->errors);
+    ut_assert_json_size(ar->change, "role_ids", 0);
+}
+END_TEST
+
+/* Full lists: the same 1000 ids in the reverse order agree; with one id
+ * replaced (0 by 1000, the first and the last in sorted order) they do
+ * not. */
+START_TEST(same_role_set_of_the_cap)
+{
+    ub_account_request *ar;
+
+    ar = parse_one(apr_pstrcat(ut_pool, "'userRoleIds':", id_list_q(0, UB_MAX_ROLES, 0),
+                               ",'userRoles':", id_list_q(UB_MAX_ROLES - 1, -1, 1), NULL));
+    ut_assert_no_errors(ar->errors);
+    ut_assert_json_size(ar->change, "role_ids", UB_MAX_ROLES);
+    ar = parse_one(apr_pstrcat(ut_pool, "'userRoleIds':", id_list_q(0, UB_MAX_ROLES, 0),
+                               ",'userRoles':", id_list_q(UB_MAX_ROLES, 0, 1), NULL));
+    ut_assert_error(ar->errors, "userRoles", "conflicting_fields");
+    ck_assert_int_eq(ar->errors->nelts, 1);
+}
+END_TEST
+
+/* Role lists: up to UB_MAX_ROLES ids; past it one error naming the list
+ * and the cap. */
+START_TEST(role_lists_capped)
+{
+    const char *lists[] = { "userRoleIds", "userRoles" };
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        ub_account_request *ar = parse_one(apr_pstrcat(ut_pool, "'", lists[i], "':",
+                                                       id_list_q(0, UB_MAX_ROLES, i), NULL));
+        const ub_field_error *e;
+
+        ut_assert_no_errors(ar->errors);
+        ut_assert_json_size(ar->change, "role_ids", UB_MAX_ROLES);
+        ar = parse_one(apr_pstrcat(ut_pool, "'", lists[i], "':",
+                                   id_list_q(0, UB_MAX_ROLES + 1, i), NULL));
+        ut_assert_error(ar->errors, lists[i], "too_many_roles");
+        ck_assert_int_eq(ar->errors->nelts, 1);
+        e = (const ub_field_error *)ar->errors->elts;
+        ck_assert_msg(strstr(e->message, "1001") && strstr(e->message, "at most 1000"),
+                      "%s", e->message);
+    }
+}
+END_TEST
+
 START_TEST(user_roles_alone_set_roles)
 {
     ub_account_request *ar = parse_one("'userRoles':[{'userRoleId':'" R1 "'},{'roleId':'" R2 "'},'"
@@ -605,6 +690,42 @@ START_TEST(keyword_accepted_and_ignored)
 }
 END_TEST
 
+/* keyword is ignored, whatever its length (the body limit bounds it) */
+START_TEST(keyword_of_any_length_ignored)
+{
+    ub_account_request *ar = parse_one(apr_pstrcat(ut_pool, "'keyword':'",
+                                                   ut_repeat("k", 100000), "'", NULL));
+
+    ut_assert_no_errors(ar->errors);
+    ut_assert_json_size(ar->change, "", 1);
+}
+END_TEST
+
+/* An unknown field of 8 MB of tiny values: refused at the cap on values,
+ * the parse's peak resident memory a small multiple of the body, not the
+ * 50 times it was (the bound leaves room for valgrind, which keeps the
+ * memory the parser frees). */
+START_TEST(eight_mb_unknown_field_costs_a_small_multiple)
+{
+    apr_size_t len;
+    const char *body = ut_zeros("{\"userId\":\"" U1 "\",\"x\":[", UB_DEFAULT_MAX_BODY,
+                                "]}", &len);
+    ub_request req = ut_request(UB_DEFAULT_MAX_RECORDS);
+    ub_problem p = { 0 };
+    apr_size_t before, grew;
+
+    req.pool = ut_private_pool();
+    ut_peak_reset();
+    before = ut_rss_bytes();
+    ck_assert_ptr_null(ub_account_request_parse(&req, body, len, &p));
+    grew = ut_peak_bytes() - before;
+    ck_assert_msg(grew < 6 * len, "parsing %lu bytes took %lu more at the peak",
+                  (unsigned long)len, (unsigned long)grew);
+    ck_assert_int_eq(p.status, 400);
+    ck_assert_str_eq(p.code, "too_many_values");
+}
+END_TEST
+
 START_TEST(absent_fields_not_in_change)
 {
     ub_account_request *ar = parse_one("");
@@ -737,6 +858,9 @@ Suite *account_request_suite(void)
     tcase_add_test(tc, user_role_ids_and_user_roles_disagreeing_conflict);
     tcase_add_test(tc, user_role_ids_and_user_roles_agreeing_set_roles);
     tcase_add_test(tc, user_role_ids_and_user_roles_same_set_other_order_agree);
+    tcase_add_test(tc, same_role_set_ignores_repeats_order_and_case);
+    tcase_add_test(tc, same_role_set_of_the_cap);
+    tcase_add_test(tc, role_lists_capped);
     tcase_add_test(tc, user_roles_alone_set_roles);
     tcase_add_test(tc, user_role_ids_empty_clears_roles);
     tcase_add_test(tc, user_role_ids_repeated_counted_once);
@@ -761,6 +885,8 @@ Suite *account_request_suite(void)
     tc = ut_tcase("change");
     tcase_add_test(tc, unknown_top_level_fields_ignored);
     tcase_add_test(tc, keyword_accepted_and_ignored);
+    tcase_add_test(tc, keyword_of_any_length_ignored);
+    tcase_add_test(tc, eight_mb_unknown_field_costs_a_small_multiple);
     tcase_add_test(tc, absent_fields_not_in_change);
     tcase_add_test(tc, null_fields_not_in_change);
     tcase_add_test(tc, empty_string_clears_personal_field);

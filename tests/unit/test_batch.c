@@ -3,6 +3,7 @@
  *
  * Bodies are written with ' for " (see ut_q).
  */
+#include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "unit.h"
@@ -193,6 +194,70 @@ START_TEST(over_default_limit_refused)
 
     ck_assert_str_eq(refused(body, strlen(body), UB_DEFAULT_MAX_RECORDS).code,
                      "too_many_records");
+}
+END_TEST
+
+/* The records are counted as they are read: one past the limit stops the
+ * parse, so what follows is never read (here it is not even JSON). */
+START_TEST(record_past_the_limit_stops_the_parse)
+{
+    const char *body = apr_pstrcat(ut_pool, "[", ut_repeat("{},", 3),
+                                   "{'userName': and no more JSON", NULL);
+    ub_problem p = refused(body, strlen(body), 3);
+
+    ck_assert_str_eq(p.code, "too_many_records");
+    ck_assert_msg(strstr(p.message, "4 user records or more") != NULL, "%s", p.message);
+    ck_assert_msg(strstr(p.message, "at most 3") != NULL, "%s", p.message);
+}
+END_TEST
+
+/* An 8 MB body of a value every two bytes, the parser's worst case: the
+ * parse's peak resident memory stays a small multiple of the body, not the
+ * 50 times that doubling vectors in the pool took. The bound leaves room
+ * for valgrind, which keeps the memory the parser frees. */
+START_TEST(eight_mb_of_tiny_records_costs_a_small_multiple)
+{
+    apr_size_t len;
+    const char *body = ut_zeros("[", UB_DEFAULT_MAX_BODY, "]", &len);
+    ub_request req = ut_request(UB_DEFAULT_MAX_RECORDS);
+    ub_problem p = { 0 };
+    apr_size_t before, grew;
+
+    req.pool = ut_private_pool();
+    ut_peak_reset();
+    before = ut_rss_bytes();
+    ck_assert_ptr_null(ub_put_batch_parse(&req, body, len, &p));
+    grew = ut_peak_bytes() - before;
+    ck_assert_msg(grew < 6 * len, "parsing %lu bytes took %lu more at the peak",
+                  (unsigned long)len, (unsigned long)grew);
+    ck_assert_str_eq(p.code, "too_many_records");
+}
+END_TEST
+
+/* One record holding all the values: refused at the cap on values, before
+ * the parse's memory grows past a small multiple of the body. */
+START_TEST(one_record_of_too_many_values_refused)
+{
+    apr_size_t len;
+    const char *body = ut_zeros("[{'userName':'alice','email':'a@example.com','x':[",
+                                UB_DEFAULT_MAX_BODY, "]}]", &len);
+    ub_request req = ut_request(UB_DEFAULT_MAX_RECORDS);
+    ub_problem p = { 0 };
+    apr_size_t before, grew;
+
+    req.pool = ut_private_pool();
+    body = ut_q(body);
+    ut_peak_reset();
+    before = ut_rss_bytes();
+    ck_assert_ptr_null(ub_put_batch_parse(&req, body, len, &p));
+    grew = ut_peak_bytes() - before;
+    ck_assert_msg(grew < 6 * len, "parsing %lu bytes took %lu more at the peak",
+                  (unsigned long)len, (unsigned long)grew);
+    ck_assert_int_eq(p.status, 400);
+    ck_assert_str_eq(p.code, "too_many_values");
+    ck_assert_msg(strstr(p.message, apr_psprintf(ut_pool, "%lu",
+                  (unsigned long)UB_MAX_JSON_VALUES(UB_DEFAULT_MAX_RECORDS))) != NULL,
+                  "%s", p.message);
 }
 END_TEST
 
@@ -459,6 +524,36 @@ START_TEST(role_id_not_a_uuid_is_invalid_format)
 {
     ut_assert_error(errors_of("{" ALICE ",'roles':[{'roleId':'admin'}]}"),
                     "roles[0].roleId", "invalid_format");
+}
+END_TEST
+
+/* roles of a record: up to UB_MAX_ROLES; past it one error naming the
+ * list and the cap, for that record only. */
+START_TEST(roles_capped_per_record)
+{
+    const char *role = "{'roleName':'Viewer'},";
+    const char *at_cap = ut_repeat(role, UB_MAX_ROLES);
+    const char *over = ut_repeat(role, UB_MAX_ROLES + 1);
+    ub_put_batch *b;
+    ub_put_record *r;
+
+    /* record 1 at the cap, record 3 one over */
+    b = parse_batch(apr_pstrcat(ut_pool, "[{" ALICE "},{'userName':'bob','email':'b@example.com',"
+                                "'roles':[", at_cap, "{'roleName':'Viewer'}]},",
+                                "{'userName':'carol','email':'c@example.com'},",
+                                "{'userName':'dan','email':'d@example.com','roles':[",
+                                over, "{'roleName':'Viewer'}]}]", NULL));
+    ck_assert_int_eq(record(b, 0)->errors->nelts, 0);
+    ck_assert_int_eq(record(b, 2)->errors->nelts, 0);
+    r = record(b, 1);
+    ck_assert_msg(r->errors->nelts == 1, "%s", ut_errors_str(r->errors));
+    ut_assert_error(r->errors, "roles", "too_many_roles");
+    r = record(b, 3);
+    ck_assert_msg(r->errors->nelts == 1, "%s", ut_errors_str(r->errors));
+    ut_assert_error(r->errors, "roles", "too_many_roles");
+    ck_assert_msg(strstr(((ub_field_error *)r->errors->elts)[0].message,
+                         "at most 1000") != NULL, "%s",
+                  ((ub_field_error *)r->errors->elts)[0].message);
 }
 END_TEST
 
@@ -732,6 +827,9 @@ Suite *batch_suite(void)
     tcase_add_test(tc, nesting_too_deep_refused);
     tcase_add_test(tc, over_max_records_refused);
     tcase_add_test(tc, over_default_limit_refused);
+    tcase_add_test(tc, record_past_the_limit_stops_the_parse);
+    tcase_add_test(tc, eight_mb_of_tiny_records_costs_a_small_multiple);
+    tcase_add_test(tc, one_record_of_too_many_values_refused);
     tcase_add_test(tc, record_not_an_object_fails_that_record_only);
     suite_add_tcase(s, tc);
 
@@ -764,6 +862,7 @@ Suite *batch_suite(void)
     tcase_add_test(tc, bad_phone_is_invalid_format);
     tcase_add_test(tc, role_id_not_a_uuid_is_invalid_format);
     tcase_add_test(tc, role_without_id_or_name_is_required);
+    tcase_add_test(tc, roles_capped_per_record);
     tcase_add_test(tc, every_bad_field_of_a_record_is_reported);
     suite_add_tcase(s, tc);
 

@@ -817,6 +817,79 @@ START_TEST(jobj_get)
 }
 END_TEST
 
+/* ---- limits ----------------------------------------------------------- */
+
+static const ub_jval *parsed_limited(const char *body, apr_size_t max_items,
+                                     apr_size_t max_values)
+{
+    ub_jdoc_limits lim = { max_items, max_values };
+    ub_problem p = { 0 };
+    apr_size_t len = strlen(body);
+    const ub_jval *v = ub_jdoc_parse_limited(ut_pool, exact(body, len), len, &lim, &p);
+
+    ck_assert_msg(v != NULL, "refused %s: %s", body, p.message ? p.message : "?");
+    return v;
+}
+
+static ub_problem refused_limited(const char *body, apr_size_t max_items,
+                                  apr_size_t max_values)
+{
+    ub_jdoc_limits lim = { max_items, max_values };
+    ub_problem p = { 0 };
+    apr_size_t len = strlen(body);
+
+    ck_assert_msg(ub_jdoc_parse_limited(ut_pool, exact(body, len), len, &lim, &p) == NULL,
+                  "accepted %s", body);
+    ck_assert_int_eq(p.status, 400);
+    ck_assert_ptr_nonnull(p.message);
+    ck_assert_ptr_nonnull(p.description);
+    return p;
+}
+
+START_TEST(top_level_entries_counted_while_parsing)
+{
+    ub_problem p;
+
+    ck_assert_uint_eq(parsed_limited("[1,2,3]", 3, 0)->len, 3);
+    p = refused_limited("[1,2,3]", 2, 0);
+    ck_assert_str_eq(p.code, UB_JDOC_TOO_MANY_ITEMS);
+    ck_assert_msg(strstr(p.message, "more than 2") != NULL, "%s", p.message);
+    /* the third entry and what follows are never read: not even that
+     * the rest is not JSON */
+    ck_assert_str_eq(refused_limited("[{},{}, no JSON here", 2, 0).code,
+                     UB_JDOC_TOO_MANY_ITEMS);
+    ck_assert_str_eq(refused_limited("[{},{}, [[[\"\xff", 2, 0).code,
+                     UB_JDOC_TOO_MANY_ITEMS);
+    /* at the limit, the rest is still read whole */
+    ck_assert_str_eq(refused_limited("[{},{}] x", 2, 0).code, "invalid_json");
+    /* only the top-level array: nested ones and objects are not counted */
+    ck_assert_uint_eq(parsed_limited("[[1,2,3]]", 1, 0)->u.items[0].len, 3);
+    ck_assert_uint_eq(parsed_limited("{\"a\":1,\"b\":2,\"c\":3}", 1, 0)->len, 3);
+    ck_assert_uint_eq(parsed_limited("[]", 1, 0)->len, 0);
+}
+END_TEST
+
+START_TEST(values_counted_at_any_depth)
+{
+    ub_problem p;
+
+    /* [0,0] is 3 values: the array and its two items */
+    ck_assert_uint_eq(parsed_limited("[0,0]", 0, 3)->len, 2);
+    p = refused_limited("[0,0]", 0, 2);
+    ck_assert_str_eq(p.code, UB_JDOC_TOO_MANY_VALUES);
+    ck_assert_msg(strstr(p.message, "more than 2 JSON values") != NULL, "%s", p.message);
+    /* containers count, at any depth, in objects too */
+    ck_assert_ptr_nonnull(parsed_limited("{\"a\":[[{}]]}", 0, 4));
+    ck_assert_str_eq(refused_limited("{\"a\":[[{}]]}", 0, 3).code, UB_JDOC_TOO_MANY_VALUES);
+    /* the parse stops there: what follows is not read */
+    ck_assert_str_eq(refused_limited("[0,0,0,\"\xff", 0, 3).code, UB_JDOC_TOO_MANY_VALUES);
+    /* no limit given: none */
+    ck_assert_uint_eq(parsed_limited(apr_pstrcat(ut_pool, "[",
+                                                 ut_repeat("[0,0,0,0,0,0,0,0,0,0],", 1000),
+                                                 "0]", NULL), 0, 0)->len, 1001);
+}
+END_TEST
+
 Suite *jdoc_suite(void)
 {
     Suite *s = suite_create("jdoc");
@@ -872,6 +945,11 @@ Suite *jdoc_suite(void)
     tcase_add_test(tc, depth_limit_is_janssons);
     tcase_add_test(tc, depth_is_nesting_not_count);
     tcase_add_test(tc, message_names_line_and_column);
+    suite_add_tcase(s, tc);
+
+    tc = ut_tcase("limits");
+    tcase_add_test(tc, top_level_entries_counted_while_parsing);
+    tcase_add_test(tc, values_counted_at_any_depth);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "unit.h"
@@ -81,6 +82,75 @@ const char *ut_repeat(const char *s, int n)
     }
     out[len * (apr_size_t)n] = '\0';
     return out;
+}
+
+const char *ut_zeros(const char *prefix, apr_size_t len, const char *suffix,
+                     apr_size_t *out_len)
+{
+    apr_size_t pre = strlen(prefix), suf = strlen(suffix), o = pre;
+    char *out = apr_palloc(ut_pool, len + 1);
+
+    ck_assert_uint_gt(len, pre + suf + 1);
+    memcpy(out, prefix, pre);
+    while (o + 2 + 1 + suf <= len) {
+        out[o++] = '0';
+        out[o++] = ',';
+    }
+    out[o++] = '0';
+    memcpy(out + o, suffix, suf);
+    o += suf;
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+apr_pool_t *ut_private_pool(void)
+{
+    apr_allocator_t *allocator;
+    apr_pool_t *pool;
+
+    ck_assert_int_eq(apr_allocator_create(&allocator), APR_SUCCESS);
+    ck_assert_int_eq(apr_pool_create_ex(&pool, ut_pool, NULL, allocator), APR_SUCCESS);
+    apr_allocator_owner_set(allocator, pool);
+    return pool;
+}
+
+static apr_size_t status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    apr_size_t kb = 0, n = strlen(field);
+    int found = 0;
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, field, n) == 0) {
+            kb = (apr_size_t)strtoul(line + n, NULL, 10);
+            found = 1;
+        }
+    }
+    fclose(f);
+    ck_assert_msg(found, "no %s in /proc/self/status", field);
+    return kb;
+}
+
+void ut_peak_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs("5", f), 0);     /* 5: reset the peak RSS */
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+apr_size_t ut_peak_bytes(void)
+{
+    return status_kb("VmHWM:") * 1024;
+}
+
+apr_size_t ut_rss_bytes(void)
+{
+    return status_kb("VmRSS:") * 1024;
 }
 
 const char *ut_email(int total)

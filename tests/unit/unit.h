@@ -49,6 +49,22 @@ const char *ut_q(const char *s);
 /* s repeated n times. */
 const char *ut_repeat(const char *s, int n);
 
+/* A body of about len bytes (at most len): prefix, then "0," repeated,
+ * then "0" and suffix; tiny values, the parser's worst case. In ut_pool. */
+const char *ut_zeros(const char *prefix, apr_size_t len, const char *suffix,
+                     apr_size_t *out_len);
+
+/* A pool of its own allocator (destroyed with ut_pool): every byte it
+ * holds was malloc'd for it, none reused from an earlier test's pools. */
+apr_pool_t *ut_private_pool(void);
+
+/* The process's peak resident size (VmHWM), in bytes, set back to the
+ * present size (VmRSS) by ut_peak_reset: a call's peak is the difference
+ * (pools come from mmap, not malloc, so the kernel is asked). */
+void ut_peak_reset(void);
+apr_size_t ut_peak_bytes(void);
+apr_size_t ut_rss_bytes(void);
+
 /* A valid email address of exactly total characters (198 to 260): a
  * 64-character local part and labels of 63 characters. */
 const char *ut_email(int total);

@@ -9,21 +9,53 @@
 #include "mod_userbulk.h"
 #include "errors.h"
 
+/* The first buffer of a body whose length is not declared (chunked). */
+#define FIRST_CHUNK (64 * 1024)
+
+/* One buffer the body is copied into as it arrives: as large as the
+ * declared length, so that a body is held once, not once in buckets and
+ * again flattened; a body of undeclared length grows it by doubling. */
+typedef struct {
+    char *data;
+    apr_size_t len, cap;
+} body_buf;
+
+static void append(apr_pool_t *pool, body_buf *b, const char *data, apr_size_t n)
+{
+    if (b->len + n > b->cap) {
+        apr_size_t cap = b->cap ? b->cap : FIRST_CHUNK;
+        char *grown;
+
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        grown = apr_palloc(pool, cap + 1);
+        if (b->len > 0) {
+            memcpy(grown, b->data, b->len);
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+}
+
 int ub_read_request_body(request_rec *r, const ub_request *req, apr_off_t limit,
                          const char **buf, apr_size_t *len, ub_problem *problem)
 {
-    apr_off_t total = 0, declared;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *in = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_bucket_brigade *body = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    body_buf b = { NULL, 0, 0 };
+    apr_off_t declared;
     int seen_eos = 0;
-    char *flat;
-    apr_size_t flat_len;
 
-    if (cl != NULL && apr_strtoff(&declared, cl, NULL, 10) == APR_SUCCESS
-        && declared > limit) {
-        ub_problem_too_large(r->pool, problem, limit);
-        return problem->status;
+    if (cl != NULL && apr_strtoff(&declared, cl, NULL, 10) == APR_SUCCESS && declared >= 0) {
+        if (declared > limit) {
+            ub_problem_too_large(r->pool, problem, limit);
+            return problem->status;
+        }
+        b.cap = (apr_size_t)declared;
+        b.data = apr_palloc(r->pool, b.cap + 1);
     }
     while (!seen_eos) {
         apr_bucket *e;
@@ -38,31 +70,34 @@ int ub_read_request_body(request_rec *r, const ub_request *req, apr_off_t limit,
                            "Send the whole body; nothing was changed.");
             return status;
         }
-        while (!APR_BRIGADE_EMPTY(in)) {
-            e = APR_BRIGADE_FIRST(in);
+        for (e = APR_BRIGADE_FIRST(in); e != APR_BRIGADE_SENTINEL(in);
+             e = APR_BUCKET_NEXT(e)) {
+            const char *data;
+            apr_size_t n;
+
             if (APR_BUCKET_IS_EOS(e)) {
                 seen_eos = 1;
+                break;
             }
-            if (!APR_BUCKET_IS_METADATA(e)) {
-                total += e->length == (apr_size_t)-1 ? 0 : (apr_off_t)e->length;
-                if (total > limit) {
-                    ub_problem_too_large(r->pool, problem, limit);
-                    return problem->status;
-                }
-                if ((rv = apr_bucket_setaside(e, r->pool)) != APR_SUCCESS) {
-                    return HTTP_INTERNAL_SERVER_ERROR;
-                }
+            if (APR_BUCKET_IS_METADATA(e)) {
+                continue;
             }
-            APR_BUCKET_REMOVE(e);
-            APR_BRIGADE_INSERT_TAIL(body, e);
+            if (apr_bucket_read(e, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if ((apr_off_t)(b.len + n) > limit) {
+                ub_problem_too_large(r->pool, problem, limit);
+                return problem->status;
+            }
+            append(r->pool, &b, data, n);
         }
+        apr_brigade_cleanup(in);
     }
-    if (apr_brigade_pflatten(body, &flat, &flat_len, r->pool) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
+    if (b.data == NULL) {
+        b.data = apr_palloc(r->pool, 1);
     }
-    apr_brigade_destroy(body);
-    *buf = flat;
-    *len = flat_len;
+    b.data[b.len] = '\0';
+    *buf = b.data;
+    *len = b.len;
     return 0;
 }
-

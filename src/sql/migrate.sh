@@ -19,7 +19,8 @@
 # (e.g. 'host=/var/run/postgresql dbname=postgres user=postgres'); the owner
 # (--owner, default userbulk) and the API role are created through it
 # first, when missing, LOGIN and without a password (authentication is
-# pg_hba.conf's business, passwords the site's).
+# pg_hba.conf's business, passwords the site's), and the owner is granted
+# CREATE on CONNINFO's database (which must exist) if it lacks it.
 #
 # Each file migrations/NNN_*.sql is applied once, in order, together with
 # the row recording its version in userbulk.schema_version; functions.sql
@@ -70,6 +71,16 @@ SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'api') AS todo \gset
 \if :todo
 \echo migrate: creating role :api
 CREATE ROLE :"api" LOGIN;
+\endif
+SQL
+    # The owner creates the schema the first time: it needs CREATE on the
+    # database (found through CONNINFO, now that the owner exists).
+    db=$(psql_q -At -c 'SELECT current_database()')
+    psql "$admin" -X -q -v ON_ERROR_STOP=1 -v owner="$owner" -v db="$db" <<'SQL'
+SELECT NOT has_database_privilege(:'owner', :'db', 'CREATE') AS todo \gset
+\if :todo
+\echo migrate: granting CREATE on database :db to :owner
+GRANT CREATE ON DATABASE :"db" TO :"owner";
 \endif
 SQL
 fi
@@ -141,6 +152,15 @@ fi
         echo "INSERT INTO userbulk.schema_version (version, name) VALUES ($version, '$name');"
         echo '\endif'
     done
+    # The roles that may call the API's functions now (functions.sql may
+    # drop and create them afresh, without grants): privileges.sql grants
+    # them again, besides --api-role.
+    echo "CREATE TEMP TABLE ub_granted ON COMMIT DROP AS
+          SELECT DISTINCT pg_get_userbyid(a.grantee)::text AS role
+            FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+           WHERE p.pronamespace = to_regnamespace('userbulk')
+             AND p.proname IN ('put_users', 'account_update', 'get_users')
+             AND a.privilege_type = 'EXECUTE' AND a.grantee NOT IN (0, p.proowner);"
     echo "\\i '$here/functions.sql'"
     echo "\\i '$here/privileges.sql'"
     echo 'COMMIT;'

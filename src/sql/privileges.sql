@@ -34,7 +34,13 @@ ALTER FUNCTION userbulk.account_update SECURITY DEFINER SET search_path = pg_cat
 ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- USAGE to find the functions by name (it also shows the names of the
--- tables, not their rows); no CREATE.
-GRANT USAGE ON SCHEMA userbulk TO :"api_role";
-GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, userbulk.get_users
-    TO :"api_role";
+-- tables, not their rows); no CREATE. To the API role and to every role
+-- that could call the functions before this run (migrate.sh lists them in
+-- pg_temp.ub_granted): a run with another --api-role, or without it where
+-- the site's role has another name, takes nothing from httpd. A role is
+-- withdrawn by hand: REVOKE ... FROM it, or DROP OWNED BY it.
+SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
+       format('GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, '
+              'userbulk.get_users TO %I', r.role)
+  FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r
+\gexec

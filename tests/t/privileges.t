@@ -146,8 +146,44 @@ is db_query(q{SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
     like $row->[0] // $@, qr/"userName" : "bob.acme"/, '... which may call the entry functions';
     like eval { db_query_on($ci, 'SELECT count(*) FROM userbulk.users'); '' } // $@, qr/permission denied/,
          '... and read no table';
+    # functions.sql creates put_users afresh (without grants) on every run:
+    # httpd's role keeps its rights through a run naming another.
+    is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
+                   WHERE p.pronamespace = 'userbulk'::regnamespace
+                     AND has_function_privilege('userbulk_api', p.oid, 'EXECUTE')}),
+       'account_update,get_users,put_users', '... and userbulk_api keeps its rights';
+    is json_request(PUT => PUT_USERS, token(), [ { userName => 'bob.acme', email => 'bob@acme.example',
+                                                   name => { firstName => 'Bobbie' } } ])->code,
+       200, '... httpd still serves';
     db_query_on(admin_conninfo('userbulk'), "DROP OWNED BY $role");
     db_query_on(admin_conninfo(), "DROP ROLE $role");
+}
+
+# --- make db ADMIN=...: both roles made on a bare cluster ----------------------------------
+{
+    my ($db, $owner, $api) = qw(ub_priv_db ub_priv_owner ub_priv_api);
+    my $cleanup = sub {
+        db_query_on(admin_conninfo(), "DROP DATABASE IF EXISTS $db");
+        for my $r ($api, $owner) {
+            next unless db_query_on(admin_conninfo(), "SELECT 1 FROM pg_roles WHERE rolname = '$r'");
+            db_query_on(admin_conninfo(), "DROP OWNED BY $r");
+            db_query_on(admin_conninfo(), "DROP ROLE $r");
+        }
+    };
+    $cleanup->();
+    db_query_on(admin_conninfo(), "CREATE DATABASE $db TEMPLATE template0");    # the superuser's
+    (my $ci = db_conninfo()) =~ s/ dbname=\S+ user=\S+ / dbname=$db user=$owner /;
+    local $ENV{MAKEFLAGS};
+    my ($rc, $out) = capture('make', '-s', '-C', $ROOT, 'db', "DB=$ci", "API_ROLE=$api",
+                             'ADMIN=' . admin_conninfo(), "OWNER=$owner");
+    is $rc, 0, 'make db ADMIN=... OWNER=... API_ROLE=... on a database the owner cannot create in' or diag $out;
+    like $out, qr/creating role $owner.*creating role $api.*granting CREATE/s, '... creates both roles and grants CREATE';
+    is db_query_on($ci, q{SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'userbulk'}), $owner,
+       '... the schema is the owner\'s';
+    (my $api_ci = $ci) =~ s/ user=\S+ / user=$api /;
+    is eval { db_query_on($api_ci, q{SELECT userbulk.get_users('acme', '[]')}) } // $@, '[]',
+       '... and the API role may call the entry functions';
+    $cleanup->();
 }
 
 reset_demo();

@@ -53,7 +53,7 @@ while (( $# > 1 )); do
         *) usage ;;
     esac
 done
-(( $# == 1 )) || usage
+(( $# == 1 )) && [[ $1 != -* ]] || usage
 conninfo=$1
 [[ -n $api_role && -n $owner ]] || usage
 psql_q() { psql "$conninfo" -X -q -v ON_ERROR_STOP=1 "$@"; }

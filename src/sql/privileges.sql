@@ -9,7 +9,8 @@
 -- DEFINER) with a search_path of pg_catalog and pg_temp only: a role that
 -- calls them cannot put its own objects in front of theirs (their bodies
 -- name every object of the schema as userbulk.*; the work table of
--- put_users is pg_temp's). So the API role reads no table (password_hash,
+-- put_users is pg_temp's, and refused unless the owner's). So the API role
+-- reads no table (password_hash,
 -- the audit trail), writes none except through the functions' checks, and
 -- cannot truncate or delete the audit trail or create anything in the
 -- schema.

@@ -10,10 +10,9 @@
 -- calls them cannot put its own objects in front of theirs (their bodies
 -- name every object of the schema as userbulk.*; the work table of
 -- put_users is pg_temp's, and refused unless the owner's). So the API role
--- reads no table (password_hash,
--- the audit trail), writes none except through the functions' checks, and
--- cannot truncate or delete the audit trail or create anything in the
--- schema.
+-- reads no table (password_hash, the audit trail), writes none except
+-- through the functions' checks, and cannot truncate or delete the audit
+-- trail or create anything in the schema.
 --
 -- The helpers called inside the statements (userbulk.err, put_roles, iso,
 -- refusal) stay as they are: a SECURITY DEFINER or SET clause would stop

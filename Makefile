@@ -11,7 +11,7 @@
 #   make bench      throughput/latency of both endpoints vs PostgreSQL's floor (tests/bench/)
 #   make install    module, .load/.conf, SQL and OpenAPI document (DESTDIR honoured)
 #   make uninstall  removes what make install put (and the enabled symlinks)
-#   make db         create or upgrade the schema: make db DB='host=... dbname=... user=...'
+#   make db         create or upgrade the schema: make db DB='host=... dbname=... user=...' [API_ROLE=userbulk_api]
 #   make test-ha    only the failover test (tests/t/ha.t; make test runs it too)
 #   make clean
 #
@@ -163,11 +163,15 @@ token:
 seed:
 	@tests/tools/sandbox.sh seed "$(or $(USERS),1000)"
 
-# DB is read from the environment (make exports command-line variables), so
-# that a conninfo with quotes or spaces reaches migrate.sh intact.
+# DB (and ADMIN) are read from the environment (make exports command-line
+# variables), so that a conninfo with quotes or spaces reaches migrate.sh
+# intact. API_ROLE: the role httpd connects as (default userbulk_api).
+# ADMIN: a superuser's conninfo, to create the roles when missing (the
+# owner named by OWNER, default userbulk, and API_ROLE).
 db:
-	@test -n "$$DB" || { echo "usage: make db DB='host=/var/run/postgresql dbname=userbulk user=userbulk'" >&2; exit 2; }
-	src/sql/migrate.sh "$$DB"
+	@test -n "$$DB" || { echo "usage: make db DB='host=/var/run/postgresql dbname=userbulk user=userbulk' [API_ROLE=userbulk_api] [ADMIN='host=/var/run/postgresql dbname=postgres user=postgres' [OWNER=userbulk]]" >&2; exit 2; }
+	src/sql/migrate.sh --api-role "$${API_ROLE:-userbulk_api}" \
+	  $${ADMIN:+--admin "$$ADMIN" --owner "$${OWNER:-userbulk}"} "$$DB"
 
 # The load client of the benchmark: no library but pthreads.
 $(B)/bench-client: tests/bench/client.c | $(B)/core

@@ -134,6 +134,15 @@ BEGIN
 
     -- Working set of this call; created once per connection, emptied at
     -- commit, so no catalog churn per request.
+    -- It must be this function's own: put_users runs with its owner's
+    -- rights (privileges.sql), and a table of that name made beforehand
+    -- by the session's role could carry triggers that would run with them.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                WHERE c.oid = to_regclass('pg_temp.ub_put_work')
+                  AND pg_catalog.pg_get_userbyid(c.relowner) <> current_user) THEN
+        RAISE EXCEPTION 'put_users: pg_temp.ub_put_work belongs to another role'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     -- (A session that predates a schema upgrade has an older shape: drop it.)
     IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
            SELECT 1 FROM pg_attribute a

@@ -50,10 +50,14 @@ sub batch_request {
     return ($head, $body);
 }
 
+# httpd's sessions are the API role's: only a superuser sees what they run
+# and wait for, and may terminate them (as a DBA would).
+sub as_admin { return db_query_on(admin_conninfo('userbulk'), @_) }
+
 # The request's PostgreSQL session, once it waits for the audit lock.
 sub waiting_backend {
     return wait_until(60, sub {
-        scalar db_query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        scalar as_admin("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
                            AND query LIKE '%userbulk.put_users%' AND pid <> pg_backend_pid()");
     });
 }
@@ -61,7 +65,7 @@ sub waiting_backend {
 # Waits until no session runs put_users any more (it finished, or died).
 sub backend_done {
     return wait_until(60, sub {
-        !db_query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%userbulk.put_users%'
+        !as_admin("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%userbulk.put_users%'
                      AND state <> 'idle' AND pid <> pg_backend_pid()");
     });
 }
@@ -125,7 +129,7 @@ sub serves_again {
     my $sock = open_request($head . $body);
     my $backend = waiting_backend();
     ok($backend, 'B: the request waits for the audit table');
-    ok(db_query("SELECT pg_terminate_backend($backend)") eq 't', "B: its PostgreSQL session ($backend) terminated");
+    ok(as_admin("SELECT pg_terminate_backend($backend)") eq 't', "B: its PostgreSQL session ($backend) terminated");
     my $res = read_response($sock, 60);
     is($res->{status}, 503, 'B: the client gets 503');
     is(($res->{json} // {})->{code}, 'unavailable', 'B: JSON code unavailable');

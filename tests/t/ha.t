@@ -71,7 +71,7 @@ for (1 .. 100) {
 is $sync, 'sync', 'the standby streams synchronously';
 
 # --- httpd naming both nodes ---------------------------------------------------------
-my $dbd = "host=/tmp/ub-$pp,/tmp/ub-$sp port=$pp,$sp dbname=userbulk user=userbulk "
+my $dbd = "host=/tmp/ub-$pp,/tmp/ub-$sp port=$pp,$sp dbname=userbulk user=userbulk_api "
         . "connect_timeout=2 target_session_attrs=read-write";
 my $h = UserBulk::Httpd->new(
     name => 'ha', userbulk => 1, modules => [qw(dbd oauth2)],

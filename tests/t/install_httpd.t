@@ -58,7 +58,7 @@ my $load = adjust('userbulk.load', slurp("$D$ETC/mods-available/userbulk.load"),
 # as a key set), so the shipped jwks_uri configuration is what is tested.
 (my $jwk = slurp("$ROOT/conf/demo-key.jwk")) =~ s/\s+\z//;
 my $jwks_url = $h->url('/.well-known/jwks.json');
-my $ci = db_conninfo();
+my $ci = api_conninfo();    # as the shipped userbulk.conf: the API role
 my $conf = adjust('userbulk.conf', slurp("$D$ETC/conf-available/userbulk.conf"),
     [ qr{^DBDParams .*$}m, "DBDParams \"$ci\"", 1, 'DBDParams to the test database' ],
     [ qr{OAuth2TokenVerify jwks_uri \S+}, "OAuth2TokenVerify jwks_uri $jwks_url", 2, 'the JWKS URI to the local key set' ]);

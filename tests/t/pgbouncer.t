@@ -57,7 +57,7 @@ logfile = $DIR/pgbouncer.log
 pidfile = $DIR/pgbouncer.pid
 INI
     open my $u, '>', "$DIR/users.txt" or die $!;
-    print $u qq{"userbulk" ""\n};
+    print $u qq{"userbulk" ""\n"userbulk_api" ""\n};    # the admin, httpd
 }
 
 my $pid = fork // die "fork: $!";
@@ -95,7 +95,7 @@ sub server_pids {
 }
 
 my $conf = "DBDriver pgsql\n"
-         . "DBDParams \"host=127.0.0.1 port=$port dbname=userbulk user=userbulk connect_timeout=3\"\n"
+         . "DBDParams \"host=127.0.0.1 port=$port dbname=userbulk user=userbulk_api connect_timeout=3\"\n"
          . "DBDMin 2\nDBDKeep 2\nDBDMax 4\n"
          . UserBulk::Httpd::demo_oauth2_include()
          . UserBulk::Httpd::api_locations();

@@ -93,7 +93,7 @@ for my $r (@own) {
         name => 'openapi-503', userbulk => 1, modules => [qw(dbd oauth2)],
         conf => "DBDriver pgsql\n"
               . "DBDParams \"host=127.0.0.1 port=" . UserBulk::Httpd::free_port()
-              . " dbname=userbulk user=userbulk connect_timeout=2\"\n"
+              . " dbname=userbulk user=userbulk_api connect_timeout=2\"\n"
               . UserBulk::Httpd::demo_oauth2_include()
               . UserBulk::Httpd::api_locations());
     $h->start;

@@ -9,8 +9,13 @@
 #   pg.sh demo DIR                       load src/sql/demo.sql
 #   pg.sh seed DIR N                     src/sql/seed.sql with -v users=N
 #   pg.sh psql DIR [psql args...]        psql as user userbulk into db userbulk
+#                                        (the schema's owner)
 #   pg.sh conninfo DIR                   print the libpq conninfo string
 #   pg.sh socket DIR | port DIR          print the socket directory / the port
+#
+# Two roles: userbulk owns the database and the schema, userbulk_api (the
+# one httpd connects as) may only call the API's functions (see
+# src/sql/privileges.sql).
 #
 # DIR holds the cluster (DIR/data), its log (DIR/log/postgresql.log) and its
 # port (DIR/port). The server listens on 127.0.0.1:PORT and on a unix socket in
@@ -31,6 +36,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SQL_DIR=${UB_SQL_DIR:-$UB_ROOT/src/sql}
 DB=userbulk
 DB_USER=userbulk
+API_ROLE=userbulk_api
 
 pg_bindir() {
     local d
@@ -132,12 +138,23 @@ write_settings() {
     } | as_pg tee "$dir/data/userbulk.conf" >/dev/null
 }
 
+# The owner and the API role (a cluster that predates the API role gets it).
+ensure_roles() {
+    local dir=$1 role
+    for role in "$DB_USER" "$API_ROLE"; do
+        if [[ -z $(psql_admin "$dir" -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'") ]]; then
+            psql_admin "$dir" -c "CREATE ROLE $role LOGIN"
+        fi
+    done
+}
+
 cmd_start() {
     local dir port=${2:-} ephemeral=0 pid i
     dir=$(abs_dir "${1:-}")
     [[ ${3:-} == --ephemeral ]] && ephemeral=1
     if pid=$(running_pid "$dir"); then
         ub_say "pg: already running in $dir (pid $pid, port $(port_of "$dir"))"
+        ensure_roles "$dir"
         migrate "$dir"
         return 0
     fi
@@ -182,9 +199,7 @@ cmd_start() {
         ub_say "pg: $dir is a standby: no role, database or migration of its own"
         return 0
     fi
-    if [[ -z $(psql_admin "$dir" -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'") ]]; then
-        psql_admin "$dir" -c "CREATE ROLE $DB_USER LOGIN"
-    fi
+    ensure_roles "$dir"
     if [[ -z $(psql_admin "$dir" -At -c "SELECT 1 FROM pg_database WHERE datname = '$DB'") ]]; then
         psql_admin "$dir" -c "CREATE DATABASE $DB OWNER $DB_USER ENCODING 'UTF8' TEMPLATE template0"
     fi
@@ -194,7 +209,7 @@ cmd_start() {
 migrate() {
     local dir=$1
     [[ -x $SQL_DIR/migrate.sh ]] || ub_die "$SQL_DIR/migrate.sh is missing or not executable"
-    "$SQL_DIR/migrate.sh" "$(conninfo_of "$dir")" >"$dir/log/migrate.log" 2>&1 ||
+    "$SQL_DIR/migrate.sh" --api-role "$API_ROLE" "$(conninfo_of "$dir")" >"$dir/log/migrate.log" 2>&1 ||
         { cat "$dir/log/migrate.log" >&2; ub_die "migrate.sh failed"; }
 }
 

@@ -29,7 +29,7 @@ use JSON::PP ();
 use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
 
 our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
-                    db_query db_query_on db_conninfo admin_conninfo pg_bin
+                    db_query db_query_on db_conninfo api_conninfo admin_conninfo pg_bin
                     reset_demo capture error_log_file error_log_mark
                     error_log_lines ISSUER AUDIENCE
                     ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
@@ -132,6 +132,13 @@ sub db_conninfo {
     die "UB_PG_SOCKET/UB_PG_PORT are not set (run through tests/tools/run-tests.sh)\n"
         unless $sock && $port;
     return "host=$sock port=$port dbname=userbulk user=userbulk connect_timeout=3";
+}
+
+# The same as the API role, the one httpd connects as (it may only call the
+# API's functions: src/sql/privileges.sql).
+sub api_conninfo {
+    (my $ci = db_conninfo()) =~ s/ user=userbulk / user=userbulk_api /;
+    return $ci;
 }
 
 # The superuser of the test cluster, into database DB (default postgres).

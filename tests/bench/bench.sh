@@ -436,7 +436,8 @@ main() {
         --exp-in 3600 >"$B/token-acme"
     app_psql -At -F $'\t' -c "SELECT n, u.id FROM generate_series(10001, 16000) AS n
                                JOIN userbulk.users u ON u.user_name = 'u' || n || '.acme'" >"$B/ids.tsv"
-    perl "$UB_ROOT/tests/bench/gen.pl" "$BODIES" "$B/ids.tsv"
+    UB_BENCH_MAX_ROLE_IDS=$(sed -n 's/^#define UB_MAX_ROLES \([0-9]*\).*/\1/p' "$UB_ROOT/src/userbulk.h") \
+        perl "$UB_ROOT/tests/bench/gen.pl" "$BODIES" "$B/ids.tsv"
     start_httpd
     floor_open
     : >"$OUT/floor.ms"

@@ -175,10 +175,11 @@ for my $c (0 .. 3) {
 #   worst-tiny   8 MB of [0,0,...] on PUT, {"keyword":"","x":[0,0,...]} on
 #                the POST: refused, after reading at most what the limits
 #                allow
-#   worst-roles  PUT: 1000 records, each with the most roles a record may
-#                name (UB_BENCH_MAX_ROLES), all distinct lists; POST: 1000
-#                targets with the longest userRoleIds and userRoles allowed
-#                (UB_BENCH_MAX_ROLE_IDS)
+#   worst-roles  PUT: 1000 records of 100 roles each, all distinct lists
+#                (UB_BENCH_MAX_ROLES): about the most a request of 1000
+#                records can name within the body's cap on JSON values;
+#                POST: 1000 targets with the longest userRoleIds and
+#                userRoles allowed (UB_BENCH_MAX_ROLE_IDS, UB_MAX_ROLES)
 my $max_roles = $ENV{UB_BENCH_MAX_ROLES} // 100;
 my $max_ids   = $ENV{UB_BENCH_MAX_ROLE_IDS} // 1000;
 {

@@ -113,9 +113,11 @@ sub fresh {
     for my $m (grep { m{/00[1-4]_[^/]+\.sql$} } glob "$root/src/sql/migrations/*.sql") {
         File::Copy::copy($m, "$work/migrations/") or die "copy: $!";
     }
-    open my $fh, '>', "$work/functions.sql" or die $!;
-    print $fh "-- (none: the data is loaded with plain SQL)\n";
-    close $fh;
+    for my $f ('functions.sql', 'privileges.sql') {
+        open my $fh, '>', "$work/$f" or die $!;
+        print $fh "-- (none: the data is loaded with plain SQL)\n";
+        close $fh;
+    }
     db_query_on(admin_conninfo(), "DROP DATABASE IF EXISTS $db");
     db_query_on(admin_conninfo(), "CREATE DATABASE $db OWNER userbulk ENCODING 'UTF8' TEMPLATE template0");
     (my $ci = db_conninfo()) =~ s/dbname=\S+/dbname=$db/;

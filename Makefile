@@ -139,14 +139,14 @@ test-asan: deps
 	@tests/tools/run-tests.sh --asan $(T)
 
 deps:
-	@tests/tools/deps.sh
+	@tools/deps.sh
 
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
 run: deps
 	@$(MAKE) --no-print-directory $(B)/mod_userbulk.so
-	@tests/tools/sandbox.sh
+	@tools/sandbox.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -158,10 +158,10 @@ test-ha: deps
 	@tests/tools/run-tests.sh t/ha.t
 
 token:
-	@perl tests/tools/token.pl --account "$(or $(ACCOUNT),acme)" --roles "$(or $(ROLES),userbulk.admin)" --sub "$(or $(SUB),alice)"
+	@perl tools/token.pl --account "$(or $(ACCOUNT),acme)" --roles "$(or $(ROLES),userbulk.admin)" --sub "$(or $(SUB),alice)"
 
 seed:
-	@tests/tools/sandbox.sh seed "$(or $(USERS),1000)"
+	@tools/sandbox.sh seed "$(or $(USERS),1000)"
 
 # DB (and ADMIN) are read from the environment (make exports command-line
 # variables), so that a conninfo with quotes or spaces reaches migrate.sh

@@ -28,8 +28,8 @@ set -euo pipefail
 
 # shellcheck disable=SC2034 # read by ub_die in lib.sh
 UB_PROG=bench.sh
-# shellcheck source=tests/tools/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../tools/lib.sh"
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib.sh"
 cd "$UB_ROOT"
 
 B=$UB_ROOT/.run/bench
@@ -37,7 +37,7 @@ PG_DIR=$B/pg
 HD=$B/httpd
 BODIES=$B/bodies
 OUT=$B/out
-PG=$UB_ROOT/tests/tools/pg.sh
+PG=$UB_ROOT/tools/pg.sh
 HTTPD=${APACHE_HTTPD:-/usr/sbin/apache2}
 CLIENT=${UB_CLIENT:-$UB_ROOT/.build/bench-client}
 MODULE_SO=${UB_MODULE_SO:-$UB_ROOT/.build/mod_userbulk.so}
@@ -432,7 +432,7 @@ main() {
     chmod 755 "$UB_ROOT/.run" "$B" 2>/dev/null || true
 
     start_pg
-    perl "$UB_ROOT/tests/tools/token.pl" --account acme --roles userbulk.admin --sub bench \
+    perl "$UB_ROOT/tools/token.pl" --account acme --roles userbulk.admin --sub bench \
         --exp-in 3600 >"$B/token-acme"
     app_psql -At -F $'\t' -c "SELECT n, u.id FROM generate_series(10001, 16000) AS n
                                JOIN userbulk.users u ON u.user_name = 'u' || n || '.acme'" >"$B/ids.tsv"

@@ -1,7 +1,7 @@
 # Emails as PUT /users and the POST compare them (issue 12): duplicates in
 # the batch and what hangs on them, and addresses that differ only in the
 # case of a non-ASCII letter. The test cluster runs with locale C
-# (tests/tools/pg.sh), where PostgreSQL's lower() folds ASCII only. Chains
+# (tools/pg.sh), where PostgreSQL's lower() folds ASCII only. Chains
 # and rings of 1000 records are t/worst_case.t's.
 #
 #   make test T=t/email.t

@@ -25,7 +25,7 @@ use UserBulk::Httpd ();
 use UserBulk::Test qw(:all);
 
 my $ROOT = realpath("$FindBin::RealBin/../..");
-my $PGSH = "$ROOT/tests/tools/pg.sh";
+my $PGSH = "$ROOT/tools/pg.sh";
 my $DIR = "$ROOT/.run/ha";
 my $LOGS = "$ROOT/tests/t/logs/ha-clients";
 my ($P, $S) = ("$DIR/primary", "$DIR/standby");

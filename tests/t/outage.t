@@ -22,7 +22,7 @@ use UserBulk::Test qw(:all);
 use UserBulk::Reliability qw(wait_until httpd_children httpd_parent);
 
 my $ROOT = "$FindBin::RealBin/../..";
-my $PG = "$ROOT/tests/tools/pg.sh";
+my $PG = "$ROOT/tools/pg.sh";
 my $DIR = $ENV{UB_PG_DIR} or die "UB_PG_DIR is not set (run through tests/tools/run-tests.sh)\n";
 my $ALICE = '20000000-0000-4000-8000-000000000001';
 

@@ -19,8 +19,8 @@
 set -euo pipefail
 
 UB_PROG=fuzz.sh
-# shellcheck source=tests/tools/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib.sh"
 cd "$UB_ROOT"
 
 OUT=$UB_ROOT/.build/fuzz

@@ -29,8 +29,8 @@ if [[ ${1:-} == --asan ]]; then
 fi
 
 UB_PROG=run-tests.sh
-# shellcheck source=tests/tools/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib.sh"
 cd "$UB_ROOT"
 
 RUN_DIR=$UB_ROOT/.run
@@ -82,9 +82,9 @@ cleanup() {
     rm -f "$LOCK"
     ub_kill_httpd_pidfile "$PID_FILE"
     if [[ ${UB_KEEP_PG:-0} == 1 ]]; then
-        ub_say "UB_KEEP_PG=1: PostgreSQL left running: tests/tools/pg.sh psql $PG_DIR; stop: tests/tools/pg.sh stop $PG_DIR"
+        ub_say "UB_KEEP_PG=1: PostgreSQL left running: tools/pg.sh psql $PG_DIR; stop: tools/pg.sh stop $PG_DIR"
     else
-        "$UB_ROOT/tests/tools/pg.sh" stop "$PG_DIR" || true
+        "$UB_ROOT/tools/pg.sh" stop "$PG_DIR" || true
     fi
 }
 trap cleanup EXIT
@@ -96,13 +96,13 @@ failed=0
 
 # --- PostgreSQL: a fresh cluster each run -----------------------------------
 ub_kill_httpd_pidfile "$PID_FILE"
-"$UB_ROOT/tests/tools/pg.sh" stop "$PG_DIR" || true
+"$UB_ROOT/tools/pg.sh" stop "$PG_DIR" || true
 rm -rf "$PG_DIR"
 pg_port=$(ub_free_port)
-"$UB_ROOT/tests/tools/pg.sh" start "$PG_DIR" "$pg_port" --ephemeral
-"$UB_ROOT/tests/tools/pg.sh" demo "$PG_DIR"
+"$UB_ROOT/tools/pg.sh" start "$PG_DIR" "$pg_port" --ephemeral
+"$UB_ROOT/tools/pg.sh" demo "$PG_DIR"
 UB_PG_PORT=$pg_port
-UB_PG_SOCKET=$("$UB_ROOT/tests/tools/pg.sh" socket "$PG_DIR")
+UB_PG_SOCKET=$("$UB_ROOT/tools/pg.sh" socket "$PG_DIR")
 UB_HTTP_PORT=$(ub_free_port)
 UB_PG_DIR=$PG_DIR
 export UB_PG_PORT UB_PG_SOCKET UB_HTTP_PORT UB_PG_DIR

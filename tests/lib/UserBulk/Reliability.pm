@@ -41,7 +41,7 @@ sub project_root {
     return Cwd::realpath("$dir/../../..");
 }
 
-sub pg_tool { return catfile(project_root(), 'tests', 'tools', 'pg.sh') }
+sub pg_tool { return catfile(project_root(), 'tools', 'pg.sh') }
 
 sub reset_demo {
     my $file = catfile(project_root(), 'src', 'sql', 'demo.sql');

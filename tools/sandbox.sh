@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make run: mod_userbulk on https://localhost:8080 with demo data.
 #
-#   tests/tools/sandbox.sh             start (or reuse) PostgreSQL, run httpd in
+#   tools/sandbox.sh             start (or reuse) PostgreSQL, run httpd in
 #                                      the foreground; Ctrl-C stops both
-#   tests/tools/sandbox.sh seed N      add N generated users per demo account
+#   tools/sandbox.sh seed N      add N generated users per demo account
 #
 # State lives in .run/: sandbox/ (PostgreSQL, kept between runs), tls/ (a
 # self-signed certificate for localhost), httpd/ (config, logs).
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 UB_PROG=sandbox.sh
-# shellcheck source=tests/tools/lib.sh
+# shellcheck source=tools/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$UB_ROOT"
 
@@ -23,7 +23,7 @@ PG_DIR=$RUN/sandbox
 HTTPD_DIR=$RUN/httpd
 TLS_DIR=$RUN/tls
 PORT=${UB_HTTPS_PORT:-8080}
-PG=$UB_ROOT/tests/tools/pg.sh
+PG=$UB_ROOT/tools/pg.sh
 HTTPD=${APACHE_HTTPD:-/usr/sbin/apache2}
 MODULE_SO=${UB_MODULE_SO:-$UB_ROOT/.build/mod_userbulk.so}
 
@@ -140,14 +140,14 @@ cmd_run() {
         { "$HTTPD" -f "$HTTPD_DIR/httpd.conf" -t; ub_die "the httpd configuration does not load"; }
 
     local token url
-    token=$(perl "$UB_ROOT/tests/tools/token.pl" --account acme --roles userbulk.admin --sub alice --exp-in 86400)
+    token=$(perl "$UB_ROOT/tools/token.pl" --account acme --roles userbulk.admin --sub alice --exp-in 86400)
     url=https://localhost:$PORT
     cat <<EOF
 
 mod_userbulk sandbox: $url
   PUT  $url/users
   POST $url/api/v1/account/users/update
-  PostgreSQL: tests/tools/pg.sh psql .run/sandbox   ($("$PG" conninfo "$PG_DIR"))
+  PostgreSQL: tools/pg.sh psql .run/sandbox   ($("$PG" conninfo "$PG_DIR"))
   logs: .run/httpd/logs/error_log, .run/httpd/logs/access_log
 
 Token (account acme, role userbulk.admin, valid 24 h; make token ACCOUNT=globex for another):

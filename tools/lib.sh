@@ -1,10 +1,10 @@
 # shellcheck shell=bash
-# Shared helpers of the scripts in tests/tools/. Source it; do not run it.
+# Shared helpers of the scripts in tools/, tests/tools/ and tests/bench/. Source it; do not run it.
 #
 # Sets UB_ROOT to the project root, derived from this file's location, so
 # every script works from any directory and on any clone.
 
-UB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+UB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 export UB_ROOT
 
 ub_say() { printf '%s\n' "$*" >&2; }

@@ -30,7 +30,7 @@
 set -euo pipefail
 
 UB_PROG=pg.sh
-# shellcheck source=tests/tools/lib.sh
+# shellcheck source=tools/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SQL_DIR=${UB_SQL_DIR:-$UB_ROOT/src/sql}
@@ -124,7 +124,7 @@ EOF
 write_settings() {
     local dir=$1 port=$2 ephemeral=$3
     {
-        printf "# written by tests/tools/pg.sh at each start\n"
+        printf "# written by tools/pg.sh at each start\n"
         printf "port = %s\n" "$port"
         printf "listen_addresses = '127.0.0.1'\n"
         printf "unix_socket_directories = '/tmp/ub-%s'\n" "$port"

@@ -2,12 +2,12 @@
 # Prints a JWT signed with the demo key (conf/demo-key.jwk), for make token,
 # make run and by hand:
 #
-#   tests/tools/token.pl --account acme --roles userbulk.admin --sub alice
-#   tests/tools/token.pl --exp-in -60          # expired a minute ago
-#   tests/tools/token.pl --nbf-in 3600         # not valid for another hour
-#   tests/tools/token.pl --alg none            # unsigned
-#   tests/tools/token.pl --wrong-key           # bad signature
-#   tests/tools/token.pl --iss https://evil.example --aud other
+#   tools/token.pl --account acme --roles userbulk.admin --sub alice
+#   tools/token.pl --exp-in -60          # expired a minute ago
+#   tools/token.pl --nbf-in 3600         # not valid for another hour
+#   tools/token.pl --alg none            # unsigned
+#   tools/token.pl --wrong-key           # bad signature
+#   tools/token.pl --iss https://evil.example --aud other
 #
 # Core Perl only; the work is done by tests/lib/UserBulk/Token.pm, which the
 # .t files use as a library.
@@ -15,7 +15,7 @@ use strict;
 use warnings;
 
 use FindBin ();
-use lib "$FindBin::RealBin/../lib";
+use lib "$FindBin::RealBin/../tests/lib";
 use Getopt::Long qw(GetOptions);
 use UserBulk::Token qw(mint_token);
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 UB_PROG=deps.sh
-# shellcheck source=tests/tools/lib.sh
+# shellcheck source=tools/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PACKAGES=(
@@ -71,7 +71,7 @@ restore_policy() {
 }
 trap restore_policy EXIT
 if [[ ! -e $POLICY ]]; then
-    printf '#!/bin/sh\n# temporary, from mod_userbulk tests/tools/deps.sh\nexit 101\n' |
+    printf '#!/bin/sh\n# temporary, from mod_userbulk tools/deps.sh\nexit 101\n' |
         "${SUDO[@]}" tee "$POLICY" >/dev/null
     "${SUDO[@]}" chmod 755 "$POLICY"
     own_policy=1

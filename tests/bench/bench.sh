@@ -389,6 +389,7 @@ run_worst() {
         client "worst-$kind-warmup" "$m" "$path" "$ctype" 0 1 "worst-$kind"
         client "worst-$kind" "$m" "$path" "$ctype" 1 "$N1" "worst-$kind"
         R[worst-$kind.med_ms]=$(awk '{ print $4 / 1000 }' "$OUT/worst-$kind.lat" | median)
+        R[worst-$kind.bytes]=$(wc -c <"$(head -n1 "$BODIES/worst-$kind.list")")
         R[worst-$kind.status]=$(awk '{ print $3 }' "$OUT/worst-$kind.lat" | sort -u | tr '\n' ' ')
     done
 }
@@ -522,16 +523,24 @@ main() {
     ratio_post=$(awk -v a="${R[post1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_unch=$(awk -v a="${R[unch.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
 
-    # The worst request over the typical one of its endpoint, for each kind;
-    # worst_ratio is the largest.
-    local kw kind typical worst_ratio=0 worst_lines=
+    # The worst request over a typical request of its endpoint and of its
+    # size: the typical one's time, times how much larger the worst body is
+    # (never less than the typical one's time). worst_ratio is the largest.
+    local kw kind typical typical_bytes size worst_ratio=0 worst_lines=
     for kw in $WORST_KINDS; do
         kind=${kw%%:*}
-        if [[ ${kw#*:} == PUT ]]; then typical=${R[put1.med_ms]}; else typical=${R[post1.med_ms]}; fi
-        R[worst-$kind.ratio]=$(awk -v a="${R[worst-$kind.med_ms]}" -v t="$typical" 'BEGIN { printf "%.2f", a / t }')
+        if [[ ${kw#*:} == PUT ]]; then
+            typical=${R[put1.med_ms]} typical_bytes=$(wc -c <"$BODIES/put1-0.json")
+        else
+            typical=${R[post1.med_ms]} typical_bytes=$(wc -c <"$BODIES/post1-0.json")
+        fi
+        size=$(awk -v b="${R[worst-$kind.bytes]}" -v t="$typical_bytes" 'BEGIN { s = b / t; printf "%.2f", (s > 1 ? s : 1) }')
+        R[worst-$kind.raw]=$(awk -v a="${R[worst-$kind.med_ms]}" -v t="$typical" 'BEGIN { printf "%.2f", a / t }')
+        R[worst-$kind.ratio]=$(awk -v a="${R[worst-$kind.med_ms]}" -v t="$typical" -v s="$size" 'BEGIN { printf "%.2f", a / (t * s) }')
         worst_ratio=$(awk -v a="${R[worst-$kind.ratio]}" -v m="$worst_ratio" 'BEGIN { print (a > m ? a : m) }')
-        worst_lines+=$(printf '  %-11s %8s ms  %5sx the typical %s (status %s)' "$kind" "$(fmt "${R[worst-$kind.med_ms]}")" \
-            "${R[worst-$kind.ratio]}" "${kw#*:}" "${R[worst-$kind.status]% }")$'\n'
+        worst_lines+=$(printf '  %-11s %8s ms  %6sx the typical %-4s %5sx its size: %5sx' "$kind" \
+            "$(fmt "${R[worst-$kind.med_ms]}")" "${R[worst-$kind.raw]}" "${kw#*:}," "$size" \
+            "${R[worst-$kind.ratio]}")"  (status ${R[worst-$kind.status]% })"$'\n'
     done
 
     # RSS of the children alive at both samples.
@@ -586,7 +595,8 @@ main() {
     printf 'httpd children (%s): RSS %s kB at request %s, %s kB at request %s (%s%%); peak VmHWM %s kB\n' \
         "$nchild" "$rss_sum1" "${R[rss.at1]}" "$rss_sum2" "${R[rss.at2]}" "$growth" "$hwm"
     printf '  RSS kB by request: %s\n' "$(tr ' ' '\n' <<<"${R[rss.steps]}" | awk -F: '{ printf "%s%s: %s", (NR > 1 ? ", " : ""), $1, $2 }')"
-    printf 'worst requests within the limits (median of %s, 1 client):\n%s' "$N1" "$worst_lines"
+    printf 'worst requests within the limits (median of %s, 1 client; the body x times the typical\n' "$N1"
+    printf 'one of its endpoint; the last figure is over a typical request of its size, worst_ratio):\n%s' "$worst_lines"
     printf 'peak VmHWM of a child after a restart and six 8 MB bodies of tiny values: %s MB\n' "${R[peak.rss_mb]}"
     printf 'overlapping runs: %s non-200, %s failed; deadlock/serialization lines in the logs: httpd %s, PostgreSQL %s\n' \
         "$((${R[put4o.non200]} + ${R[post4o.non200]}))" "$((${R[put4o.errors]} + ${R[post4o.errors]}))" "$dead_httpd" "$dead_pg"

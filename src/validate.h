@@ -8,6 +8,9 @@
 #include <apr.h>
 #include <apr_time.h>
 
+/* What every check below is: NULL, or why s is refused. */
+typedef const char *ub_value_check(const char *s);
+
 /* Number of characters (code points) of a valid UTF-8 string. */
 apr_size_t ub_utf8_chars(const char *s);
 

@@ -28,6 +28,7 @@ Suite *options_suite(void);
 Suite *counters_suite(void);
 Suite *jdoc_suite(void);
 Suite *pipeline_suite(void);
+Suite *fields_suite(void);
 
 /* The current test's pool. */
 extern apr_pool_t *ut_pool;

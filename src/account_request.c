@@ -9,7 +9,7 @@
 #include "json.h"
 #include "jdoc.h"
 #include "fields.h"
-#include "options.h"
+#include "headers.h"
 
 typedef struct {
     apr_pool_t *pool;

@@ -11,7 +11,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include "media.h"
-#include "validate.h"
+#include "pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

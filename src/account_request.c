@@ -8,29 +8,24 @@
 #include "account_request.h"
 #include "json.h"
 #include "jdoc.h"
-#include "validate.h"
-#include "options.h"
-
-typedef const char *value_check(const char *s);
+#include "fields.h"
+#include "headers.h"
 
 typedef struct {
     apr_pool_t *pool;
     ub_account_request *ar;
+    ub_fields f;                /* the pool and ar->errors */
 } reader;
 
 static void fail(reader *rd, const char *field, const char *code,
                  const char *message)
 {
-    ub_field_error *e = apr_array_push(rd->ar->errors);
-
-    e->field = field;
-    e->code = code;
-    e->message = message;
+    ub_field_fail(&rd->f, field, code, message);
 }
 
 static const char *path_of(reader *rd, const char *parent, const char *key)
 {
-    return parent ? apr_pstrcat(rd->pool, parent, ".", key, NULL) : key;
+    return ub_field_path(rd->pool, parent, key);
 }
 
 /* A member that may be absent or null (then NULL, "leave as is"), else
@@ -38,42 +33,25 @@ static const char *path_of(reader *rd, const char *parent, const char *key)
 static const ub_jval *member(reader *rd, const ub_jval *obj, const char *parent,
                              const char *key, ub_jtype type, const char *what)
 {
-    const ub_jval *v = ub_jobj_get(obj, key);
-
-    if (ub_j_missing(v)) {
-        return NULL;
-    }
-    if (v->type != type && !(type == UB_J_TRUE && ub_j_is_bool(v))) {
-        fail(rd, path_of(rd, parent, key), "invalid_type",
-             apr_pstrcat(rd->pool, "must be ", what, " or null", NULL));
-        return NULL;
-    }
-    return v;
+    return ub_take(&rd->f, obj, parent, key, type, what);
 }
 
 static const ub_jval *object_member(reader *rd, const ub_jval *obj, const char *key)
 {
-    return member(rd, obj, NULL, key, UB_J_OBJECT, "an object");
+    return ub_take_object(&rd->f, obj, NULL, key);
 }
 
 /* A string member: type, length and format checked; when column is given
  * and the value is sent, it goes into the change. */
 static const char *string_value(reader *rd, const ub_jval *obj, const char *parent,
                                 const char *key, apr_size_t max_chars,
-                                value_check *check, const char *column,
+                                ub_value_check *check, const char *column,
                                 int empty_clears)
 {
-    const ub_jval *v = member(rd, obj, parent, key, UB_J_STRING, "a string");
-    const char *s, *why;
+    const char *s = ub_take_string(&rd->f, obj, parent, key, max_chars, check,
+                                   empty_clears);
 
-    if (v == NULL) {
-        return NULL;
-    }
-    s = v->u.str;
-    if (ub_utf8_chars(s) > max_chars) {
-        fail(rd, path_of(rd, parent, key), "too_long",
-             apr_psprintf(rd->pool, "has at most %" APR_SIZE_T_FMT " characters",
-                          max_chars));
+    if (s == NULL) {
         return NULL;
     }
     if (empty_clears && *s == '\0') {
@@ -81,10 +59,6 @@ static const char *string_value(reader *rd, const ub_jval *obj, const char *pare
             json_object_set_new(rd->ar->change, column, json_null());
         }
         return s;
-    }
-    if (check != NULL && (why = check(s)) != NULL) {
-        fail(rd, path_of(rd, parent, key), "invalid_format", why);
-        return NULL;
     }
     if (column != NULL) {
         json_object_set_new(rd->ar->change, column, json_string(s));
@@ -95,7 +69,7 @@ static const char *string_value(reader *rd, const ub_jval *obj, const char *pare
 /* Most strings: "" is a value like any other, checked as such. */
 static const char *string_member(reader *rd, const ub_jval *obj, const char *parent,
                                  const char *key, apr_size_t max_chars,
-                                 value_check *check, const char *column)
+                                 ub_value_check *check, const char *column)
 {
     return string_value(rd, obj, parent, key, max_chars, check, column, 0);
 }
@@ -103,7 +77,7 @@ static const char *string_member(reader *rd, const ub_jval *obj, const char *par
 /* Personal fields: "" clears the stored value. */
 static const char *personal_member(reader *rd, const ub_jval *obj, const char *parent,
                                    const char *key, apr_size_t max_chars,
-                                   value_check *check, const char *column)
+                                   ub_value_check *check, const char *column)
 {
     return string_value(rd, obj, parent, key, max_chars, check, column, 1);
 }
@@ -469,6 +443,8 @@ ub_account_request *ub_account_request_parse(const ub_request *req,
     rd.ar = apr_pcalloc(req->pool, sizeof(*rd.ar));
     rd.ar->change = ub_json_own(req->pool, json_object());
     rd.ar->errors = apr_array_make(req->pool, 2, sizeof(ub_field_error));
+    rd.f.pool = req->pool;
+    rd.f.errors = rd.ar->errors;
 
     read_targets(&rd, req, doc);
     access = object_member(&rd, doc, "accountAccess");

@@ -8,76 +8,19 @@
 #include "batch.h"
 #include "jdoc.h"
 #include "textbuf.h"
-#include "validate.h"
-
-typedef const char *value_check(const char *s);
+#include "fields.h"
 
 void ub_record_fail(apr_pool_t *pool, ub_put_record *rec, const char *field,
                     const char *code, const char *message)
 {
-    ub_field_error *e = apr_array_push(rec->errors);
+    ub_fields f = { pool, rec->errors };
 
-    e->field = field;
-    e->code = code;
-    e->message = message;
-}
-
-static const char *join_path(apr_pool_t *pool, const char *parent,
-                             const char *key)
-{
-    return parent ? apr_pstrcat(pool, parent, ".", key, NULL) : key;
-}
-
-/* An optional string: absent or null is NULL. Checks type, length and,
- * when given, format. Returns the value, or NULL (failing the record when
- * the value was not acceptable). */
-static const char *take_string(apr_pool_t *pool, ub_put_record *rec,
-                               const ub_jval *obj, const char *key,
-                               const char *path, apr_size_t max_chars,
-                               value_check *check)
-{
-    const ub_jval *v = ub_jobj_get(obj, key);
-    const char *why;
-
-    if (ub_j_missing(v)) {
-        return NULL;
-    }
-    if (v->type != UB_J_STRING) {
-        ub_record_fail(pool, rec, path, "invalid_type", "must be a string or null");
-        return NULL;
-    }
-    if (ub_utf8_chars(v->u.str) > max_chars) {
-        ub_record_fail(pool, rec, path, "too_long",
-                       apr_psprintf(pool, "has at most %" APR_SIZE_T_FMT
-                                    " characters", max_chars));
-        return NULL;
-    }
-    if (check != NULL && (why = check(v->u.str)) != NULL) {
-        ub_record_fail(pool, rec, path, "invalid_format", why);
-        return NULL;
-    }
-    return v->u.str;
-}
-
-/* A boolean: absent or null is `absent`; 1 or 0 otherwise. */
-static int take_bool(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj,
-                     const char *key, const char *path, int absent)
-{
-    const ub_jval *v = ub_jobj_get(obj, key);
-
-    if (ub_j_missing(v)) {
-        return absent;
-    }
-    if (!ub_j_is_bool(v)) {
-        ub_record_fail(pool, rec, path, "invalid_type", "must be true, false or null");
-        return absent;
-    }
-    return v->type == UB_J_TRUE;
+    ub_field_fail(&f, field, code, message);
 }
 
 /* Fails every key of obj that is not in known[]. */
-static void refuse_unknown(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj,
-                           const char *parent, const char *const *known)
+static void refuse_unknown(ub_fields *f, const ub_jval *obj, const char *parent,
+                           const char *const *known)
 {
     apr_size_t i;
 
@@ -91,130 +34,107 @@ static void refuse_unknown(apr_pool_t *pool, ub_put_record *rec, const ub_jval *
         for (k = known; *k != NULL && ((*k)[0] != key[0] || strcmp(*k, key) != 0); k++)
             ;
         if (*k == NULL) {
-            ub_record_fail(pool, rec, join_path(pool, parent, key),
-                           "unknown_field", "is not a field of a user");
+            ub_field_fail(f, ub_field_path(f->pool, parent, key),
+                          "unknown_field", "is not a field of a user");
         }
     }
 }
 
-/* An object member that may be absent or null; returns it when it is an
- * object, NULL otherwise (recording the type error). */
-static const ub_jval *take_object(apr_pool_t *pool, ub_put_record *rec,
-                                  const ub_jval *obj, const char *key)
-{
-    const ub_jval *v = ub_jobj_get(obj, key);
-
-    if (ub_j_missing(v)) {
-        return NULL;
-    }
-    if (v->type != UB_J_OBJECT) {
-        ub_record_fail(pool, rec, key, "invalid_type", "must be an object or null");
-        return NULL;
-    }
-    return v;
-}
-
 /* name absent or null clears all three. */
-static void take_name(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
+static void take_name(ub_fields *f, ub_put_row *row, const ub_jval *obj)
 {
     static const char *const known[] = { "firstName", "middleName", "lastName", NULL };
-    const ub_jval *name = take_object(pool, rec, obj, "name");
+    const ub_jval *name = ub_take_object(f, obj, NULL, "name");
 
-    refuse_unknown(pool, rec, name, "name", known);
-    rec->row.first_name = take_string(pool, rec, name, "firstName", "name.firstName",
-                                      UB_LEN_PERSON_NAME, NULL);
-    rec->row.middle_name = take_string(pool, rec, name, "middleName", "name.middleName",
-                                       UB_LEN_PERSON_NAME, NULL);
-    rec->row.last_name = take_string(pool, rec, name, "lastName", "name.lastName",
-                                     UB_LEN_PERSON_NAME, NULL);
+    refuse_unknown(f, name, "name", known);
+    row->first_name = ub_take_string(f, name, "name", "firstName",
+                                     UB_LEN_PERSON_NAME, NULL, 0);
+    row->middle_name = ub_take_string(f, name, "name", "middleName",
+                                      UB_LEN_PERSON_NAME, NULL, 0);
+    row->last_name = ub_take_string(f, name, "name", "lastName",
+                                    UB_LEN_PERSON_NAME, NULL, 0);
 }
 
 /* userAccess flags are read-only: they are passed on, when sent, so the
  * store can accept a value equal to the stored one. */
-static void take_user_access(apr_pool_t *pool, ub_put_record *rec,
-                             const ub_jval *obj)
+static void take_user_access(ub_fields *f, ub_put_row *row, const ub_jval *obj)
 {
     static const char *const known[] = { "AccessAutomation", "AccessCertification",
         "AccessComplete", "AccessOperationalMatching", NULL };
-    const ub_jval *access = take_object(pool, rec, obj, "userAccess");
+    const ub_jval *access = ub_take_object(f, obj, NULL, "userAccess");
     int i;
 
-    refuse_unknown(pool, rec, access, "userAccess", known);
+    refuse_unknown(f, access, "userAccess", known);
     for (i = 0; known[i] != NULL; i++) {
-        rec->row.access[i] = take_bool(pool, rec, access, known[i],
-                                       apr_pstrcat(pool, "userAccess.", known[i], NULL),
-                                       -1);
+        row->access[i] = ub_take_bool(f, access, "userAccess", known[i], -1);
     }
 }
 
 /* roles: [{"roleId": uuid} | {"roleName": name}, ...]; null or absent is
  * no roles. Passed on as sent (in order, so errors name the position). */
-static void take_roles(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
+static void take_roles(ub_fields *f, ub_put_row *row, const ub_jval *obj)
 {
     static const char *const known[] = { "roleId", "roleName", NULL };
+    apr_pool_t *pool = f->pool;
     const ub_jval *roles = ub_jobj_get(obj, "roles");
     apr_size_t i;
 
-    rec->row.roles = apr_array_make(pool, roles && roles->type == UB_J_ARRAY
-                                          && roles->len <= UB_MAX_ROLES
-                                          ? (int)roles->len + 1 : 1,
-                                    sizeof(ub_role_ref));
+    row->roles = apr_array_make(pool, roles && roles->type == UB_J_ARRAY
+                                      && roles->len <= UB_MAX_ROLES
+                                      ? (int)roles->len + 1 : 1,
+                                sizeof(ub_role_ref));
     if (ub_j_missing(roles)) {
         return;
     }
     if (roles->type != UB_J_ARRAY) {
-        ub_record_fail(pool, rec, "roles", "invalid_type",
-                       "must be an array of {\"roleId\"} or {\"roleName\"} objects, or null");
+        ub_field_fail(f, "roles", "invalid_type",
+                      "must be an array of {\"roleId\"} or {\"roleName\"} objects, or null");
         return;
     }
     /* one error for the list, not one per role past the cap */
     if (roles->len > UB_MAX_ROLES) {
-        ub_record_fail(pool, rec, "roles", "too_many_roles",
-                       apr_psprintf(pool, "holds %lu roles; at most %d are allowed",
-                                    (unsigned long)roles->len, UB_MAX_ROLES));
+        ub_field_fail(f, "roles", "too_many_roles",
+                      apr_psprintf(pool, "holds %lu roles; at most %d are allowed",
+                                   (unsigned long)roles->len, UB_MAX_ROLES));
         return;
     }
     for (i = 0; i < roles->len; i++) {
         const ub_jval *role = &roles->u.items[i];
         const char *path = apr_psprintf(pool, "roles[%lu]", (unsigned long)i);
         ub_role_ref *ref;
-        int before = rec->errors->nelts;
+        int before = f->errors->nelts;
 
         if (role->type != UB_J_OBJECT) {
-            ub_record_fail(pool, rec, path, "invalid_type",
-                           "must be an object with roleId or roleName");
+            ub_field_fail(f, path, "invalid_type",
+                          "must be an object with roleId or roleName");
             continue;
         }
-        refuse_unknown(pool, rec, role, path, known);
-        ref = apr_array_push(rec->row.roles);
-        ref->id = take_string(pool, rec, role, "roleId",
-                              apr_pstrcat(pool, path, ".roleId", NULL), 36,
-                              ub_check_uuid);
-        ref->name = take_string(pool, rec, role, "roleName",
-                                apr_pstrcat(pool, path, ".roleName", NULL),
-                                UB_LEN_ROLE_NAME, NULL);
-        if (ref->id == NULL && ref->name == NULL && rec->errors->nelts == before) {
-            ub_record_fail(pool, rec, path, "required", "needs roleId or roleName");
+        refuse_unknown(f, role, path, known);
+        ref = apr_array_push(row->roles);
+        ref->id = ub_take_string(f, role, path, "roleId", 36, ub_check_uuid, 0);
+        ref->name = ub_take_string(f, role, path, "roleName", UB_LEN_ROLE_NAME, NULL, 0);
+        if (ref->id == NULL && ref->name == NULL && f->errors->nelts == before) {
+            ub_field_fail(f, path, "required", "needs roleId or roleName");
         }
     }
 }
 
 /* version: the user's version as the client read it; a record naming an
  * older one fails with "conflict" instead of overwriting a newer change. */
-static void take_version(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
+static void take_version(ub_fields *f, ub_put_row *row, const ub_jval *obj)
 {
     const ub_jval *v = ub_jobj_get(obj, "version");
 
-    rec->row.expected_version = 0;
+    row->expected_version = 0;
     if (ub_j_missing(v)) {
         return;
     }
     if (v->type != UB_J_INTEGER || v->u.integer < 1) {
-        ub_record_fail(pool, rec, "version", "invalid_type",
-                       "must be a whole number from 1, or null");
+        ub_field_fail(f, "version", "invalid_type",
+                      "must be a whole number from 1, or null");
         return;
     }
-    rec->row.expected_version = v->u.integer;
+    row->expected_version = v->u.integer;
 }
 
 static void parse_record(apr_pool_t *pool, ub_put_record *rec, const ub_jval *obj)
@@ -222,47 +142,46 @@ static void parse_record(apr_pool_t *pool, ub_put_record *rec, const ub_jval *ob
     static const char *const known[] = { "userName", "name", "email",
         "phoneNumber", "roles", "userAccess", "departmentId", "locationId",
         "programAdminRoleId", "lockedOut", "password", "version", NULL };
+    ub_fields fields = { pool, rec->errors };
+    ub_fields *f = &fields;
     ub_put_row *row = &rec->row;
 
     if (obj->type != UB_J_OBJECT) {
-        ub_record_fail(pool, rec, "", "invalid_type", "a user record must be a JSON object");
+        ub_field_fail(f, "", "invalid_type", "a user record must be a JSON object");
         return;
     }
     if (ub_j_missing(ub_jobj_get(obj, "userName"))) {
-        ub_record_fail(pool, rec, "userName", "required", "is required: it names the user to update");
+        ub_field_fail(f, "userName", "required", "is required: it names the user to update");
     }
     else {
-        rec->user_name = take_string(pool, rec, obj, "userName", "userName",
-                                     UB_LEN_USER_NAME, NULL);
+        rec->user_name = ub_take_string(f, obj, NULL, "userName", UB_LEN_USER_NAME,
+                                        NULL, 0);
         if (rec->user_name != NULL && *rec->user_name == '\0') {
-            ub_record_fail(pool, rec, "userName", "required", "cannot be empty");
+            ub_field_fail(f, "userName", "required", "cannot be empty");
         }
     }
     if (ub_j_missing(ub_jobj_get(obj, "email"))) {
-        ub_record_fail(pool, rec, "email", "required", "is required");
+        ub_field_fail(f, "email", "required", "is required");
     }
     else {
-        row->email = take_string(pool, rec, obj, "email", "email", UB_LEN_EMAIL,
-                                 ub_check_email);
+        row->email = ub_take_string(f, obj, NULL, "email", UB_LEN_EMAIL,
+                                    ub_check_email, 0);
     }
     if (ub_jobj_get(obj, "password") != NULL) {
-        ub_record_fail(pool, rec, "password", "read_only",
-                       "cannot be changed through this API");
+        ub_field_fail(f, "password", "read_only", "cannot be changed through this API");
     }
-    refuse_unknown(pool, rec, obj, NULL, known);
-    take_name(pool, rec, obj);
-    row->phone = take_string(pool, rec, obj, "phoneNumber", "phoneNumber", UB_LEN_PHONE,
-                             ub_check_phone);
-    row->department = take_string(pool, rec, obj, "departmentId", "departmentId",
-                                  UB_LEN_CODE, NULL);
-    row->location = take_string(pool, rec, obj, "locationId", "locationId",
-                                UB_LEN_CODE, NULL);
-    row->program_admin_role = take_string(pool, rec, obj, "programAdminRoleId",
-                                          "programAdminRoleId", UB_LEN_CODE, NULL);
-    row->locked_out = take_bool(pool, rec, obj, "lockedOut", "lockedOut", 0);
-    take_roles(pool, rec, obj);
-    take_user_access(pool, rec, obj);
-    take_version(pool, rec, obj);
+    refuse_unknown(f, obj, NULL, known);
+    take_name(f, row, obj);
+    row->phone = ub_take_string(f, obj, NULL, "phoneNumber", UB_LEN_PHONE,
+                                ub_check_phone, 0);
+    row->department = ub_take_string(f, obj, NULL, "departmentId", UB_LEN_CODE, NULL, 0);
+    row->location = ub_take_string(f, obj, NULL, "locationId", UB_LEN_CODE, NULL, 0);
+    row->program_admin_role = ub_take_string(f, obj, NULL, "programAdminRoleId",
+                                             UB_LEN_CODE, NULL, 0);
+    row->locked_out = ub_take_bool(f, obj, NULL, "lockedOut", 0);
+    take_roles(f, row, obj);
+    take_user_access(f, row, obj);
+    take_version(f, row, obj);
 }
 
 /* The same userName twice cannot be applied in any order that means

@@ -119,13 +119,12 @@ void ub_jw_object_end(ub_jw *w)   { close_level(w, "}"); }
 void ub_jw_array_begin(ub_jw *w)  { open_level(w, "["); }
 void ub_jw_array_end(ub_jw *w)    { close_level(w, "]"); }
 
-/* Writes s as a JSON string body, copying runs that need no escape. */
-static void put_escaped(ub_jw *w, const char *s)
+void ub_json_quote(const char *s, ub_json_sink *sink, void *out)
 {
     static const char hex[] = "0123456789abcdef";
     const char *run = s;
 
-    put(w, "\"", 1);
+    sink(out, "\"", 1);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[7];
@@ -134,7 +133,7 @@ static void put_escaped(ub_jw *w, const char *s)
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;
         }
-        put(w, run, (apr_size_t)(s - run));
+        sink(out, run, (apr_size_t)(s - run));
         run = s + 1;
         esc[0] = '\\';
         switch (c) {
@@ -148,10 +147,20 @@ static void put_escaped(ub_jw *w, const char *s)
             esc[4] = hex[c >> 4]; esc[5] = hex[c & 0xf];
             n = 6;
         }
-        put(w, esc, n);
+        sink(out, esc, n);
     }
-    put(w, run, (apr_size_t)(s - run));
-    put(w, "\"", 1);
+    sink(out, run, (apr_size_t)(s - run));
+    sink(out, "\"", 1);
+}
+
+static void put_sink(void *w, const char *s, apr_size_t n)
+{
+    put((ub_jw *)w, s, n);
+}
+
+static void put_escaped(ub_jw *w, const char *s)
+{
+    ub_json_quote(s, put_sink, w);
 }
 
 void ub_jw_key(ub_jw *w, const char *key)

@@ -14,6 +14,14 @@ json_t *ub_json_own(apr_pool_t *pool, json_t *doc);
 /* Serialises a document into pool memory. */
 const char *ub_json_dump(apr_pool_t *pool, const json_t *doc);
 
+/* The one JSON string escaper, for every writer of JSON text: s (valid
+ * UTF-8) between quotes, with '"', '\\' and the control characters escaped
+ * (\n \r \t as such, the others as \u00XX) and every other byte as it is.
+ * The text goes to sink(out, ...) in runs: the writer below and
+ * ub_tb_json_string (textbuf.h) are its two sinks. */
+typedef void ub_json_sink(void *out, const char *s, apr_size_t n);
+void ub_json_quote(const char *s, ub_json_sink *sink, void *out);
+
 /* Streaming writer. Commas are placed by the writer; the caller only says
  * what comes next. Output is gathered in chunks of UB_JW_CHUNK bytes, each
  * one heap bucket: apr_brigade_write alone would make one bucket per write

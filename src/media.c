@@ -6,7 +6,91 @@
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "media.h"
-#include "validate.h"
+
+/* Whether the parameter list (";a=b; c=d") declares a charset other than
+ * UTF-8. */
+static int other_charset(const char *params)
+{
+    const char *p = params;
+
+    while (*p == ';') {
+        const char *name, *value;
+        apr_size_t name_len, value_len;
+
+        p++;
+        while (apr_isspace(*p)) {
+            p++;
+        }
+        name = p;
+        while (*p && *p != '=' && *p != ';' && !apr_isspace(*p)) {
+            p++;
+        }
+        name_len = (apr_size_t)(p - name);
+        while (apr_isspace(*p)) {
+            p++;
+        }
+        value = p;
+        value_len = 0;
+        if (*p == '=') {
+            p++;
+            while (apr_isspace(*p)) {
+                p++;
+            }
+            if (*p == '"') {
+                value = ++p;
+                while (*p && *p != '"') {
+                    p++;
+                }
+                value_len = (apr_size_t)(p - value);
+                if (*p == '"') {
+                    p++;
+                }
+            }
+            else {
+                value = p;
+                while (*p && *p != ';' && !apr_isspace(*p)) {
+                    p++;
+                }
+                value_len = (apr_size_t)(p - value);
+            }
+        }
+        while (*p && *p != ';') {
+            p++;
+        }
+        if (name_len == 7 && strncasecmp(name, "charset", 7) == 0
+            && !((value_len == 5 && strncasecmp(value, "utf-8", 5) == 0)
+                 || (value_len == 4 && strncasecmp(value, "utf8", 4) == 0))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ub_media_type_is(const char *content_type, const char *media_type)
+{
+    apr_size_t n = strlen(media_type);
+    const char *p;
+
+    if (content_type == NULL) {
+        return 0;
+    }
+    while (apr_isspace(*content_type)) {
+        content_type++;
+    }
+    if (strncasecmp(content_type, media_type, n) != 0) {
+        return 0;
+    }
+    p = content_type + n;
+    while (apr_isspace(*p)) {
+        p++;
+    }
+    if (*p != '\0' && *p != ';') {
+        return 0;
+    }
+    /* A body is JSON only in UTF-8; refuse a declared other charset rather
+     * than misread it. */
+    return !other_charset(p);
+}
 
 int ub_media_type_accepted(ub_endpoint ep, const char *content_type)
 {

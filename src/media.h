@@ -7,6 +7,10 @@
 
 #include "userbulk.h"
 
+/* Whether a Content-Type header names the media type (case-insensitive,
+ * parameters such as charset allowed; a charset other than UTF-8 is not). */
+int ub_media_type_is(const char *content_type, const char *media_type);
+
 int ub_media_type_accepted(ub_endpoint ep, const char *content_type);
 
 /* For the 415 message. */

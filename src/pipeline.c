@@ -4,11 +4,11 @@
  */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include "pipeline.h"
 #include "errors.h"
 #include "media.h"
-#include "options.h"
-#include "validate.h"
+#include "headers.h"
 #include "render.h"
 #include "put_users.h"
 #include "account_update.h"
@@ -16,6 +16,21 @@
 
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
+
+int ub_not_yet_valid(const char *nbf, apr_time_t now, int leeway)
+{
+    char *end;
+    apr_int64_t v;
+
+    while (apr_isspace(*nbf)) {
+        nbf++;
+    }
+    v = apr_strtoi64(nbf, &end, 10);
+    if (end == nbf || (*end != '\0' && *end != '.')) {
+        return 1;
+    }
+    return v > apr_time_sec(now) + leeway;
+}
 
 typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
                                  const ub_db_source *dbs,

@@ -71,6 +71,11 @@ typedef struct {
     ub_outcome outcome;
 } ub_http_out;
 
+/* Whether a token's "nbf" claim (seconds since the epoch, as the auth
+ * module passed it on) lies in the future by more than leeway seconds. A
+ * value that is not a whole number counts as not valid. */
+int ub_not_yet_valid(const char *nbf, apr_time_t now, int leeway);
+
 /* Serves one request: req (pool, trace id, logging) is the core's view of
  * it, filled as the checks go (account, actor, options). APR_SUCCESS with
  * out filled, or a failure of the core itself (logged; out->status 500,

@@ -9,8 +9,25 @@
 #include "put_users.h"
 #include "batch.h"
 #include "errors.h"
+#include "headers.h"
+#include "query.h"
 #include "render.h"
 #include "store.h"
+
+int ub_read_put_options(ub_request *req, const char *args, const char *prefer,
+                        int *rollback_preferred, ub_problem *problem)
+{
+    int atomic = ub_query_boolean(req->pool, args, "atomic", problem);
+    int dry_run = atomic < 0 ? -1 : ub_query_boolean(req->pool, args, "dryRun", problem);
+
+    if (atomic < 0 || dry_run < 0) {
+        return problem->status;
+    }
+    *rollback_preferred = ub_prefers_rollback(prefer);
+    req->atomic = atomic;
+    req->dry_run = dry_run || *rollback_preferred;
+    return 0;
+}
 
 static int count_valid(const ub_put_batch *batch)
 {

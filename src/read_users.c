@@ -7,7 +7,7 @@
 #include "read_users.h"
 #include "errors.h"
 #include "json.h"
-#include "options.h"
+#include "query.h"
 #include "render.h"
 #include "store.h"
 #include "validate.h"

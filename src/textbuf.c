@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "textbuf.h"
+#include "json.h"
 
 void ub_tb_init(ub_textbuf *tb, apr_pool_t *pool, apr_size_t cap)
 {
@@ -56,37 +57,18 @@ void ub_tb_int(ub_textbuf *tb, long long v)
     ub_tb_put(tb, digits, (apr_size_t)n);
 }
 
+static void tb_sink(void *tb, const char *s, apr_size_t n)
+{
+    ub_tb_put((ub_textbuf *)tb, s, n);
+}
+
 void ub_tb_json_string(ub_textbuf *tb, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-
     if (s == NULL) {
         ub_tb_put(tb, "null", 4);
         return;
     }
-    ub_tb_putc(tb, '"');
-    while (*s) {
-        const char *run = s;
-
-        while (*s && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\') {
-            s++;
-        }
-        ub_tb_put(tb, run, (apr_size_t)(s - run));
-        if (*s == '\0') {
-            break;
-        }
-        if (*s == '"' || *s == '\\') {
-            char esc[2] = { '\\', *s };
-            ub_tb_put(tb, esc, 2);
-        }
-        else {
-            char esc[6] = { '\\', 'u', '0', '0', hex[(unsigned char)*s >> 4],
-                            hex[*s & 0xF] };
-            ub_tb_put(tb, esc, 6);
-        }
-        s++;
-    }
-    ub_tb_putc(tb, '"');
+    ub_json_quote(s, tb_sink, tb);
 }
 
 void ub_tb_array_element(ub_textbuf *tb, const char *s)

@@ -22,7 +22,8 @@ void ub_tb_put(ub_textbuf *tb, const char *s, apr_size_t n);
 void ub_tb_puts(ub_textbuf *tb, const char *s);
 void ub_tb_putc(ub_textbuf *tb, char c);
 void ub_tb_int(ub_textbuf *tb, long long v);
-/* s as a quoted JSON string (s is valid UTF-8), or null when s is NULL. */
+/* s as a quoted JSON string (s is valid UTF-8; json.h's ub_json_quote, the
+ * escaper the response writer uses too), or null when s is NULL. */
 void ub_tb_json_string(ub_textbuf *tb, const char *s);
 /* s as a quoted element of a PostgreSQL array literal, or NULL. */
 void ub_tb_array_element(ub_textbuf *tb, const char *s);

@@ -6,7 +6,9 @@
 #define UB_VALIDATE_H
 
 #include <apr.h>
-#include <apr_time.h>
+
+/* What every check below is: NULL, or why s is refused. */
+typedef const char *ub_value_check(const char *s);
 
 /* Number of characters (code points) of a valid UTF-8 string. */
 apr_size_t ub_utf8_chars(const char *s);
@@ -18,14 +20,5 @@ const char *ub_check_phone(const char *s);
 /* ISO 8601 date or date-time: 2026-01-31, 2026-01-31T08:00:00Z,
  * 2026-01-31T08:00:00.250+01:00. A time without an offset is taken as UTC. */
 const char *ub_check_iso8601(const char *s);
-
-/* Whether a token's "nbf" claim (seconds since the epoch, as the auth
- * module passed it on) lies in the future by more than leeway seconds. A
- * value that is not a whole number counts as not valid. */
-int ub_not_yet_valid(const char *nbf, apr_time_t now, int leeway);
-
-/* Whether a Content-Type header names the media type (case-insensitive,
- * parameters such as charset allowed; a charset other than UTF-8 is not). */
-int ub_media_type_is(const char *content_type, const char *media_type);
 
 #endif

@@ -26,10 +26,13 @@ int main(void)
     srunner_add_suite(sr, media_suite());
     srunner_add_suite(sr, account_request_suite());
     srunner_add_suite(sr, errors_suite());
-    srunner_add_suite(sr, options_suite());
+    srunner_add_suite(sr, query_suite());
+    srunner_add_suite(sr, headers_suite());
+    srunner_add_suite(sr, put_users_suite());
     srunner_add_suite(sr, counters_suite());
     srunner_add_suite(sr, jdoc_suite());
     srunner_add_suite(sr, pipeline_suite());
+    srunner_add_suite(sr, fields_suite());
 
     srunner_run_all(sr, CK_ENV);    /* CK_VERBOSITY=verbose lists every test */
     failed = srunner_ntests_failed(sr);

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "unit.h"
 #include "json.h"
+#include "textbuf.h"
 
 /* ---- pool-owned documents -------------------------------------------- */
 
@@ -340,6 +341,38 @@ START_TEST(writer_writes_nothing_after_a_failure)
 }
 END_TEST
 
+/* ---- the one escaper, through its two sinks ---------------------------- */
+
+/* The store's JSON text (textbuf) quotes a string to the byte as the
+ * response writer does: one escaper, whichever writer holds it. */
+START_TEST(textbuf_json_strings_are_the_writers)
+{
+    static const char *const s[] = { "plain", "say \"hi\"", "C:\\dir\\",
+        "a\nb\rc\td", "\x01\x1f\b\f", "Zo\xc3\xab \xf0\x9f\x98\x80", "" };
+    size_t i;
+
+    for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        ub_textbuf tb;
+
+        ub_tb_init(&tb, ut_pool, 8);
+        ub_tb_putc(&tb, '[');
+        ub_tb_json_string(&tb, s[i]);
+        ub_tb_putc(&tb, ']');
+        ck_assert_str_eq(ub_tb_text(&tb), string_written(s[i]));
+    }
+}
+END_TEST
+
+START_TEST(textbuf_json_string_null_is_null)
+{
+    ub_textbuf tb;
+
+    ub_tb_init(&tb, ut_pool, 8);
+    ub_tb_json_string(&tb, NULL);
+    ck_assert_str_eq(ub_tb_text(&tb), "null");
+}
+END_TEST
+
 Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -373,6 +406,11 @@ Suite *json_suite(void)
     tcase_add_test(tc, writer_status_success_at_max_depth);
     tcase_add_test(tc, writer_status_einval_past_max_depth);
     tcase_add_test(tc, writer_writes_nothing_after_a_failure);
+    suite_add_tcase(s, tc);
+
+    tc = ut_tcase("escaper");
+    tcase_add_test(tc, textbuf_json_strings_are_the_writers);
+    tcase_add_test(tc, textbuf_json_string_null_is_null);
     suite_add_tcase(s, tc);
 
     return s;

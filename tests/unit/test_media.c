@@ -137,6 +137,93 @@ START_TEST(accept_quality_belongs_to_its_own_element)
 }
 END_TEST
 
+/* ---- media types ----------------------------------------------------- */
+
+START_TEST(media_type_matches_exact_type)
+{
+    ck_assert(ub_media_type_is("application/json", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_ignores_case)
+{
+    ck_assert(ub_media_type_is("Application/JSON", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_ignores_surrounding_spaces)
+{
+    ck_assert(ub_media_type_is("  application/json  ", "application/json"));
+    ck_assert(ub_media_type_is("application/json ; charset=utf-8", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_accepts_utf8_charset_in_any_spelling)
+{
+    ck_assert(ub_media_type_is("application/json; charset=utf-8", "application/json"));
+    ck_assert(ub_media_type_is("application/json;charset=UTF-8", "application/json"));
+    ck_assert(ub_media_type_is("application/json; charset=\"utf-8\"", "application/json"));
+    ck_assert(ub_media_type_is("application/json; CHARSET=utf8", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_accepts_other_parameters)
+{
+    ck_assert(ub_media_type_is("application/json; v=2", "application/json"));
+    ck_assert(ub_media_type_is("application/json; charset=utf-8; v=2", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_refuses_non_utf8_charset)
+{
+    ck_assert(!ub_media_type_is("application/json; charset=iso-8859-1", "application/json"));
+    ck_assert(!ub_media_type_is("application/json; charset=utf-16", "application/json"));
+    ck_assert(!ub_media_type_is("application/json; charset=\"latin1\"", "application/json"));
+    ck_assert(!ub_media_type_is("application/json; v=2; charset=us-ascii", "application/json"));
+}
+END_TEST
+
+/* "utf-8x" is not UTF-8: the charset must be matched whole, as the type is. */
+START_TEST(media_type_refuses_charset_that_only_starts_with_utf8)
+{
+    ck_assert(!ub_media_type_is("application/json; charset=utf-8x", "application/json"));
+    ck_assert(!ub_media_type_is("application/json; charset=utf8-evil", "application/json"));
+}
+END_TEST
+
+/* The charset is the parameter named charset, not text that contains
+ * "charset=" somewhere in the parameters. */
+START_TEST(media_type_reads_the_charset_parameter_not_a_lookalike)
+{
+    ck_assert(!ub_media_type_is("application/json; note=\"charset=utf-8\"; charset=latin1",
+                                "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_refuses_longer_type_with_same_prefix)
+{
+    ck_assert(!ub_media_type_is("application/jsonx", "application/json"));
+    ck_assert(!ub_media_type_is("application/json-patch+json", "application/json"));
+    ck_assert(!ub_media_type_is("application/json5", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_refuses_shorter_or_other_type)
+{
+    ck_assert(!ub_media_type_is("application/jso", "application/json"));
+    ck_assert(!ub_media_type_is("text/json", "application/json"));
+    ck_assert(!ub_media_type_is("xapplication/json", "application/json"));
+    ck_assert(!ub_media_type_is("application/json, text/plain", "application/json"));
+}
+END_TEST
+
+START_TEST(media_type_refuses_empty_or_missing)
+{
+    ck_assert(!ub_media_type_is("", "application/json"));
+    ck_assert(!ub_media_type_is(NULL, "application/json"));
+}
+END_TEST
+
 Suite *media_suite(void)
 {
     Suite *s = suite_create("media");
@@ -165,5 +252,18 @@ Suite *media_suite(void)
     tcase_add_test(tc, accept_quality_belongs_to_its_own_element);
     suite_add_tcase(s, tc);
 
+    tc = ut_tcase("media_type");
+    tcase_add_test(tc, media_type_matches_exact_type);
+    tcase_add_test(tc, media_type_ignores_case);
+    tcase_add_test(tc, media_type_ignores_surrounding_spaces);
+    tcase_add_test(tc, media_type_accepts_utf8_charset_in_any_spelling);
+    tcase_add_test(tc, media_type_accepts_other_parameters);
+    tcase_add_test(tc, media_type_refuses_non_utf8_charset);
+    tcase_add_test(tc, media_type_refuses_charset_that_only_starts_with_utf8);
+    tcase_add_test(tc, media_type_reads_the_charset_parameter_not_a_lookalike);
+    tcase_add_test(tc, media_type_refuses_longer_type_with_same_prefix);
+    tcase_add_test(tc, media_type_refuses_shorter_or_other_type);
+    tcase_add_test(tc, media_type_refuses_empty_or_missing);
+    suite_add_tcase(s, tc);
     return s;
 }

@@ -331,10 +331,48 @@ START_TEST(error_documents_answer_in_the_form_of_the_api)
 }
 END_TEST
 
+/* ---- token nbf ------------------------------------------------------ */
+
+START_TEST(not_yet_valid_when_nbf_is_past_the_leeway)
+{
+    apr_time_t now = apr_time_from_sec(1800000000);
+
+    ck_assert_int_eq(ub_not_yet_valid("1800003600", now, 60), 1);
+    ck_assert_int_eq(ub_not_yet_valid("1800000061", now, 60), 1);
+}
+END_TEST
+
+START_TEST(valid_when_nbf_is_past_or_within_the_leeway)
+{
+    apr_time_t now = apr_time_from_sec(1800000000);
+
+    ck_assert_int_eq(ub_not_yet_valid("1799990000", now, 60), 0);
+    ck_assert_int_eq(ub_not_yet_valid("1800000060", now, 60), 0);
+    ck_assert_int_eq(ub_not_yet_valid("1800000000.5", now, 60), 0);
+}
+END_TEST
+
+START_TEST(not_yet_valid_when_nbf_is_not_a_number)
+{
+    apr_time_t now = apr_time_from_sec(1800000000);
+
+    ck_assert_int_eq(ub_not_yet_valid("soon", now, 60), 1);
+    ck_assert_int_eq(ub_not_yet_valid("12abc", now, 60), 1);
+}
+END_TEST
+
 Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("pipeline");
-    TCase *tc = ut_tcase("requests");
+    TCase *tc;
+
+    tc = ut_tcase("not_before");
+    tcase_add_test(tc, not_yet_valid_when_nbf_is_past_the_leeway);
+    tcase_add_test(tc, valid_when_nbf_is_past_or_within_the_leeway);
+    tcase_add_test(tc, not_yet_valid_when_nbf_is_not_a_number);
+    suite_add_tcase(s, tc);
+
+    tc = ut_tcase("requests");
 
     tcase_add_test(tc, put_is_served_by_the_users_handler);
     tcase_add_test(tc, post_is_served_by_the_account_handler_in_its_envelope);

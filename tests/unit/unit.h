@@ -24,10 +24,13 @@ Suite *render_suite(void);
 Suite *media_suite(void);
 Suite *account_request_suite(void);
 Suite *errors_suite(void);
-Suite *options_suite(void);
+Suite *query_suite(void);
+Suite *headers_suite(void);
+Suite *put_users_suite(void);
 Suite *counters_suite(void);
 Suite *jdoc_suite(void);
 Suite *pipeline_suite(void);
+Suite *fields_suite(void);
 
 /* The current test's pool. */
 extern apr_pool_t *ut_pool;

@@ -1,10 +1,10 @@
 /*
- * options.c: query strings and the headers the API reads.
+ * query.c: see query.h.
  */
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
-#include "options.h"
+#include "query.h"
 #include "errors.h"
 
 static int hex_value(char c)
@@ -74,8 +74,7 @@ apr_array_header_t *ub_query_values(apr_pool_t *pool, const char *args,
     return values;
 }
 
-/* The last value of a boolean parameter: 1, 0, or -1 when malformed. */
-static int boolean_param(apr_pool_t *pool, const char *args, const char *name,
+int ub_query_boolean(apr_pool_t *pool, const char *args, const char *name,
                          ub_problem *problem)
 {
     apr_array_header_t *v = ub_query_values(pool, args, name, problem);
@@ -98,98 +97,4 @@ static int boolean_param(apr_pool_t *pool, const char *args, const char *name,
                    apr_psprintf(pool, "%s must be true or false", name),
                    "Use ?atomic=true or ?dryRun=true.");
     return -1;
-}
-
-/* Whether a Prefer header (RFC 7240) holds the preference tx=rollback. */
-static int prefers_rollback(const char *prefer)
-{
-    const char *p = prefer;
-
-    while (p && *p) {
-        while (*p == ' ' || *p == '\t' || *p == ',' || *p == ';') {
-            p++;
-        }
-        if (strncasecmp(p, "tx=rollback", 11) == 0
-            && (p[11] == '\0' || p[11] == ',' || p[11] == ';' || p[11] == ' ')) {
-            return 1;
-        }
-        while (*p && *p != ',' && *p != ';') {
-            p++;
-        }
-    }
-    return 0;
-}
-
-int ub_read_put_options(ub_request *req, const char *args, const char *prefer,
-                        int *rollback_preferred, ub_problem *problem)
-{
-    int atomic = boolean_param(req->pool, args, "atomic", problem);
-    int dry_run = atomic < 0 ? -1 : boolean_param(req->pool, args, "dryRun", problem);
-
-    if (atomic < 0 || dry_run < 0) {
-        return problem->status;
-    }
-    *rollback_preferred = prefers_rollback(prefer);
-    req->atomic = atomic;
-    req->dry_run = dry_run || *rollback_preferred;
-    return 0;
-}
-
-const char *ub_if_match_version(apr_pool_t *pool, const char *if_match)
-{
-    const char *p = if_match;
-    const char *start;
-    apr_size_t n;
-
-    if (p == NULL) {
-        return NULL;
-    }
-    while (apr_isspace(*p)) {
-        p++;
-    }
-    if (strncmp(p, "W/", 2) == 0) {
-        p += 2;
-    }
-    if (*p == '"') {
-        p++;
-    }
-    start = p;
-    while (apr_isdigit(*p)) {
-        p++;
-    }
-    n = (apr_size_t)(p - start);
-    if (*p == '"') {
-        p++;
-    }
-    while (apr_isspace(*p)) {
-        p++;
-    }
-    if (n == 0 || n > 18 || *p != '\0') {
-        return NULL;
-    }
-    return apr_pstrndup(pool, start, n);
-}
-
-int ub_read_idempotency_key(const char *header, const char **key,
-                            ub_problem *problem)
-{
-    const char *p;
-
-    *key = NULL;
-    if (header == NULL) {
-        return 0;
-    }
-    for (p = header; *p; p++) {
-        if (*p < 0x21 || *p > 0x7e) {
-            break;
-        }
-    }
-    if (*p != '\0' || p == header || p - header > 255) {
-        ub_problem_set(problem, 400, "invalid_idempotency_key",
-                       "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                       "Send a unique key per request, e.g. a UUID.");
-        return problem->status;
-    }
-    *key = header;
-    return 0;
 }

@@ -163,9 +163,9 @@ fi
         echo "INSERT INTO userbulk.schema_version (version, name) VALUES ($version, '$name');"
         echo '\endif'
     done
-    # The roles that may call the API's functions now (functions/ may
-    # drop and create them afresh, without grants): privileges.sql grants
-    # them again, besides --api-role.
+    # The roles that may call the API's functions now (a migration may
+    # drop them, functions/ then creates them afresh, without grants):
+    # privileges.sql grants them again, besides --api-role.
     echo "CREATE TEMP TABLE ub_granted ON COMMIT DROP AS
           SELECT DISTINCT pg_get_userbyid(a.grantee)::text AS role
             FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a

@@ -26,8 +26,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 REVOKE ALL ON ALL TABLES IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 
--- By name alone: functions/ keeps one function of each name (it drops
--- the earlier signatures), and a second one would make these fail rather
+-- By name alone: there is one function of each name (migrations drop the
+-- earlier signatures: 006), and a second one would make these fail rather
 -- than leave it callable.
 ALTER FUNCTION userbulk.put_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.account_update SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -170,6 +170,22 @@ is data_digest(), $digest, 'a second run leaves the data as it was';
 is q_db(q{SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version) FROM userbulk.schema_version}),
    $versions, 'a second run leaves schema_version as it was';
 
+# --- what a site built on the functions' row types stays ------------------------
+# (Until 006 every run dropped userbulk.put_result CASCADE, and such a view
+# with it.) A type of another shape than functions/ answer stops the run.
+q_db(q{CREATE VIEW userbulk.site_results AS SELECT (r).idx FROM (SELECT NULL::userbulk.put_result AS r) x});
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+is $rc, 0, 'a run with a view built on userbulk.put_result succeeds' or diag $out;
+is q_db(q{SELECT count(*) FROM pg_views WHERE schemaname = 'userbulk' AND viewname = 'site_results'}), 1,
+   '... and leaves the view in place';
+q_db('DROP VIEW userbulk.site_results');
+q_db('ALTER TYPE userbulk.put_result ADD ATTRIBUTE site_extra integer');
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+isnt $rc, 0, 'a run over a userbulk.put_result of another shape fails';
+like $out, qr/userbulk\.put_result: the database has \(.*site_extra integer\), functions\/ answer/,
+     '... saying which type and both shapes';
+q_db('ALTER TYPE userbulk.put_result DROP ATTRIBUTE site_extra');
+
 # --- make db -------------------------------------------------------------------
 {
     local $ENV{MAKEFLAGS};
@@ -215,8 +231,8 @@ q_db('DELETE FROM userbulk.schema_version WHERE version = 999');
 }
 
 # --- re-applying under a running httpd ---------------------------------------------------
-# httpd holds sessions with the statements prepared; functions/ drops and
-# re-creates the functions and their types. The next requests must still be
+# httpd holds sessions with the statements prepared; functions/ replaces
+# the functions (and a migration may drop and re-create their types). The next requests must still be
 # served (PostgreSQL re-plans a prepared statement whose objects changed).
 {
     my $put = sub {

@@ -1,7 +1,6 @@
 -- POST /api/v1/account/users/update: one change applied to every target
 -- alike, all or nothing. p_change holds only what the caller sent (see
 -- src/account_request.c): "targets" and the fields to set.
-DROP FUNCTION IF EXISTS userbulk.account_update(text, text, text, jsonb);
 CREATE OR REPLACE FUNCTION userbulk.account_update(
     p_account text, p_actor text, p_trace text, p_change jsonb)
 RETURNS SETOF userbulk.account_update_row

@@ -1,26 +1,63 @@
 -- The pieces the endpoints' functions share: their row types and the small
 -- helpers their statements call (errors, dates, roles). Applied first of
 -- functions/*.sql by migrate.sh, after the migrations, every run, in one
--- transaction with the others; CREATE OR REPLACE throughout.
+-- transaction with the others. Nothing here (nor in the other files of
+-- functions/) is dropped: functions are replaced in place (CREATE OR
+-- REPLACE), row types created when missing (userbulk.ensure_row_type).
+-- What an earlier release left behind is dropped by a migration, once
+-- (006_drop_legacy.sql).
 --
 -- The statements of mod_userbulk are SQL functions, one file per concern
 -- (put_users.sql, account_update.sql, read_users.sql, audit.sql): each
 -- endpoint is one call, in one transaction whatever its size (the module
 -- wraps it in BEGIN and COMMIT: src/store.h).
 
--- What earlier versions used: PUT /users records as JSON of a composite
--- type, and per-user views. The records now come as typed arrays (see
--- put_users).
-DROP TYPE IF EXISTS userbulk.put_item CASCADE;
-DROP FUNCTION IF EXISTS userbulk.put_view(text, text, text, text, text, text, text, text, boolean, uuid[]);
+-- A row type the functions answer, created when missing; when it exists,
+-- its shape (attribute names and types, in order) must be p_columns',
+-- else the run stops, saying so. It is never dropped here: a view or
+-- function a site built on it stays. A change of shape is a migration
+-- (migrations/NNN_*.sql, applied once, before this file), e.g.
+--   DROP TYPE userbulk.put_result CASCADE;    -- and what answers it
+-- or ALTER TYPE ... ADD/DROP ATTRIBUTE, together with the new p_columns
+-- below; functions/ then creates the type and its functions again in the
+-- same transaction (CREATE OR REPLACE cannot change a function's result
+-- type: a migration drops the function too, if it outlives the type).
+CREATE OR REPLACE FUNCTION userbulk.ensure_row_type(p_type text, p_columns text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_have text;
+    v_want text;
+BEGIN
+    IF to_regtype(format('userbulk.%I', p_type)) IS NULL THEN
+        EXECUTE format('CREATE TYPE userbulk.%I AS (%s)', p_type, p_columns);
+        RETURN;
+    END IF;
+    -- The shape asked for, as PostgreSQL reads it: from a scratch type of
+    -- this session, gone at the end of the statement.
+    EXECUTE format('CREATE TYPE pg_temp.%I AS (%s)', 'ub_shape_' || p_type, p_columns);
+    SELECT string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
+                      ORDER BY a.attnum) FILTER (WHERE t.typnamespace = 'userbulk'::regnamespace),
+           string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
+                      ORDER BY a.attnum) FILTER (WHERE t.typnamespace <> 'userbulk'::regnamespace)
+      INTO v_have, v_want
+      FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid
+     WHERE t.oid IN (to_regtype(format('userbulk.%I', p_type)),
+                     to_regtype(format('pg_temp.%I', 'ub_shape_' || p_type)))
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('DROP TYPE pg_temp.%I', 'ub_shape_' || p_type);
+    IF v_have IS DISTINCT FROM v_want THEN
+        RAISE EXCEPTION 'userbulk.%: the database has (%), functions/ answer (%)', p_type, v_have, v_want
+              USING HINT = 'a change of a row type''s shape takes a migration (see userbulk.ensure_row_type in functions/common.sql)';
+    END IF;
+END
+$fn$;
 
-DROP TYPE IF EXISTS userbulk.put_result CASCADE;
-CREATE TYPE userbulk.put_result AS (
+SELECT userbulk.ensure_row_type('put_result', $cols$
     idx      integer,
     user_id  uuid,
     version  bigint,
     errors   jsonb          -- [] when applied (or already as sent)
-);
+$cols$) \g /dev/null
 
 CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message text)
 RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
@@ -60,9 +97,7 @@ $$;
 --             in the order of userIds: user_id, role_ids (in no particular
 --             order) and its fields, joined with its status, time zone and
 --             team.
-DROP TYPE IF EXISTS userbulk.account_update_result CASCADE;   -- the earlier one-row answer
-DROP TYPE IF EXISTS userbulk.account_update_row CASCADE;
-CREATE TYPE userbulk.account_update_row AS (
+SELECT userbulk.ensure_row_type('account_update_row', $cols$
     error                   jsonb,
     role_id                 uuid,
     role_model              json,
@@ -99,12 +134,10 @@ CREATE TYPE userbulk.account_update_row AS (
     is_employee             boolean,
     employee_code           text,
     is_two_factor_enabled   boolean
-);
+$cols$) \g /dev/null
 
 -- ISO 8601 in UTC with milliseconds. STABLE (to_char is), so it is
 -- inlined into the statements that call it.
-DROP FUNCTION IF EXISTS userbulk.account_view(userbulk.users, uuid[]);   -- no longer used
-DROP FUNCTION IF EXISTS userbulk.user_models(uuid, uuid[]);              -- no longer used
 CREATE OR REPLACE FUNCTION userbulk.iso(t timestamptz)
 RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')

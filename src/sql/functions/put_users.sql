@@ -23,8 +23,6 @@
 -- row with idx -1 when the fingerprint differs. A dry run keeps its key
 -- too: replayed, it answers the same dry-run answer; the same key on a real
 -- run is another request.
-DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb);
-DROP FUNCTION IF EXISTS userbulk.put_users(text, text, text, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION userbulk.put_users(
     p_account text, p_actor text, p_trace text, p_options jsonb,
     p_idx integer[], p_user_name text[], p_email text[], p_first_name text[],

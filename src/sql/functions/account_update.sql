@@ -326,9 +326,9 @@ BEGIN
               FROM cur c LEFT JOIN upd n ON n.id = c.id;
             EXIT;
         EXCEPTION
-            WHEN unique_violation OR deadlock_detected OR serialization_failure THEN
+            WHEN OTHERS THEN
                 v_attempt := v_attempt + 1;
-                IF v_attempt >= 5 THEN
+                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
                     RAISE;
                 END IF;
         END;

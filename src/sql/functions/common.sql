@@ -65,6 +65,57 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
                                                 'message', p_message))
 $$;
 
+-- Whether an attempt of an endpoint's statement that failed with
+-- p_sqlstate is made again, p_attempt attempts having failed: what a
+-- concurrent request can cause at commit time (an address taken meanwhile:
+-- unique_violation; a deadlock through an index; a serialization failure)
+-- is retried on fresh data, five attempts in all; anything else is raised
+-- as it came. The exception handlers of put_users and account_update:
+--     WHEN OTHERS THEN v_attempt := v_attempt + 1;
+--                      IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN RAISE; END IF;
+CREATE OR REPLACE FUNCTION userbulk.retried(p_sqlstate text, p_attempt integer)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_sqlstate IN ('23505', '40P01', '40001') AND p_attempt < 5
+$$;
+
+-- The fields a PUT /users record changes, for the audit trail: each field
+-- stored (o_) and sent (n_); the answer holds those that differ, with the
+-- stored values (p_after false: "before") or the sent ones (true:
+-- "after"). Both sides from one list of the fields. Written as JSON text
+-- and read once: cheaper than building both objects whole and deleting
+-- the fields that stay. One expression over its arguments, STABLE as
+-- to_json is, so that PostgreSQL inlines it into put_users' statement: no
+-- call per record (an IMMUTABLE label, or STRICT, SET or SECURITY DEFINER,
+-- would stop the inlining).
+CREATE OR REPLACE FUNCTION userbulk.put_diff(p_after boolean,
+    o_email text, n_email text, o_first text, n_first text, o_middle text, n_middle text,
+    o_last text, n_last text, o_phone text, n_phone text, o_department text, n_department text,
+    o_location text, n_location text, o_par text, n_par text, o_locked boolean, n_locked boolean,
+    o_roles uuid[], n_roles uuid[])
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT ('{' || concat_ws(',',
+        CASE WHEN o_email IS DISTINCT FROM n_email
+             THEN '"email":' || coalesce(to_json(CASE WHEN p_after THEN n_email ELSE o_email END)::text, 'null') END,
+        CASE WHEN o_first IS DISTINCT FROM n_first
+             THEN '"firstName":' || coalesce(to_json(CASE WHEN p_after THEN n_first ELSE o_first END)::text, 'null') END,
+        CASE WHEN o_middle IS DISTINCT FROM n_middle
+             THEN '"middleName":' || coalesce(to_json(CASE WHEN p_after THEN n_middle ELSE o_middle END)::text, 'null') END,
+        CASE WHEN o_last IS DISTINCT FROM n_last
+             THEN '"lastName":' || coalesce(to_json(CASE WHEN p_after THEN n_last ELSE o_last END)::text, 'null') END,
+        CASE WHEN o_phone IS DISTINCT FROM n_phone
+             THEN '"phoneNumber":' || coalesce(to_json(CASE WHEN p_after THEN n_phone ELSE o_phone END)::text, 'null') END,
+        CASE WHEN o_department IS DISTINCT FROM n_department
+             THEN '"departmentId":' || coalesce(to_json(CASE WHEN p_after THEN n_department ELSE o_department END)::text, 'null') END,
+        CASE WHEN o_location IS DISTINCT FROM n_location
+             THEN '"locationId":' || coalesce(to_json(CASE WHEN p_after THEN n_location ELSE o_location END)::text, 'null') END,
+        CASE WHEN o_par IS DISTINCT FROM n_par
+             THEN '"programAdminRoleId":' || coalesce(to_json(CASE WHEN p_after THEN n_par ELSE o_par END)::text, 'null') END,
+        CASE WHEN o_locked IS DISTINCT FROM n_locked
+             THEN '"lockedOut":' || coalesce(to_json(CASE WHEN p_after THEN n_locked ELSE o_locked END)::text, 'null') END,
+        CASE WHEN o_roles IS DISTINCT FROM n_roles
+             THEN '"roles":' || to_json(CASE WHEN p_after THEN n_roles ELSE o_roles END)::text END) || '}')::jsonb
+$$;
+
 -- The roles a PUT /users record names, resolved in the account: one row
 -- per entry, with its position and the role's id (NULL when none matches;
 -- with both roleId and roleName, they must name the same role). Each entry

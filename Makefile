@@ -186,7 +186,7 @@ bench: deps
 install: $(B)/mod_userbulk.so
 	@test -n "$(MODDIR)" -a -n "$(HTTPD_ETC)" || { echo "install: apxs not found (apt-get install apache2-dev, or make install APXS=/path/to/apxs)" >&2; exit 1; }
 	install -d $(DESTDIR)$(MODDIR) $(DESTDIR)$(MODS_AVAILABLE) $(DESTDIR)$(CONF_AVAILABLE) \
-	  $(DESTDIR)$(SHAREDIR)/sql/migrations
+	  $(DESTDIR)$(SHAREDIR)/sql/migrations $(DESTDIR)$(SHAREDIR)/sql/functions
 	install -m 644 $(B)/mod_userbulk.so $(DESTDIR)$(MODDIR)/mod_userbulk.so
 	sed 's|^LoadModule userbulk_module .*|LoadModule userbulk_module $(MODDIR)/mod_userbulk.so|' \
 	  conf/userbulk.load >$(B)/userbulk.load
@@ -202,6 +202,7 @@ install: $(B)/mod_userbulk.so
 	fi
 	install -m 644 src/sql/*.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 644 src/sql/migrations/*.sql $(DESTDIR)$(SHAREDIR)/sql/migrations/
+	install -m 644 src/sql/functions/*.sql $(DESTDIR)$(SHAREDIR)/sql/functions/
 	install -m 755 src/sql/migrate.sh $(DESTDIR)$(SHAREDIR)/sql/migrate.sh
 	install -m 644 conf/openapi.json $(DESTDIR)$(SHAREDIR)/openapi.json
 	@echo "installed. Next: $(SHAREDIR)/sql/migrate.sh 'CONNINFO'; a2enmod userbulk; a2enconf userbulk (edit it first); apache2ctl configtest"

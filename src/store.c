@@ -1,5 +1,5 @@
 /*
- * store.c: calling the directory's SQL functions (src/sql/functions.sql).
+ * store.c: calling the directory's SQL functions (src/sql/functions/).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -43,7 +43,7 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
                                  const char **cols);
 
 /* POST /api/v1/account/users/update: the columns of each row that
- * userbulk.account_update answers (src/sql/functions.sql), in order. */
+ * userbulk.account_update answers (src/sql/functions/account_update.sql), in order. */
 enum {
     UB_AU_ERROR, UB_AU_ROLE_ID, UB_AU_ROLE_MODEL, UB_AU_USER_ID, UB_AU_ROLE_IDS,
     UB_AU_DISPLAY_NAME, UB_AU_FIRST_NAME, UB_AU_MIDDLE_NAME, UB_AU_LAST_NAME,

@@ -20,8 +20,9 @@ PACKAGES=(
     postgresql postgresql-contrib openssl curl
     # test (mod_perl2 is the only Debian source of Apache::Test; it pulls in
     # libwww-perl; JSON::PP, Digest::SHA and MIME::Base64 are core Perl;
-    # pgbouncer for t/pgbouncer.t)
-    perl libapache2-mod-perl2 libwww-perl valgrind pgbouncer
+    # pgbouncer for t/pgbouncer.t; pgTAP for tests/sql/, Debian 12's
+    # PostgreSQL being 15)
+    perl libapache2-mod-perl2 libwww-perl valgrind pgbouncer postgresql-15-pgtap
     # fuzzing (make fuzz, and a short run in make test): clang with
     # libFuzzer and the sanitizer runtimes; llvm for make fuzz-coverage.
     # make test-asan uses gcc's libasan/libubsan (libgcc-12-dev, with gcc).

@@ -23,9 +23,10 @@
 # CREATE on CONNINFO's database (which must exist) if it lacks it.
 #
 # Each file migrations/NNN_*.sql is applied once, in order, together with
-# the row recording its version in userbulk.schema_version; functions.sql
-# and privileges.sql are then (re)applied. All of it is one transaction: a
-# request served meanwhile sees the old tables with the old functions or
+# the row recording its version in userbulk.schema_version; the functions
+# (functions/*.sql, in the order of $functions below: common.sql first,
+# which the others build on) and privileges.sql are then (re)applied. All
+# of it is one transaction: a request served meanwhile sees the old tables with the old functions or
 # the new with the new, never a mix, and a failure leaves the database as
 # it was. Running it again changes nothing. It may run while httpd serves:
 # a request waits for the transaction at most, and the sessions mod_dbd
@@ -38,6 +39,16 @@
 # schema could break it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The files of functions/, in the order they are applied: each may use what
+# the ones before it create. Every one must be there (a partial install
+# would otherwise leave an endpoint on older functions).
+functions=(common put_users account_update read_users audit)
+for f in "${functions[@]}"; do
+    if [[ ! -f $here/functions/$f.sql ]]; then
+        echo "migrate: $here/functions/$f.sql is missing" >&2
+        exit 2
+    fi
+done
 usage() {
     echo "usage: migrate.sh [--api-role NAME] [--admin ADMIN_CONNINFO [--owner NAME]] CONNINFO" >&2
     exit 2
@@ -152,16 +163,18 @@ fi
         echo "INSERT INTO userbulk.schema_version (version, name) VALUES ($version, '$name');"
         echo '\endif'
     done
-    # The roles that may call the API's functions now (functions.sql may
-    # drop and create them afresh, without grants): privileges.sql grants
-    # them again, besides --api-role.
+    # The roles that may call the API's functions now (a migration may
+    # drop them, functions/ then creates them afresh, without grants):
+    # privileges.sql grants them again, besides --api-role.
     echo "CREATE TEMP TABLE ub_granted ON COMMIT DROP AS
           SELECT DISTINCT pg_get_userbyid(a.grantee)::text AS role
             FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
            WHERE p.pronamespace = to_regnamespace('userbulk')
              AND p.proname IN ('put_users', 'account_update', 'get_users')
              AND a.privilege_type = 'EXECUTE' AND a.grantee NOT IN (0, p.proowner);"
-    echo "\\i '$here/functions.sql'"
+    for f in "${functions[@]}"; do
+        echo "\\i '$here/functions/$f.sql'"
+    done
     echo "\\i '$here/privileges.sql'"
     echo 'COMMIT;'
 } | psql_q -v api_role="$api_role"

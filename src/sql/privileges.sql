@@ -1,5 +1,5 @@
 -- Who may do what in the schema userbulk. Applied by migrate.sh as the
--- schema's owner after functions.sql, in the same transaction, every run
+-- schema's owner after functions/*.sql, in the same transaction, every run
 -- (CREATE OR REPLACE FUNCTION resets what is set here). psql variable
 -- api_role: the role httpd connects as (migrate.sh --api-role).
 --
@@ -26,8 +26,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 REVOKE ALL ON ALL TABLES IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 
--- By name alone: functions.sql keeps one function of each name (it drops
--- the earlier signatures), and a second one would make these fail rather
+-- By name alone: there is one function of each name (migrations drop the
+-- earlier signatures: 006), and a second one would make these fail rather
 -- than leave it callable.
 ALTER FUNCTION userbulk.put_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.account_update SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -107,13 +107,13 @@ sub fresh {
     my $work = "$root/.run/email-fold-test";
     my $db = 'ub_email_fold_test';
     File::Path::remove_tree($work);
-    File::Path::make_path("$work/migrations");
+    File::Path::make_path("$work/migrations", "$work/functions");
     File::Copy::copy("$root/src/sql/migrate.sh", "$work/migrate.sh") or die "copy: $!";
     chmod 0755, "$work/migrate.sh";
     for my $m (grep { m{/00[1-4]_[^/]+\.sql$} } glob "$root/src/sql/migrations/*.sql") {
         File::Copy::copy($m, "$work/migrations/") or die "copy: $!";
     }
-    for my $f ('functions.sql', 'privileges.sql') {
+    for my $f ('privileges.sql', map { s{^.*/}{functions/}r } glob "$root/src/sql/functions/*.sql") {
         open my $fh, '>', "$work/$f" or die $!;
         print $fh "-- (none: the data is loaded with plain SQL)\n";
         close $fh;

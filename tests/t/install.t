@@ -44,6 +44,7 @@ is $rc, 0, 'make install DESTDIR=... succeeds' or diag $out;
 
 my @migrations = map { s{^.*/}{}r } sort glob "$ROOT/src/sql/migrations/*.sql";
 my @sql = map { s{^.*/}{}r } sort glob "$ROOT/src/sql/*.sql";
+my @functions = map { s{^.*/}{}r } sort glob "$ROOT/src/sql/functions/*.sql";
 my @expected = sort(
     "$MODDIR/mod_userbulk.so",
     "$ETC/mods-available/userbulk.load",
@@ -52,6 +53,7 @@ my @expected = sort(
     "$SHARE/sql/migrate.sh",
     (map { "$SHARE/sql/$_" } @sql),
     (map { "$SHARE/sql/migrations/$_" } @migrations),
+    (map { "$SHARE/sql/functions/$_" } @functions),
 );
 is_deeply tree(), \@expected, 'installs exactly the module, .load, .conf, SQL, migrate.sh and openapi.json';
 
@@ -66,7 +68,7 @@ like $load, qr{^LoadModule userbulk_module \Q$MODDIR\E/mod_userbulk\.so$}m,
 like $load, qr{^# Depends: dbd$}m, 'userbulk.load declares its dependency on mod_dbd for a2enmod';
 is compare("$D$ETC/conf-available/userbulk.conf", "$ROOT/conf/userbulk.conf"), 0,
    'userbulk.conf is the annotated reference';
-for my $f (@sql, map { "migrations/$_" } @migrations) {
+for my $f (@sql, (map { "migrations/$_" } @migrations), map { "functions/$_" } @functions) {
     is compare("$D$SHARE/sql/$f", "$ROOT/src/sql/$f"), 0, "sql/$f installed";
 }
 {

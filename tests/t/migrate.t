@@ -3,11 +3,11 @@
 #
 # A database is brought to the first version only (migration 001, the
 # tables), given data, then upgraded by the real migrate.sh: the later
-# migrations and functions.sql are applied, the data survives, the version
+# migrations and the functions (functions/*.sql) are applied, the data survives, the version
 # is the newest; a second run changes nothing (same schema dump, same data,
 # same version rows). Also: concurrent runs take turns, a database newer
 # than the release is left alone, `make db` works, and re-applying
-# functions.sql under a running httpd leaves it serving.
+# the functions under a running httpd leaves it serving.
 use strict;
 use warnings;
 
@@ -78,14 +78,14 @@ sub schema_dump {
 
 # --- the first version: migration 001 only ---------------------------------
 remove_tree($WORK);
-make_path("$WORK/migrations");
+make_path("$WORK/migrations", "$WORK/functions");
 copy("$SQL/migrate.sh", "$WORK/migrate.sh") or die "copy: $!";
 chmod 0755, "$WORK/migrate.sh";
 copy($migrations[0], "$WORK/migrations/") or die "copy: $!";
 # The first release's functions do not matter here: the data is loaded
 # with plain SQL, and the upgrade replaces every function.
 # Nor their privileges (privileges.sql came later; it names the functions).
-for my $f (qw(functions.sql privileges.sql)) {
+for my $f ('privileges.sql', map { s{^.*/}{functions/}r } glob "$SQL/functions/*.sql") {
     open my $fh, '>', "$WORK/$f" or die $!;
     print $fh "-- (none)\n";
     close $fh;
@@ -123,7 +123,7 @@ is q_db(q{SELECT first_name FROM userbulk.users WHERE user_name = 'bob.acme'}), 
    'a changed user keeps its change';
 ok q_db(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'userbulk'::regnamespace
             AND proname IN ('put_users', 'account_update')}) == 2,
-   'functions.sql was applied (put_users, account_update exist)';
+   'functions/ was applied (put_users, account_update exist)';
 is q_db(q{SELECT count(*) FROM pg_indexes WHERE schemaname = 'userbulk' AND indexname = 'audit_request_at'}), 1,
    '004: the retention index audit_request_at exists';
 is q_db(q{SELECT relkind FROM pg_class WHERE oid = 'userbulk.audit'::regclass}), 'v',
@@ -170,6 +170,22 @@ is data_digest(), $digest, 'a second run leaves the data as it was';
 is q_db(q{SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version) FROM userbulk.schema_version}),
    $versions, 'a second run leaves schema_version as it was';
 
+# --- what a site built on the functions' row types stays ------------------------
+# (Until 006 every run dropped userbulk.put_result CASCADE, and such a view
+# with it.) A type of another shape than functions/ answer stops the run.
+q_db(q{CREATE VIEW userbulk.site_results AS SELECT (r).idx FROM (SELECT NULL::userbulk.put_result AS r) x});
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+is $rc, 0, 'a run with a view built on userbulk.put_result succeeds' or diag $out;
+is q_db(q{SELECT count(*) FROM pg_views WHERE schemaname = 'userbulk' AND viewname = 'site_results'}), 1,
+   '... and leaves the view in place';
+q_db('DROP VIEW userbulk.site_results');
+q_db('ALTER TYPE userbulk.put_result ADD ATTRIBUTE site_extra integer');
+($rc, $out) = capture("$SQL/migrate.sh", $CI);
+isnt $rc, 0, 'a run over a userbulk.put_result of another shape fails';
+like $out, qr/userbulk\.put_result: the database has \(.*site_extra integer\), functions\/ answer/,
+     '... saying which type and both shapes';
+q_db('ALTER TYPE userbulk.put_result DROP ATTRIBUTE site_extra');
+
 # --- make db -------------------------------------------------------------------
 {
     local $ENV{MAKEFLAGS};
@@ -215,8 +231,8 @@ q_db('DELETE FROM userbulk.schema_version WHERE version = 999');
 }
 
 # --- re-applying under a running httpd ---------------------------------------------------
-# httpd holds sessions with the statements prepared; functions.sql drops and
-# re-creates the functions and their types. The next requests must still be
+# httpd holds sessions with the statements prepared; functions/ replaces
+# the functions (and a migration may drop and re-create their types). The next requests must still be
 # served (PostgreSQL re-plans a prepared statement whose objects changed).
 {
     my $put = sub {
@@ -232,7 +248,7 @@ q_db('DELETE FROM userbulk.schema_version WHERE version = 999');
     ($rc, $out) = capture("$SQL/migrate.sh", db_conninfo());
     is $rc, 0, 'migrate.sh on the live test database' or diag $out;
     my @codes = map { $put->("Online2$_")->code } 1 .. 6;
-    is_deeply \@codes, [ (200) x 6 ], 'PUT /users keeps serving on every pooled session after functions.sql was re-applied';
+    is_deeply \@codes, [ (200) x 6 ], 'PUT /users keeps serving on every pooled session after functions/ was re-applied';
     @codes = map { $post->("ON2$_")->code } 1 .. 6;
     is_deeply \@codes, [ (200) x 6 ], 'so does POST';
 }

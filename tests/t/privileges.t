@@ -146,8 +146,9 @@ is db_query(q{SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
     like $row->[0] // $@, qr/"userName" : "bob.acme"/, '... which may call the entry functions';
     like eval { db_query_on($ci, 'SELECT count(*) FROM userbulk.users'); '' } // $@, qr/permission denied/,
          '... and read no table';
-    # functions.sql creates put_users afresh (without grants) on every run:
-    # httpd's role keeps its rights through a run naming another.
+    # A migration may drop put_users (functions/ then creates it afresh,
+    # without grants): httpd's role keeps its rights through a run naming
+    # another.
     is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
                    WHERE p.pronamespace = 'userbulk'::regnamespace
                      AND has_function_privilege('userbulk_api', p.oid, 'EXECUTE')}),

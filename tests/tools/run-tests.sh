@@ -6,9 +6,18 @@
 #   tests/tools/run-tests.sh                   everything
 #   tests/tools/run-tests.sh t/auth.t          only these .t files (no unit tests)
 #   tests/tools/run-tests.sh -verbose t/auth.t other tests/TEST options pass through
+#   tests/tools/run-tests.sh --sql             only the pgTAP tests of the SQL
+#   tests/tools/run-tests.sh --sql t/x.t       those, and these .t files
 #
-# The last line is "N passed, N failed": assertions of both parts (check's
-# summary and the TAP totals). The exit status is non-zero when anything failed.
+# The whole suite (no file named) and --sql run the pgTAP tests
+# (tests/sql/*.sql: the functions of src/sql/functions/ called directly,
+# without httpd) against the test cluster, as its superuser, each file in a
+# transaction it rolls back (tests/sql/lib/setup.sql), before the Apache::Test
+# suite; their logs go to .run/sql-tests/.
+#
+# The last line is "N passed, N failed": assertions of every part (check's
+# summary, the pgTAP and the Apache::Test TAP totals). The exit status is
+# non-zero when anything failed.
 #
 #   tests/tools/run-tests.sh --asan [t/x.t]   (make test-asan) the Apache::Test
 #       suite only, against .build-asan/mod_userbulk.so (module and core built
@@ -26,6 +35,15 @@ asan=0
 if [[ ${1:-} == --asan ]]; then
     asan=1
     shift
+fi
+# --sql: the pgTAP tests, then the .t files named, if any (none: no
+# Apache::Test run).
+run_sql=0
+sql_only=0
+if [[ ${1:-} == --sql ]]; then
+    run_sql=1
+    shift
+    (( $# > 0 )) || sql_only=1
 fi
 
 UB_PROG=run-tests.sh
@@ -57,6 +75,8 @@ for a in "$@"; do
     [[ $a == -* ]] || run_unit=0
 done
 [[ $asan == 0 ]] || run_unit=0
+[[ $run_sql == 0 ]] || run_unit=0
+[[ $run_unit == 0 ]] || run_sql=1
 
 # Sanitizers: the instrumented module, an httpd that preloads libasan, and
 # the reports written to files (children run as nobody: a world-writable
@@ -158,43 +178,77 @@ if [[ $run_unit == 1 && $asan == 0 ]]; then
     failed=$((failed + f_bad))
 fi
 
+# --- pgTAP: the SQL functions called directly -------------------------------------
+# Each file prints its plan (1..N) and one ok/not ok line per assertion; a
+# file fails as a whole too when psql stops (an SQL error) or fewer
+# assertions ran than planned.
+if [[ $run_sql == 1 ]]; then
+    echo "=== pgTAP: tests/sql/*.sql"
+    sql_log_dir=$RUN_DIR/sql-tests
+    rm -rf "$sql_log_dir"
+    mkdir -p "$sql_log_dir"
+    sql_conninfo=$("$UB_ROOT/tools/pg.sh" conninfo "$PG_DIR")
+    sql_conninfo=${sql_conninfo/user=userbulk/user=postgres}
+    for f in "$UB_ROOT"/tests/sql/*.sql; do
+        name=$(basename "$f" .sql)
+        log=$sql_log_dir/$name.log
+        sql_rc=0
+        psql "$sql_conninfo" -X -f "$f" >"$log" 2>&1 || sql_rc=$?
+        read -r s_plan s_ok s_bad < <(perl -ne '
+            $p = $1 if /^1\.\.(\d+)/; $o++ if /^ok /; $b++ if /^not ok /;
+            END { printf "%d %d %d\n", $p, $o, $b }' "$log")
+        passed=$((passed + s_ok))
+        failed=$((failed + s_bad))
+        if [[ $sql_rc != 0 || $s_plan == 0 || $((s_ok + s_bad)) != "$s_plan" ]]; then
+            failed=$((failed + 1))
+            echo "tests/sql/$name.sql: psql exit status $sql_rc, $((s_ok + s_bad)) of $s_plan planned assertions ran"
+        fi
+        echo "tests/sql/$name.sql: $s_ok passed, $s_bad failed (log: .run/sql-tests/$name.log)"
+        if [[ $s_bad != 0 || $sql_rc != 0 ]]; then
+            grep -E '^(not ok|#|psql:|ERROR|DETAIL|CONTEXT)' "$log" | head -n 40
+        fi
+    done
+fi
+
 # --- Apache::Test --------------------------------------------------------------
-echo "=== Apache::Test suite: httpd on 127.0.0.1:$UB_HTTP_PORT, PostgreSQL on $UB_PG_SOCKET"
-result_file=$RUN_DIR/apache-test.result
-rm -f "$result_file"
-at_rc=0
-UB_RESULT_FILE=$result_file perl "$UB_ROOT/tests/TEST" "$@" || at_rc=$?
-if [[ -s $result_file ]]; then
-    read -r at_passed at_failed < <(perl -ne 'print "$1 $2\n" if /passed=(\d+) failed=(\d+)/' "$result_file")
-    passed=$((passed + at_passed))
-    failed=$((failed + at_failed))
-    if [[ $at_rc != 0 && $at_failed == 0 ]]; then
+if [[ $sql_only == 0 ]]; then
+    echo "=== Apache::Test suite: httpd on 127.0.0.1:$UB_HTTP_PORT, PostgreSQL on $UB_PG_SOCKET"
+    result_file=$RUN_DIR/apache-test.result
+    rm -f "$result_file"
+    at_rc=0
+    UB_RESULT_FILE=$result_file perl "$UB_ROOT/tests/TEST" "$@" || at_rc=$?
+    if [[ -s $result_file ]]; then
+        read -r at_passed at_failed < <(perl -ne 'print "$1 $2\n" if /passed=(\d+) failed=(\d+)/' "$result_file")
+        passed=$((passed + at_passed))
+        failed=$((failed + at_failed))
+        if [[ $at_rc != 0 && $at_failed == 0 ]]; then
+            failed=$((failed + 1))
+        fi
+    else
+        echo "Apache::Test did not run the tests (exit status $at_rc): see tests/t/logs/error_log"
         failed=$((failed + 1))
     fi
-else
-    echo "Apache::Test did not run the tests (exit status $at_rc): see tests/t/logs/error_log"
-    failed=$((failed + 1))
-fi
-if [[ $asan == 1 ]]; then
-    # Every report is a failure: sanitizer logs, or a report that reached
-    # the error log (a child's stderr).
-    reports=$(find "$ASAN_DIR" -type f | sort)
-    log_hits=$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error:' "$UB_ROOT/tests/t/logs/error_log" 2>/dev/null || true)
-    if [[ -n $reports || ${log_hits:-0} != 0 ]]; then
-        echo "sanitizers: reports found"
-        for f in $reports; do
-            echo "--- $f"
-            head -n 60 "$f"
-        done
-        [[ ${log_hits:-0} == 0 ]] || grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' \
-            "$UB_ROOT/tests/t/logs/error_log" | head -n 80
-        failed=$((failed + $(wc -w <<<"$reports") + ${log_hits:-0}))
-    else
-        echo "sanitizers: no ASan or UBSan report (httpd with $(basename "$UB_MODULE_SO") from .build-asan/)"
-        passed=$((passed + 1))
+    if [[ $asan == 1 ]]; then
+        # Every report is a failure: sanitizer logs, or a report that reached
+        # the error log (a child's stderr).
+        reports=$(find "$ASAN_DIR" -type f | sort)
+        log_hits=$(grep -cE 'AddressSanitizer|LeakSanitizer|runtime error:' "$UB_ROOT/tests/t/logs/error_log" 2>/dev/null || true)
+        if [[ -n $reports || ${log_hits:-0} != 0 ]]; then
+            echo "sanitizers: reports found"
+            for f in $reports; do
+                echo "--- $f"
+                head -n 60 "$f"
+            done
+            [[ ${log_hits:-0} == 0 ]] || grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' \
+                "$UB_ROOT/tests/t/logs/error_log" | head -n 80
+            failed=$((failed + $(wc -w <<<"$reports") + ${log_hits:-0}))
+        else
+            echo "sanitizers: no ASan or UBSan report (httpd with $(basename "$UB_MODULE_SO") from .build-asan/)"
+            passed=$((passed + 1))
+        fi
     fi
 fi
-if [[ $failed != 0 && -f $UB_ROOT/tests/t/logs/error_log ]]; then
+if [[ $failed != 0 && $sql_only == 0 && -f $UB_ROOT/tests/t/logs/error_log ]]; then
     echo "httpd error log: tests/t/logs/error_log"
 fi
 

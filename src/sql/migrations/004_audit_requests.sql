@@ -14,7 +14,7 @@
 --
 -- No foreign key from audit_change to audit_request: it would look up the
 -- request once per changed user. Both are written only by the functions of
--- functions.sql, in the transaction that applies the change; retention
+-- functions/, in the transaction that applies the change; retention
 -- deletes through userbulk.prune_audit, which removes both.
 
 CREATE TABLE userbulk.audit_request (

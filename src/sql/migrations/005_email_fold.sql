@@ -4,7 +4,7 @@
 -- with a database created --locale=C, lower() folds ASCII only, so
 -- 'Éva@x' and 'éva@x' were two addresses. userbulk.fold_email lowers with
 -- the ICU root locale, which PostgreSQL carries whatever the server's own
--- locale; every comparison of addresses in functions.sql goes through it.
+-- locale; every comparison of addresses in functions/ goes through it.
 -- (An ICU upgrade that changed a case mapping would need this column
 -- recomputed, as any index over collated text would.)
 --

@@ -1,0 +1,203 @@
+-- The pieces the endpoints' functions share: their row types and the small
+-- helpers their statements call (errors, dates, roles). Applied first of
+-- functions/*.sql by migrate.sh, after the migrations, every run, in one
+-- transaction with the others. Nothing here (nor in the other files of
+-- functions/) is dropped: functions are replaced in place (CREATE OR
+-- REPLACE), row types created when missing (userbulk.ensure_row_type).
+-- What an earlier release left behind is dropped by a migration, once
+-- (006_drop_legacy.sql).
+--
+-- The statements of mod_userbulk are SQL functions, one file per concern
+-- (put_users.sql, account_update.sql, read_users.sql, audit.sql): each
+-- endpoint is one call, in one transaction whatever its size (the module
+-- wraps it in BEGIN and COMMIT: src/store.h).
+
+-- A row type the functions answer, created when missing; when it exists,
+-- its shape (attribute names and types, in order) must be p_columns',
+-- else the run stops, saying so. It is never dropped here: a view or
+-- function a site built on it stays. A change of shape is a migration
+-- (migrations/NNN_*.sql, applied once, before this file), e.g.
+--   DROP TYPE userbulk.put_result CASCADE;    -- and what answers it
+-- or ALTER TYPE ... ADD/DROP ATTRIBUTE, together with the new p_columns
+-- below; functions/ then creates the type and its functions again in the
+-- same transaction (CREATE OR REPLACE cannot change a function's result
+-- type: a migration drops the function too, if it outlives the type).
+CREATE OR REPLACE FUNCTION userbulk.ensure_row_type(p_type text, p_columns text)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_have text;
+    v_want text;
+BEGIN
+    IF to_regtype(format('userbulk.%I', p_type)) IS NULL THEN
+        EXECUTE format('CREATE TYPE userbulk.%I AS (%s)', p_type, p_columns);
+        RETURN;
+    END IF;
+    -- The shape asked for, as PostgreSQL reads it: from a scratch type of
+    -- this session, gone at the end of the statement.
+    EXECUTE format('CREATE TYPE pg_temp.%I AS (%s)', 'ub_shape_' || p_type, p_columns);
+    SELECT string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
+                      ORDER BY a.attnum) FILTER (WHERE t.typnamespace = 'userbulk'::regnamespace),
+           string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', '
+                      ORDER BY a.attnum) FILTER (WHERE t.typnamespace <> 'userbulk'::regnamespace)
+      INTO v_have, v_want
+      FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid
+     WHERE t.oid IN (to_regtype(format('userbulk.%I', p_type)),
+                     to_regtype(format('pg_temp.%I', 'ub_shape_' || p_type)))
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('DROP TYPE pg_temp.%I', 'ub_shape_' || p_type);
+    IF v_have IS DISTINCT FROM v_want THEN
+        RAISE EXCEPTION 'userbulk.%: the database has (%), functions/ answer (%)', p_type, v_have, v_want
+              USING HINT = 'a change of a row type''s shape takes a migration (see userbulk.ensure_row_type in functions/common.sql)';
+    END IF;
+END
+$fn$;
+
+SELECT userbulk.ensure_row_type('put_result', $cols$
+    idx      integer,
+    user_id  uuid,
+    version  bigint,
+    errors   jsonb          -- [] when applied (or already as sent)
+$cols$) \g /dev/null
+
+CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message text)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_array(jsonb_build_object('field', p_field, 'code', p_code,
+                                                'message', p_message))
+$$;
+
+-- Whether an attempt of an endpoint's statement that failed with
+-- p_sqlstate is made again, p_attempt attempts having failed: what a
+-- concurrent request can cause at commit time (an address taken meanwhile:
+-- unique_violation; a deadlock through an index; a serialization failure)
+-- is retried on fresh data, five attempts in all; anything else is raised
+-- as it came. The exception handlers of put_users and account_update:
+--     WHEN OTHERS THEN v_attempt := v_attempt + 1;
+--                      IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN RAISE; END IF;
+CREATE OR REPLACE FUNCTION userbulk.retried(p_sqlstate text, p_attempt integer)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_sqlstate IN ('23505', '40P01', '40001') AND p_attempt < 5
+$$;
+
+-- The fields a PUT /users record changes, for the audit trail: each field
+-- stored (o_) and sent (n_); the answer holds those that differ, with the
+-- stored values (p_after false: "before") or the sent ones (true:
+-- "after"). Both sides from one list of the fields. Written as JSON text
+-- and read once: cheaper than building both objects whole and deleting
+-- the fields that stay. One expression over its arguments, STABLE as
+-- to_json is, so that PostgreSQL inlines it into put_users' statement: no
+-- call per record (an IMMUTABLE label, or STRICT, SET or SECURITY DEFINER,
+-- would stop the inlining).
+CREATE OR REPLACE FUNCTION userbulk.put_diff(p_after boolean,
+    o_email text, n_email text, o_first text, n_first text, o_middle text, n_middle text,
+    o_last text, n_last text, o_phone text, n_phone text, o_department text, n_department text,
+    o_location text, n_location text, o_par text, n_par text, o_locked boolean, n_locked boolean,
+    o_roles uuid[], n_roles uuid[])
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT ('{' || concat_ws(',',
+        CASE WHEN o_email IS DISTINCT FROM n_email
+             THEN '"email":' || coalesce(to_json(CASE WHEN p_after THEN n_email ELSE o_email END)::text, 'null') END,
+        CASE WHEN o_first IS DISTINCT FROM n_first
+             THEN '"firstName":' || coalesce(to_json(CASE WHEN p_after THEN n_first ELSE o_first END)::text, 'null') END,
+        CASE WHEN o_middle IS DISTINCT FROM n_middle
+             THEN '"middleName":' || coalesce(to_json(CASE WHEN p_after THEN n_middle ELSE o_middle END)::text, 'null') END,
+        CASE WHEN o_last IS DISTINCT FROM n_last
+             THEN '"lastName":' || coalesce(to_json(CASE WHEN p_after THEN n_last ELSE o_last END)::text, 'null') END,
+        CASE WHEN o_phone IS DISTINCT FROM n_phone
+             THEN '"phoneNumber":' || coalesce(to_json(CASE WHEN p_after THEN n_phone ELSE o_phone END)::text, 'null') END,
+        CASE WHEN o_department IS DISTINCT FROM n_department
+             THEN '"departmentId":' || coalesce(to_json(CASE WHEN p_after THEN n_department ELSE o_department END)::text, 'null') END,
+        CASE WHEN o_location IS DISTINCT FROM n_location
+             THEN '"locationId":' || coalesce(to_json(CASE WHEN p_after THEN n_location ELSE o_location END)::text, 'null') END,
+        CASE WHEN o_par IS DISTINCT FROM n_par
+             THEN '"programAdminRoleId":' || coalesce(to_json(CASE WHEN p_after THEN n_par ELSE o_par END)::text, 'null') END,
+        CASE WHEN o_locked IS DISTINCT FROM n_locked
+             THEN '"lockedOut":' || coalesce(to_json(CASE WHEN p_after THEN n_locked ELSE o_locked END)::text, 'null') END,
+        CASE WHEN o_roles IS DISTINCT FROM n_roles
+             THEN '"roles":' || to_json(CASE WHEN p_after THEN n_roles ELSE o_roles END)::text END) || '}')::jsonb
+$$;
+
+-- The roles a PUT /users record names, resolved in the account: one row
+-- per entry, with its position and the role's id (NULL when none matches;
+-- with both roleId and roleName, they must name the same role). Each entry
+-- is one lookup in a unique index, (account_id, id) or (account_id, name):
+-- a condition that chose between the two inside one WHERE could use
+-- neither and read every role of the account per entry.
+CREATE OR REPLACE FUNCTION userbulk.put_roles(p_account uuid, p_roles jsonb)
+RETURNS TABLE (pos integer, role_id uuid) LANGUAGE sql STABLE AS $$
+    SELECT (r.ord - 1)::integer,
+           CASE WHEN r.e ->> 'roleId' IS NOT NULL
+                THEN (SELECT ro.id FROM userbulk.roles ro
+                       WHERE ro.account_id = p_account AND ro.id = (r.e ->> 'roleId')::uuid
+                         AND (r.e ->> 'roleName' IS NULL OR ro.name = r.e ->> 'roleName'))
+                ELSE (SELECT ro.id FROM userbulk.roles ro
+                       WHERE ro.account_id = p_account AND ro.name = r.e ->> 'roleName') END
+      FROM jsonb_array_elements(p_roles) WITH ORDINALITY AS r(e, ord)
+$$;
+
+-- ---------------------------------------------------------------------------
+-- POST /api/v1/account/users/update
+
+-- The answer is rows, not one JSON document: the module writes the seed's
+-- JSON from them (src/account_update.c). A role is shared by many targets,
+-- so its userRoleModels entry (privileges, noofUsers) is built once here,
+-- not once per user.
+--   refused:  one row, error = {"errorType","code","message"};
+--   applied:  first one row per role any target holds (role_id and
+--             role_model, the entry in the seed's field order), in
+--             userRoleModels order (name, then id); then one row per target
+--             in the order of userIds: user_id, role_ids (in no particular
+--             order) and its fields, joined with its status, time zone and
+--             team.
+SELECT userbulk.ensure_row_type('account_update_row', $cols$
+    error                   jsonb,
+    role_id                 uuid,
+    role_model              json,
+    user_id                 uuid,
+    role_ids                uuid[],
+    display_name            text,
+    first_name              text,
+    middle_name             text,
+    last_name               text,
+    phone1                  text,
+    phone2                  text,
+    login_name              text,
+    reset_password_state    boolean,
+    activation_date         text,       -- userbulk.iso
+    expiry_date             text,
+    status_id               uuid,
+    status_name             text,
+    status_code             text,
+    status_num              integer,
+    status_color            text,
+    email                   text,
+    timezone_id             text,
+    timezone_name           text,
+    timezone_code           text,
+    timezone_dst            boolean,
+    timezone_daylight       text,
+    profile_pic             text,
+    is_sso_user             boolean,
+    team_id                 uuid,
+    team_level              integer,
+    team_name               text,
+    team_code               text,
+    team_parent             uuid,
+    is_employee             boolean,
+    employee_code           text,
+    is_two_factor_enabled   boolean
+$cols$) \g /dev/null
+
+-- ISO 8601 in UTC with milliseconds. STABLE (to_char is), so it is
+-- inlined into the statements that call it.
+CREATE OR REPLACE FUNCTION userbulk.iso(t timestamptz)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+CREATE OR REPLACE FUNCTION userbulk.refusal(p_type text, p_code text, p_message text)
+RETURNS userbulk.account_update_row LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(jsonb_build_object('errorType', p_type, 'code', p_code, 'message', p_message),
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::userbulk.account_update_row
+$$;

@@ -1,0 +1,408 @@
+-- PUT /users: replace the updatable fields of the batch's users.
+--
+-- Each record is validated on its own against the directory; the ones that
+-- pass are applied, the others change nothing. Rows are locked in id order
+-- before anything is read for a decision, so concurrent batches queue
+-- instead of deadlocking; what still collides at commit time (an email
+-- taken meanwhile by a concurrent request, a deadlock through an index)
+-- rolls back to the savepoint and is retried on fresh data.
+--
+-- The records come as one array per column (element k of every array is
+-- the k-th record the module found valid), already checked for types,
+-- formats and lengths: arrays cost PostgreSQL a tenth of what parsing the
+-- same records as JSON does. p_roles holds each record's roles as JSON,
+-- [{"roleId":..,"roleName":..}]; p_access_* are the read-only flags, null
+-- when not sent; p_expected_version the version the client read, if sent.
+--
+-- p_options: {"atomic": apply only if every record passes, "failed":
+-- some records already failed the module's own checks, "dry_run": decide
+-- everything, apply nothing, "idem_key"/"body_hash": Idempotency-Key and
+-- the fingerprint of the request it names (endpoint, atomic, dry run and
+-- body, hashed by the module)}.
+-- An Idempotency-Key seen before answers the stored results again, or one
+-- row with idx -1 when the fingerprint differs. A dry run keeps its key
+-- too: replayed, it answers the same dry-run answer; the same key on a real
+-- run is another request.
+CREATE OR REPLACE FUNCTION userbulk.put_users(
+    p_account text, p_actor text, p_trace text, p_options jsonb,
+    p_idx integer[], p_user_name text[], p_email text[], p_first_name text[],
+    p_middle_name text[], p_last_name text[], p_phone text[], p_department text[],
+    p_location text[], p_program_admin_role text[], p_locked_out boolean[],
+    p_roles text[], p_access_automation boolean[], p_access_certification boolean[],
+    p_access_complete boolean[], p_access_operational_matching boolean[],
+    p_expected_version bigint[])
+RETURNS SETOF userbulk.put_result
+LANGUAGE plpgsql
+SET jit = off       -- compiling costs more than a batch of 1000 rows runs
+AS $fn$
+DECLARE
+    v_account  uuid;
+    v_attempt  integer := 0;
+    v_failed   integer;
+    v_lock_all boolean := false;
+    v_dry      boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
+    v_atomic   boolean := coalesce((p_options ->> 'atomic')::boolean, false);
+    v_key      text := p_options ->> 'idem_key';
+    v_apply    boolean;
+    v_seen     userbulk.idempotency;
+    v_changing integer;
+    v_done     integer;
+    v_locked   integer;
+    v_request  bigint;     -- the request's row in userbulk.audit_request
+BEGIN
+    SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
+
+    -- A retried request: answer what the first one answered. A concurrent
+    -- first request with the same key is waited for by the insert.
+    IF v_key IS NOT NULL THEN
+        -- Keys expire after 24 hours. Each keyed request adds one row and
+        -- removes up to 100 expired ones, oldest first through the index on
+        -- created_at, so the table holds about a day of keys and a backlog
+        -- only shrinks; SKIP LOCKED: concurrent requests do not queue on
+        -- each other's batch.
+        DELETE FROM userbulk.idempotency i
+         WHERE (i.account, i.actor, i.key) IN (
+               SELECT o.account, o.actor, o.key FROM userbulk.idempotency o
+                WHERE o.created_at < now() - interval '24 hours'
+                ORDER BY o.created_at LIMIT 100
+                  FOR UPDATE SKIP LOCKED);
+        DELETE FROM userbulk.idempotency i
+         WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key
+           AND i.created_at < now() - interval '24 hours';
+        INSERT INTO userbulk.idempotency (account, actor, key, body_hash)
+             VALUES (p_account, p_actor, v_key, p_options ->> 'body_hash')
+        ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT * INTO v_seen FROM userbulk.idempotency i
+             WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
+            IF v_seen.body_hash IS DISTINCT FROM p_options ->> 'body_hash' THEN
+                RETURN QUERY SELECT -1, NULL::uuid, NULL::bigint,
+                    userbulk.err('Idempotency-Key', 'idempotency_key_reused',
+                                 'was used for another request (body or options differ)');
+            ELSE
+                RETURN QUERY SELECT r.* FROM jsonb_populate_recordset(NULL::userbulk.put_result,
+                                                                      v_seen.results) r;
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- Working set of this call; created once per connection, emptied at
+    -- commit, so no catalog churn per request.
+    -- It must be this function's own: put_users runs with its owner's
+    -- rights (privileges.sql), and a table of that name made beforehand
+    -- by the session's role could carry triggers that would run with them.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                WHERE c.oid = to_regclass('pg_temp.ub_put_work')
+                  AND pg_catalog.pg_get_userbyid(c.relowner) <> current_user) THEN
+        RAISE EXCEPTION 'put_users: pg_temp.ub_put_work belongs to another role'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- (A session that predates a schema upgrade has an older shape: drop it.)
+    IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'at') THEN
+        DROP TABLE pg_temp.ub_put_work;
+    END IF;
+    IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
+        CREATE TEMP TABLE ub_put_work (
+            idx                integer NOT NULL,   -- no index: only ever read whole
+            user_name          text,
+            email              text,
+            first_name         text,
+            middle_name        text,
+            last_name          text,
+            phone              text,
+            department         text,
+            location           text,
+            program_admin_role text,
+            locked_out         boolean,
+            user_id            uuid,
+            at                 tid,     -- where the user's row was read
+            role_ids           uuid[] NOT NULL DEFAULT '{}',
+            errors             jsonb NOT NULL DEFAULT '[]',
+            before             jsonb,   -- the fields the record changes, as
+            after              jsonb,   -- stored and as sent; NULL: no change
+            version            bigint
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+
+    LOOP
+        BEGIN
+            DELETE FROM ub_put_work;
+
+            -- 1. After a concurrent change was seen (below), lock every user
+            -- of the batch first, in key order, and decide under the locks.
+            IF v_lock_all THEN
+                PERFORM 1 FROM userbulk.users u
+                 WHERE u.account_id = v_account AND u.user_name = ANY (p_user_name)
+                 ORDER BY u.id
+                   FOR NO KEY UPDATE;
+            END IF;
+
+            -- 2. One pass over the batch: find each user (another account's
+            -- users do not exist here), check codes, read-only flags and
+            -- roles (each distinct list of roles resolved once), and work
+            -- out which fields the record changes: only those go to the
+            -- audit trail, and a record changing nothing writes nothing.
+            -- The error list is built only for a record that has one.
+            INSERT INTO ub_put_work
+            WITH spec AS MATERIALIZED (
+                SELECT s.roles, r.ids, r.errs
+                  FROM (SELECT DISTINCT x.roles FROM unnest(p_roles) AS x(roles)) s
+                 CROSS JOIN LATERAL (
+                       SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                                  FILTER (WHERE q.role_id IS NOT NULL) AS ids,
+                              jsonb_agg(jsonb_build_object(
+                                  'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
+                                  'message', 'names no role of the account') ORDER BY q.pos)
+                                  FILTER (WHERE q.role_id IS NULL) AS errs
+                         FROM userbulk.put_roles(v_account, s.roles::jsonb) q) r)
+            SELECT b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
+                   b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
+                   u.id, u.ctid, coalesce(spec.ids, '{}'),
+                   CASE WHEN u.id IS NULL
+                        THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
+                        WHEN spec.errs IS NULL
+                         AND (b.department IS NULL OR d.code IS NOT NULL)
+                         AND (b.location IS NULL OR l.code IS NOT NULL)
+                         AND (b.program_admin_role IS NULL OR p.code IS NOT NULL)
+                         AND coalesce(b.expected_version = u.version, true)
+                         AND coalesce(b.access_automation = u.access_automation, true)
+                         AND coalesce(b.access_certification = u.access_certification, true)
+                         AND coalesce(b.access_complete = u.access_complete, true)
+                         AND coalesce(b.access_operational_matching = u.access_operational_matching, true)
+                        THEN '[]'::jsonb
+                        ELSE to_jsonb(array_remove(ARRAY[
+                           CASE WHEN b.department IS NOT NULL AND d.code IS NULL
+                               THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
+                                    'message', format('department %s is not configured for the account', b.department)) END,
+                           CASE WHEN b.location IS NOT NULL AND l.code IS NULL
+                               THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
+                                    'message', format('location %s is not configured for the account', b.location)) END,
+                           CASE WHEN b.program_admin_role IS NOT NULL AND p.code IS NULL
+                               THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
+                                    'message', format('program admin role %s is not configured for the account', b.program_admin_role)) END,
+                           CASE WHEN b.expected_version <> u.version
+                               THEN jsonb_build_object('field', 'version', 'code', 'conflict',
+                                    'message', format('the user changed since version %s was read; it is at version %s',
+                                                      b.expected_version, u.version)) END,
+                           CASE WHEN b.access_automation <> u.access_automation
+                               THEN jsonb_build_object('field', 'userAccess.AccessAutomation', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END,
+                           CASE WHEN b.access_certification <> u.access_certification
+                               THEN jsonb_build_object('field', 'userAccess.AccessCertification', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END,
+                           CASE WHEN b.access_complete <> u.access_complete
+                               THEN jsonb_build_object('field', 'userAccess.AccessComplete', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END,
+                           CASE WHEN b.access_operational_matching <> u.access_operational_matching
+                               THEN jsonb_build_object('field', 'userAccess.AccessOperationalMatching', 'code', 'read_only',
+                                    'message', 'is read-only: send the stored value or leave it out') END
+                       ]::jsonb[], NULL)) || coalesce(spec.errs, '[]') END,
+                   -- before and after: the fields the record changes, as stored and
+                   -- as sent (userbulk.put_diff, inlined here)
+                   CASE WHEN ch.changed THEN userbulk.put_diff(false,
+                        u.email, b.email, u.first_name, b.first_name, u.middle_name, b.middle_name,
+                        u.last_name, b.last_name, u.phone1, b.phone, u.department_code, b.department,
+                        u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
+                        u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
+                   CASE WHEN ch.changed THEN userbulk.put_diff(true,
+                        u.email, b.email, u.first_name, b.first_name, u.middle_name, b.middle_name,
+                        u.last_name, b.last_name, u.phone1, b.phone, u.department_code, b.department,
+                        u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
+                        u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
+                   u.version
+              FROM unnest(p_idx, p_user_name, p_email, p_first_name, p_middle_name, p_last_name,
+                          p_phone, p_department, p_location, p_program_admin_role, p_locked_out,
+                          p_roles, p_access_automation, p_access_certification, p_access_complete,
+                          p_access_operational_matching, p_expected_version)
+                   AS b(idx, user_name, email, first_name, middle_name, last_name, phone,
+                        department, location, program_admin_role, locked_out, roles,
+                        access_automation, access_certification, access_complete,
+                        access_operational_matching, expected_version)
+              LEFT JOIN spec ON spec.roles = b.roles
+              LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
+              LEFT JOIN userbulk.departments d ON d.account_id = v_account AND d.code = b.department
+              LEFT JOIN userbulk.locations l ON l.account_id = v_account AND l.code = b.location
+              LEFT JOIN userbulk.program_admin_roles p
+                     ON p.account_id = v_account AND p.code = b.program_admin_role
+             CROSS JOIN LATERAL (
+                   -- in key order straight from the index: no sort per user
+                   SELECT ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                 WHERE ur.user_id = u.id ORDER BY ur.role_id) AS ids
+                   OFFSET 0) cur   -- read once, not at each use
+             CROSS JOIN LATERAL (
+                   SELECT u.id IS NOT NULL
+                          AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1,
+                                u.department_code, u.location_code, u.program_admin_role_code,
+                                u.locked_out)
+                               IS DISTINCT FROM
+                               (b.email, b.first_name, b.middle_name, b.last_name, b.phone,
+                                b.department, b.location, b.program_admin_role, b.locked_out)
+                               OR cur.ids IS DISTINCT FROM coalesce(spec.ids, '{}')) AS changed
+                   OFFSET 0) ch;
+
+            -- 3. A batch that changes nothing (a daily sync resending what
+            -- is stored) is answered now: no email can conflict, nothing to
+            -- lock or write.
+            SELECT count(*) INTO v_changing FROM ub_put_work w
+             WHERE w.errors = '[]' AND w.after IS NOT NULL;
+            v_apply := false;
+            EXIT WHEN v_changing = 0;
+
+            -- 4. Emails, against the final state of the batch: an address
+            -- asked for is free when no other record asks for it and no
+            -- user keeps it (a user keeps its address unless a valid
+            -- record of the batch changes it). Only records that change
+            -- their address need the check. A record fails when another
+            -- asks for the same address, when a user the batch does not
+            -- change holds it, or when the user holding it has a record
+            -- that fails (that user keeps its address): failures spread
+            -- back along "asks for the address held by", from the first
+            -- ones. One statement walks those chains, reaching each record
+            -- once (a user has at most one record here: the module fails a
+            -- userName named twice), so the cost grows with the batch, not
+            -- with the length of its chains. A ring of swaps that no
+            -- failure reaches succeeds.
+            WITH RECURSIVE want AS MATERIALIZED (
+                SELECT w.idx, w.user_id, userbulk.fold_email(w.email) AS addr
+                  FROM ub_put_work w
+                 WHERE w.errors = '[]' AND w.after ? 'email'
+            ), edge AS MATERIALIZED (
+                -- the user holding the address a record asks for, if not its own
+                SELECT x.idx, x.user_id, x.addr, u.id AS holder
+                  FROM want x
+                  LEFT JOIN userbulk.users u ON u.email_lower = x.addr AND u.id <> x.user_id
+            ), lost (idx, user_id) AS (
+                SELECT e.idx, e.user_id FROM edge e
+                 WHERE e.addr IN (SELECT x.addr FROM want x GROUP BY 1 HAVING count(*) > 1)
+                    OR (e.holder IS NOT NULL
+                        AND NOT EXISTS (SELECT 1 FROM want x WHERE x.user_id = e.holder))
+                UNION
+                SELECT e.idx, e.user_id FROM lost l JOIN edge e ON e.holder = l.user_id
+            )
+            UPDATE ub_put_work w
+               SET errors = w.errors || userbulk.err('email', 'email_taken',
+                                'is already the address of another user')
+              FROM (SELECT DISTINCT l.idx FROM lost l) f
+             WHERE w.idx = f.idx;
+
+            -- 5. Lock the users the batch changes, in key order, so that
+            -- concurrent batches queue instead of deadlocking, and apply
+            -- in the same statement, unless this is a dry run or an atomic
+            -- request of which a record failed (those take the same locks
+            -- and apply nothing; a dry run answers the versions a real run
+            -- would give). Unchanged records need no lock: reporting them
+            -- unchanged is true of the order "this request, then the
+            -- concurrent one". Each row is found where the pass above read
+            -- it (a TID scan, no second index lookup) and locked as it is
+            -- now: if a user changed since, its row is no longer there or
+            -- is at another version. Then nothing of this attempt stays
+            -- (UBLCK rolls back to the savepoint, which also releases the
+            -- locks, so locking all in key order next cannot deadlock) and
+            -- everything is decided again under the locks. A locked row
+            -- stays where it is until this statement updates it.
+            v_apply := NOT v_dry AND NOT (v_atomic AND (
+                           coalesce((p_options ->> 'failed')::boolean, false)
+                           OR EXISTS (SELECT 1 FROM ub_put_work w WHERE w.errors <> '[]')));
+            IF v_apply THEN
+                WITH locked AS MATERIALIZED (
+                    SELECT u.ctid AS at, u.id, u.version <> w.version AS moved
+                      FROM ub_put_work w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                     WHERE w.errors = '[]' AND w.after IS NOT NULL
+                     ORDER BY u.id
+                       FOR NO KEY UPDATE OF u),
+                changed AS (
+                    -- each becomes w.version + 1 (answered below, no second
+                    -- write of the work table)
+                    UPDATE userbulk.users u
+                       SET email = w.email, first_name = w.first_name,
+                           middle_name = w.middle_name, last_name = w.last_name,
+                           phone1 = w.phone, department_code = w.department,
+                           location_code = w.location,
+                           program_admin_role_code = w.program_admin_role,
+                           locked_out = w.locked_out,
+                           version = u.version + 1, updated_at = now(), updated_by = p_actor
+                      FROM locked l JOIN ub_put_work w ON w.user_id = l.id
+                     WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved
+                       AND u.account_id = v_account
+                    RETURNING 1)
+                SELECT count(*) FILTER (WHERE l.moved), count(*), (SELECT count(*) FROM changed)
+                  INTO v_failed, v_locked, v_done
+                  FROM locked l;
+            ELSE
+                SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_locked
+                  FROM (SELECT u.version <> w.version AS moved
+                          FROM ub_put_work w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                         WHERE w.errors = '[]' AND w.after IS NOT NULL
+                         ORDER BY u.id
+                           FOR NO KEY UPDATE OF u) l;
+            END IF;
+            -- a row no longer where it was read moved too
+            v_failed := v_failed + (SELECT count(*) FROM ub_put_work w
+                                     WHERE w.errors = '[]' AND w.after IS NOT NULL) - v_locked;
+            IF v_failed > 0 THEN
+                RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
+            END IF;
+            IF NOT v_apply THEN
+                EXIT;
+            END IF;
+            IF v_done <> v_locked THEN
+                -- every locked row, unmoved, is updated: anything else is a bug
+                RAISE EXCEPTION 'put_users: % of % locked users updated', v_done, v_locked;
+            END IF;
+
+            DELETE FROM userbulk.user_roles ur
+             USING ub_put_work w
+             WHERE ur.user_id = w.user_id AND ur.account_id = v_account
+               AND w.errors = '[]' AND w.after ? 'roles'
+               AND NOT (ur.role_id = ANY (w.role_ids));
+            INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+                 SELECT v_account, w.user_id, r.role_id
+                   FROM ub_put_work w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
+                  WHERE w.errors = '[]' AND w.after ? 'roles'
+            ON CONFLICT DO NOTHING;
+
+            -- The audit trail: the request once, each changed user's fields.
+            IF v_done > 0 THEN
+                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
+                     VALUES (v_account, p_actor, p_trace, 'PUT /users')
+                  RETURNING id INTO v_request;
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+                     SELECT v_request, v_account, w.user_id, w.before, w.after
+                       FROM ub_put_work w
+                      WHERE w.errors = '[]' AND w.after IS NOT NULL;
+            END IF;
+            EXIT;
+        EXCEPTION
+            WHEN SQLSTATE 'UBLCK' THEN
+                v_lock_all := true;
+            WHEN OTHERS THEN
+                v_attempt := v_attempt + 1;
+                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
+                    RAISE;
+                END IF;
+        END;
+    END LOOP;
+
+    -- A record that changes its user answers the version it gives (a dry
+    -- run: would give); the others the version they found.
+    IF v_key IS NOT NULL THEN
+        UPDATE userbulk.idempotency i
+           SET results = (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                     'idx', w.idx, 'user_id', w.user_id,
+                                     'version', w.version + CASE WHEN (v_apply OR v_dry)
+                                         AND w.errors = '[]' AND w.after IS NOT NULL THEN 1 ELSE 0 END,
+                                     'errors', w.errors) ORDER BY w.idx), '[]')
+                            FROM ub_put_work w)
+         WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
+    END IF;
+    RETURN QUERY
+        SELECT w.idx, w.user_id,
+               w.version + CASE WHEN (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
+                                THEN 1 ELSE 0 END,
+               w.errors
+          FROM ub_put_work w ORDER BY w.idx;
+END
+$fn$;

@@ -1,7 +1,7 @@
 -- The helpers of src/sql/functions/common.sql, and userbulk.fold_email
 -- (migration 005) under the test cluster's locale C.
 \ir lib/setup.sql
-SELECT plan(22);
+SELECT plan(23);
 
 SELECT is(userbulk.err('email', 'email_taken', 'is taken'),
           '[{"code": "email_taken", "field": "email", "message": "is taken"}]'::jsonb,
@@ -15,13 +15,19 @@ SELECT is((SELECT count(*) FROM jsonb_each(to_jsonb(userbulk.refusal('a', 'b', '
             WHERE v <> 'null'::jsonb), 0::bigint, '... and nothing else');
 
 SELECT results_eq($$SELECT pos, role_id FROM userbulk.put_roles('7a000000-0000-4000-8000-000000000001',
-                       '[{"roleName":"Writer"},{"roleId":"7a000000-0000-4000-8000-0000000000a1"},
+                       ARRAY['[{"roleName":"Writer"},{"roleId":"7a000000-0000-4000-8000-0000000000a1"},
                          {"roleId":"7a000000-0000-4000-8000-0000000000a1","roleName":"Reader"},
                          {"roleId":"7a000000-0000-4000-8000-0000000000a1","roleName":"Writer"},
-                         {"roleName":"Foreign"},{"roleId":"7a000000-0000-4000-8000-0000000000a9"}]')$$,
+                         {"roleName":"Foreign"},{"roleId":"7a000000-0000-4000-8000-0000000000a9"}]']) ORDER BY pos$$,
                   $$VALUES (0, '7a000000-0000-4000-8000-0000000000a2'::uuid), (1, '7a000000-0000-4000-8000-0000000000a1'),
                            (2, '7a000000-0000-4000-8000-0000000000a1'), (3, NULL), (4, NULL), (5, NULL)$$,
                   'put_roles: by name, by id, by both when they agree; none for another account''s role');
+SELECT results_eq($$SELECT roles, count(*), count(role_id) FROM userbulk.put_roles('7a000000-0000-4000-8000-000000000001',
+                       ARRAY['[{"roleName":"Writer"}]', '[{"roleName":"Writer"},{"roleName":"Nobody"}]', '[]'])
+                     GROUP BY roles ORDER BY roles$$,
+                  $$VALUES ('[{"roleName":"Writer"},{"roleName":"Nobody"}]'::text, 2::bigint, 1::bigint),
+                           ('[{"roleName":"Writer"}]', 1, 1)$$,
+                  'put_roles: each list on its own rows, an empty list none');
 
 SELECT is(userbulk.put_diff(false, 'a@x', 'b@x', 'F', 'F', NULL, NULL, 'L', NULL, NULL, NULL, NULL, NULL,
                             NULL, NULL, NULL, NULL, false, true, '{}', '{}'),

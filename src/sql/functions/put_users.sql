@@ -148,16 +148,16 @@ BEGIN
             -- The error list is built only for a record that has one.
             INSERT INTO ub_put_work
             WITH spec AS MATERIALIZED (
-                SELECT s.roles, r.ids, r.errs
-                  FROM (SELECT DISTINCT x.roles FROM unnest(p_roles) AS x(roles)) s
-                 CROSS JOIN LATERAL (
-                       SELECT array_agg(DISTINCT q.role_id ORDER BY q.role_id)
-                                  FILTER (WHERE q.role_id IS NOT NULL) AS ids,
-                              jsonb_agg(jsonb_build_object(
-                                  'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
-                                  'message', 'names no role of the account') ORDER BY q.pos)
-                                  FILTER (WHERE q.role_id IS NULL) AS errs
-                         FROM userbulk.put_roles(v_account, s.roles::jsonb) q) r)
+                SELECT q.roles,
+                       array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                           FILTER (WHERE q.role_id IS NOT NULL) AS ids,
+                       jsonb_agg(jsonb_build_object(
+                           'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
+                           'message', 'names no role of the account') ORDER BY q.pos)
+                           FILTER (WHERE q.role_id IS NULL) AS errs
+                  FROM userbulk.put_roles(v_account, ARRAY(SELECT DISTINCT x.roles
+                                                             FROM unnest(p_roles) AS x(roles))) q
+                 GROUP BY q.roles)
             SELECT b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
                    b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
                    u.id, u.ctid, coalesce(spec.ids, '{}'),

@@ -68,24 +68,6 @@ static const char *new_trace_id(request_rec *r)
     return hex;
 }
 
-/* Evaluates a string expression; "" when unset or on failure (logged). */
-static const char *eval(ub_call *call, ap_expr_info_t *expr, const char *what)
-{
-    const char *err = NULL;
-    const char *v;
-
-    if (expr == NULL) {
-        return "";
-    }
-    v = ap_expr_str_exec(call->r, expr, &err);
-    if (err != NULL) {
-        ub_logf(&call->req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0003 evaluating %s failed: %s", what, err);
-        return "";
-    }
-    return v ? v : "";
-}
-
 static ub_db *acquire_db(void *baton)
 {
     ub_call *call = baton;
@@ -140,46 +122,6 @@ static void log_outcome(ub_call *call, const ub_http_out *out)
     }
 }
 
-/* The request as the core reads it: headers, the directives' values
- * evaluated for it, the body reader. */
-static void describe(ub_call *call, ub_handler handler, ub_http_in *in)
-{
-    request_rec *r = call->r;
-    const ub_dir_conf *conf = ap_get_module_config(r->per_dir_config, &userbulk_module);
-
-    memset(in, 0, sizeof(*in));
-    in->handler = handler;
-    in->method = r->method;
-    in->uri = r->uri;
-    in->args = r->args;
-    in->content_type = apr_table_get(r->headers_in, "Content-Type");
-    in->accept = apr_table_get(r->headers_in, "Accept");
-    in->prefer = apr_table_get(r->headers_in, "Prefer");
-    in->idempotency_key = apr_table_get(r->headers_in, "Idempotency-Key");
-    in->if_match = apr_table_get(r->headers_in, "If-Match");
-    in->request_time = r->request_time;
-    in->read_back = conf->read_back;
-    in->max_records = ub_conf_max_records(conf);
-    in->max_body = ub_conf_max_body(conf);
-    in->retry_after = ub_conf_retry_after(conf);
-    in->read_body = read_body;
-    in->body_baton = call;
-    if (handler == UB_HANDLER_ERRORS) {
-        const char *tail = strrchr(r->uri, '/');
-        in->error_status = r->prev ? r->prev->status : 0;
-        in->error_for_account_api = tail && strcmp(tail, "/account-update") == 0;
-        in->uri = r->prev ? r->prev->uri : r->uri;
-        return;
-    }
-    if (conf->not_before != NULL) {
-        in->not_before = eval(call, conf->not_before, "UserBulkNotBefore");
-    }
-    in->account_set = conf->account != NULL;
-    in->account = eval(call, conf->account, "UserBulkAccount");
-    in->actor = conf->actor ? eval(call, conf->actor, "UserBulkActor")
-                            : (r->user ? r->user : "");
-}
-
 /* r->allowed from the Allow header the core answered. */
 static void set_allowed(request_rec *r, const char *allow)
 {
@@ -220,7 +162,7 @@ static int serve(request_rec *r, ub_handler handler)
     apr_table_setn(r->err_headers_out, "X-Trace-Id", call->req.trace_id);
     apr_table_setn(r->notes, "userbulk-trace", call->req.trace_id);
 
-    describe(call, handler, &in);
+    ub_describe_request(r, &call->req, handler, read_body, call, &in);
     rv = ub_serve(&call->req, &in, &dbs, bb, &out);
     if (out.counted) {
         log_outcome(call, &out);

@@ -14,6 +14,7 @@
 
 #include "userbulk.h"
 #include "counters.h"
+#include "pipeline.h"
 
 extern module AP_MODULE_DECLARE_DATA userbulk_module;
 
@@ -48,6 +49,12 @@ int ub_conf_max_records(const ub_dir_conf *c);
 apr_off_t ub_conf_max_body(const ub_dir_conf *c);
 int ub_conf_retry_after(const ub_dir_conf *c);
 extern const command_rec ub_cmds[];
+
+/* Fills in with the core's description of r for handler: headers, the
+ * directives' values evaluated for r (failures logged through req), the
+ * body reader (mod_userbulk_request.c). */
+void ub_describe_request(request_rec *r, const ub_request *req, ub_handler handler,
+                         ub_read_body_fn *read_body, void *body_baton, ub_http_in *in);
 
 /* Reads the whole body of r (mod_userbulk_body.c): 0 with *buf and *len
  * set, or an HTTP status with *problem filled when the client is to get a

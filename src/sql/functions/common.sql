@@ -14,18 +14,33 @@
 DROP TYPE IF EXISTS userbulk.put_item CASCADE;
 DROP FUNCTION IF EXISTS userbulk.put_view(text, text, text, text, text, text, text, text, boolean, uuid[]);
 
+-- The answer of PUT /users: one row per error of a record, and one row,
+-- its error columns null, for a record without any (applied, or already as
+-- sent); every row of a record carries its user_id and version. The module
+-- reads the columns by name (src/store.c).
 DROP TYPE IF EXISTS userbulk.put_result CASCADE;
 CREATE TYPE userbulk.put_result AS (
     idx      integer,
     user_id  uuid,
     version  bigint,
-    errors   jsonb          -- [] when applied (or already as sent)
+    field    text,
+    code     text,
+    message  text
 );
 
 CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message text)
 RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_array(jsonb_build_object('field', p_field, 'code', p_code,
                                                 'message', p_message))
+$$;
+
+-- A PUT /users record's errors as the rows of its answer (put_result), in
+-- their order: none for [].
+CREATE OR REPLACE FUNCTION userbulk.put_errors(p_errors jsonb)
+RETURNS TABLE (ord bigint, field text, code text, message text)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT e.ord, e.v ->> 'field', e.v ->> 'code', e.v ->> 'message'
+      FROM jsonb_array_elements(p_errors) WITH ORDINALITY AS e(v, ord)
 $$;
 
 -- The roles a PUT /users record names, resolved in the account: one row
@@ -50,22 +65,27 @@ $$;
 -- POST /api/v1/account/users/update
 
 -- The answer is rows, not one JSON document: the module writes the seed's
--- JSON from them (src/account_update.c). A role is shared by many targets,
--- so its userRoleModels entry (privileges, noofUsers) is built once here,
--- not once per user.
---   refused:  one row, error = {"errorType","code","message"};
---   applied:  first one row per role any target holds (role_id and
---             role_model, the entry in the seed's field order), in
---             userRoleModels order (name, then id); then one row per target
---             in the order of userIds: user_id, role_ids (in no particular
---             order) and its fields, joined with its status, time zone and
---             team.
+-- JSON from them (src/account_update.c), reading the columns by name. A
+-- role is shared by many targets, so its userRoleModels entry (privileges,
+-- noofUsers) is built once here, not once per user. Each row says its
+-- kind, and fills only that kind's columns:
+--   'refusal': the only row; error_type (the envelope's errorType), code
+--             and message;
+--   'role':    one per role any target holds, first, in userRoleModels
+--             order (name, then id): role_id and role_model, the entry as
+--             compact JSON in the seed's field order, copied as it is;
+--   'user':    one per target, after the roles, in the order of userIds:
+--             user_id, role_ids (in no particular order) and its fields,
+--             joined with its status, time zone and team.
 DROP TYPE IF EXISTS userbulk.account_update_result CASCADE;   -- the earlier one-row answer
 DROP TYPE IF EXISTS userbulk.account_update_row CASCADE;
 CREATE TYPE userbulk.account_update_row AS (
-    error                   jsonb,
+    kind                    text,
+    error_type              text,
+    code                    text,
+    message                 text,
     role_id                 uuid,
-    role_model              json,
+    role_model              text,
     user_id                 uuid,
     role_ids                uuid[],
     display_name            text,
@@ -110,10 +130,17 @@ RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- A refusal row of account_update: its columns set by name, the others
+-- null.
 CREATE OR REPLACE FUNCTION userbulk.refusal(p_type text, p_code text, p_message text)
-RETURNS userbulk.account_update_row LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(jsonb_build_object('errorType', p_type, 'code', p_code, 'message', p_message),
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::userbulk.account_update_row
+RETURNS userbulk.account_update_row LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    r userbulk.account_update_row;
+BEGIN
+    r.kind := 'refusal';
+    r.error_type := p_type;
+    r.code := p_code;
+    r.message := p_message;
+    RETURN r;
+END
 $$;

@@ -42,27 +42,139 @@ static apr_status_t answer_problem(const ub_request *req, apr_bucket_brigade *ou
 /* A role the targets hold: its id and its userRoleModels entry. */
 typedef struct {
     const char *id;
-    const char *model;      /* compact JSON */
+    const char *model;      /* compact JSON, as the store wrote it */
 } role_entry;
+
+/* How a field of the seed's user model is written from its column. */
+typedef enum {
+    F_STRING,       /* the column's text, or null */
+    F_BOOL,         /* a boolean ("t"/"f"), or null */
+    F_INT,          /* an integer, or null */
+    F_DAY,          /* the date part of an ISO 8601 timestamp, or null */
+    F_NULL,         /* always null: the seed's model has the field */
+    F_OBJECT,       /* an object of the fields up to its F_END; null when
+                     * the column is null (always an object without one) */
+    F_END,
+    F_ROLE_MODELS,  /* the userRoleModels entries of the ids in the column */
+    F_ROLE_IDS      /* those ids, in userRoleModels order */
+} field_kind;
+
+/* A field of the answer's user model and the column of the store's user
+ * rows it is written from (userbulk.account_update_row), in the seed's
+ * order: the one place that says which column makes which field. */
+typedef struct {
+    const char *key;
+    field_kind kind;
+    const char *column;
+} user_field;
+
+static const user_field user_fields[] = {
+    { "userRoleModels",       F_ROLE_MODELS, "role_ids" },
+    { "activationDateString", F_DAY,    "activation_date" },
+    { "expiryDateString",     F_DAY,    "expiry_date" },
+    { "responseDescription",  F_NULL,   NULL },
+    { "userId",               F_STRING, "user_id" },
+    { "name",                 F_STRING, "display_name" },
+    { "firstName",            F_STRING, "first_name" },
+    { "middleName",           F_STRING, "middle_name" },
+    { "lastName",             F_STRING, "last_name" },
+    { "phoneNumber1",         F_STRING, "phone1" },
+    { "phoneNumber2",         F_STRING, "phone2" },
+    { "accountAccess",        F_OBJECT, NULL },
+    {   "loginName",          F_STRING, "login_name" },
+    {   "resetPasswordState", F_BOOL,   "reset_password_state" },
+    {   "activationDate",     F_STRING, "activation_date" },
+    {   "expiryDate",         F_STRING, "expiry_date" },
+    { NULL,                   F_END,    NULL },
+    { "status",               F_OBJECT, "status_id" },
+    {   "id",                 F_STRING, "status_id" },
+    {   "name",               F_STRING, "status_name" },
+    {   "code",               F_STRING, "status_code" },
+    { NULL,                   F_END,    NULL },
+    { "email",                F_STRING, "email" },
+    { "timezone",             F_OBJECT, "timezone_id" },
+    {   "timezoneId",         F_STRING, "timezone_id" },
+    {   "timezoneName",       F_STRING, "timezone_name" },
+    {   "code",               F_STRING, "timezone_code" },
+    {   "supportsDaylightSavingTime", F_BOOL, "timezone_dst" },
+    {   "daylightName",       F_STRING, "timezone_daylight" },
+    { NULL,                   F_END,    NULL },
+    { "profilePic",           F_STRING, "profile_pic" },
+    { "userIds",              F_NULL,   NULL },
+    { "isSSOUser",            F_BOOL,   "is_sso_user" },
+    { "userRoles",            F_ROLE_IDS, "role_ids" },
+    { "statusCode",           F_STRING, "status_code" },
+    { "team",                 F_OBJECT, "team_id" },
+    {   "accountOrgUnitId",   F_STRING, "team_id" },
+    {   "levelOrdinal",       F_INT,    "team_level" },
+    {   "accountOrgUnitName", F_STRING, "team_name" },
+    {   "accountOrgUnitCode", F_STRING, "team_code" },
+    {   "parentAccountOrgUnitId", F_STRING, "team_parent" },
+    {   "subLevelUnits",      F_NULL,   NULL },
+    { NULL,                   F_END,    NULL },
+    { "loginName",            F_STRING, "login_name" },
+    { "statusDetails",        F_OBJECT, "status_id" },
+    {   "statusId",           F_INT,    "status_num" },
+    {   "uniqueId",           F_STRING, "status_id" },
+    {   "statusName",         F_STRING, "status_name" },
+    {   "statusCode",         F_STRING, "status_code" },
+    {   "statusColor",        F_STRING, "status_color" },
+    { NULL,                   F_END,    NULL },
+    { "isEmployee",           F_BOOL,   "is_employee" },
+    { "employeeCode",         F_STRING, "employee_code" },
+    { "isTwoFactorEnabled",   F_BOOL,   "is_two_factor_enabled" },
+};
+
+#define USER_FIELDS ((int)(sizeof(user_fields) / sizeof(user_fields[0])))
+
+/* The columns of the rows' kinds, found by name once (ub_store_column). */
+typedef struct {
+    int kind;                   /* 'refusal', 'role' or 'user' */
+    int error_type, code, message;      /* a refusal */
+    int role_id, role_model;            /* a role */
+    int user_id, role_ids;              /* a user, and user_fields' below */
+    int field[USER_FIELDS];     /* -1 for a field without a column */
+} columns;
 
 /* What the rows build, one at a time. */
 typedef struct {
     const ub_request *req;
     ub_jw w;
     apr_array_header_t *roles;  /* of role_entry, in userRoleModels order */
-    const char *error;          /* the refusal, when the store refused */
-    json_t *refusal;            /* and parsed, by check_answer */
+    int found;                  /* cols was filled */
+    columns cols;
+    const char *error_type;     /* the refusal, when the store refused */
+    const char *code;
+    const char *message;
     int users;                  /* target rows written */
 } answer;
 
-/* The store's JSON of a role made compact (the store's JSON writer puts
- * spaces around every colon and comma; jansson keeps the fields' order),
- * so that the whole answer is written one way. NULL if it is not JSON. */
-static const char *compact(apr_pool_t *pool, const char *json)
+/* Finds every column the answer reads; APR_EGENERAL (logged) when one is
+ * missing. */
+static apr_status_t find_columns(answer *a, const ub_store_rows *rows)
 {
-    json_t *doc = ub_json_own(pool, json_loads(json, 0, NULL));
+    columns *c = &a->cols;
+    int i, missing = 0;
 
-    return doc ? ub_json_dump(pool, doc) : NULL;
+#define FIND(member, name) \
+    missing |= (c->member = ub_store_column(rows, name)) < 0
+    FIND(kind, "kind");
+    FIND(error_type, "error_type");
+    FIND(code, "code");
+    FIND(message, "message");
+    FIND(role_id, "role_id");
+    FIND(role_model, "role_model");
+    FIND(user_id, "user_id");
+    FIND(role_ids, "role_ids");
+#undef FIND
+    for (i = 0; i < USER_FIELDS; i++) {
+        c->field[i] = -1;
+        if (user_fields[i].column != NULL) {
+            missing |= (c->field[i] = ub_store_column(rows, user_fields[i].column)) < 0;
+        }
+    }
+    a->found = 1;
+    return missing ? APR_EGENERAL : APR_SUCCESS;
 }
 
 /* Whether the PostgreSQL array text arr ("{a,b}") holds id. */
@@ -95,149 +207,102 @@ static int elements(const char *arr)
     return n + 1;
 }
 
-/* A column that PostgreSQL wrote as a boolean ("t"/"f"), or null. */
-static void kv_pgbool(ub_jw *w, const char *key, const char *v)
-{
-    ub_jw_key(w, key);
-    if (v == NULL) {
-        ub_jw_null(w);
-    }
-    else {
-        ub_jw_bool(w, *v == 't');
-    }
-}
-
-/* A column that PostgreSQL wrote as an integer, or null. */
-static void kv_pgint(ub_jw *w, const char *key, const char *v)
-{
-    ub_jw_key(w, key);
-    if (v == NULL) {
-        ub_jw_null(w);
-    }
-    else {
-        ub_jw_int(w, apr_atoi64(v));
-    }
-}
-
-/* The date part of an ISO 8601 timestamp in UTC ("2026-12-01T..."). */
-static void kv_day(ub_jw *w, apr_pool_t *pool, const char *key, const char *iso)
-{
-    ub_jw_kv_string(w, key, iso ? apr_pstrndup(pool, iso, 10) : NULL);
-}
-
-/* One target in the seed's user model, fields in the seed's order. */
-static apr_status_t write_user(answer *a, const char *const *c)
+/* The role entries (or ids) of the targets' roles: every role of a
+ * target came as a role row, in userRoleModels order. */
+static void write_roles(answer *a, const char *role_ids, int models)
 {
     const role_entry *roles = (const role_entry *)a->roles->elts;
+    int i;
+
+    ub_jw_array_begin(&a->w);
+    for (i = 0; i < a->roles->nelts; i++) {
+        if (holds(role_ids, roles[i].id)) {
+            if (models) {
+                ub_jw_raw(&a->w, roles[i].model);
+            }
+            else {
+                ub_jw_string(&a->w, roles[i].id);
+            }
+        }
+    }
+    ub_jw_array_end(&a->w);
+}
+
+/* One target in the seed's user model, as user_fields say. */
+static apr_status_t write_user(answer *a, const ub_store_rows *rows)
+{
+    const role_entry *roles = (const role_entry *)a->roles->elts;
+    const char *role_ids = ub_store_value(rows, a->cols.role_ids);
     ub_jw *w = &a->w;
     int i, found = 0;
 
-    if (c[UB_AU_ROLE_IDS] == NULL) {
+    if (role_ids == NULL) {
         ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0214 the store answered a user without roles");
         return APR_EGENERAL;
     }
-    ub_jw_object_begin(w);
-    ub_jw_key(w, "userRoleModels");
-    ub_jw_array_begin(w);
+    /* A role of the target missing from the role rows would be left out
+     * of the answer silently. */
     for (i = 0; i < a->roles->nelts; i++) {
-        if (holds(c[UB_AU_ROLE_IDS], roles[i].id)) {
-            ub_jw_raw(w, roles[i].model);
-            found++;
-        }
+        found += holds(role_ids, roles[i].id);
     }
-    ub_jw_array_end(w);
-    /* Every role of a target came as a role row: one missing would be
-     * left out of the answer silently. */
-    if (found != elements(c[UB_AU_ROLE_IDS])) {
+    if (found != elements(role_ids)) {
         ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL,
                 "UB0215 the store answered a user with a role it did not describe");
         return APR_EGENERAL;
     }
-    kv_day(w, a->req->pool, "activationDateString", c[UB_AU_ACTIVATION_DATE]);
-    kv_day(w, a->req->pool, "expiryDateString", c[UB_AU_EXPIRY_DATE]);
-    ub_jw_kv_string(w, "responseDescription", NULL);
-    ub_jw_kv_string(w, "userId", c[UB_AU_USER_ID]);
-    ub_jw_kv_string(w, "name", c[UB_AU_DISPLAY_NAME]);
-    ub_jw_kv_string(w, "firstName", c[UB_AU_FIRST_NAME]);
-    ub_jw_kv_string(w, "middleName", c[UB_AU_MIDDLE_NAME]);
-    ub_jw_kv_string(w, "lastName", c[UB_AU_LAST_NAME]);
-    ub_jw_kv_string(w, "phoneNumber1", c[UB_AU_PHONE1]);
-    ub_jw_kv_string(w, "phoneNumber2", c[UB_AU_PHONE2]);
-    ub_jw_key(w, "accountAccess");
     ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "loginName", c[UB_AU_LOGIN_NAME]);
-    kv_pgbool(w, "resetPasswordState", c[UB_AU_RESET_PASSWORD_STATE]);
-    ub_jw_kv_string(w, "activationDate", c[UB_AU_ACTIVATION_DATE]);
-    ub_jw_kv_string(w, "expiryDate", c[UB_AU_EXPIRY_DATE]);
-    ub_jw_object_end(w);
-    ub_jw_key(w, "status");
-    if (c[UB_AU_STATUS_ID] == NULL) {
-        ub_jw_null(w);
-    }
-    else {
-        ub_jw_object_begin(w);
-        ub_jw_kv_string(w, "id", c[UB_AU_STATUS_ID]);
-        ub_jw_kv_string(w, "name", c[UB_AU_STATUS_NAME]);
-        ub_jw_kv_string(w, "code", c[UB_AU_STATUS_CODE]);
-        ub_jw_object_end(w);
-    }
-    ub_jw_kv_string(w, "email", c[UB_AU_EMAIL]);
-    ub_jw_key(w, "timezone");
-    if (c[UB_AU_TIMEZONE_ID] == NULL) {
-        ub_jw_null(w);
-    }
-    else {
-        ub_jw_object_begin(w);
-        ub_jw_kv_string(w, "timezoneId", c[UB_AU_TIMEZONE_ID]);
-        ub_jw_kv_string(w, "timezoneName", c[UB_AU_TIMEZONE_NAME]);
-        ub_jw_kv_string(w, "code", c[UB_AU_TIMEZONE_CODE]);
-        kv_pgbool(w, "supportsDaylightSavingTime", c[UB_AU_TIMEZONE_DST]);
-        ub_jw_kv_string(w, "daylightName", c[UB_AU_TIMEZONE_DAYLIGHT]);
-        ub_jw_object_end(w);
-    }
-    ub_jw_kv_string(w, "profilePic", c[UB_AU_PROFILE_PIC]);
-    ub_jw_kv_string(w, "userIds", NULL);
-    kv_pgbool(w, "isSSOUser", c[UB_AU_IS_SSO_USER]);
-    ub_jw_key(w, "userRoles");
-    ub_jw_array_begin(w);
-    for (i = 0; i < a->roles->nelts; i++) {
-        if (holds(c[UB_AU_ROLE_IDS], roles[i].id)) {
-            ub_jw_string(w, roles[i].id);
+    for (i = 0; i < USER_FIELDS; i++) {
+        const user_field *f = &user_fields[i];
+        const char *v = a->cols.field[i] >= 0 ? ub_store_value(rows, a->cols.field[i]) : NULL;
+
+        if (f->kind == F_END) {
+            ub_jw_object_end(w);
+            continue;
+        }
+        ub_jw_key(w, f->key);
+        switch (f->kind) {
+        case F_OBJECT:
+            if (f->column != NULL && v == NULL) {
+                ub_jw_null(w);
+                while (user_fields[i].kind != F_END) {     /* no nesting deeper */
+                    i++;
+                }
+            }
+            else {
+                ub_jw_object_begin(w);
+            }
+            break;
+        case F_ROLE_MODELS:
+        case F_ROLE_IDS:
+            write_roles(a, role_ids, f->kind == F_ROLE_MODELS);
+            break;
+        case F_STRING:
+            ub_jw_string(w, v);
+            break;
+        case F_DAY:
+            ub_jw_string(w, v ? apr_pstrndup(a->req->pool, v, 10) : NULL);
+            break;
+        case F_BOOL:
+            if (v == NULL) {
+                ub_jw_null(w);
+            }
+            else {
+                ub_jw_bool(w, *v == 't');
+            }
+            break;
+        case F_INT:
+            if (v == NULL) {
+                ub_jw_null(w);
+            }
+            else {
+                ub_jw_int(w, apr_atoi64(v));
+            }
+            break;
+        default:
+            ub_jw_null(w);
+            break;
         }
     }
-    ub_jw_array_end(w);
-    ub_jw_kv_string(w, "statusCode", c[UB_AU_STATUS_CODE]);
-    ub_jw_key(w, "team");
-    if (c[UB_AU_TEAM_ID] == NULL) {
-        ub_jw_null(w);
-    }
-    else {
-        ub_jw_object_begin(w);
-        ub_jw_kv_string(w, "accountOrgUnitId", c[UB_AU_TEAM_ID]);
-        kv_pgint(w, "levelOrdinal", c[UB_AU_TEAM_LEVEL]);
-        ub_jw_kv_string(w, "accountOrgUnitName", c[UB_AU_TEAM_NAME]);
-        ub_jw_kv_string(w, "accountOrgUnitCode", c[UB_AU_TEAM_CODE]);
-        ub_jw_kv_string(w, "parentAccountOrgUnitId", c[UB_AU_TEAM_PARENT]);
-        ub_jw_kv_string(w, "subLevelUnits", NULL);
-        ub_jw_object_end(w);
-    }
-    ub_jw_kv_string(w, "loginName", c[UB_AU_LOGIN_NAME]);
-    ub_jw_key(w, "statusDetails");
-    if (c[UB_AU_STATUS_ID] == NULL) {
-        ub_jw_null(w);
-    }
-    else {
-        ub_jw_object_begin(w);
-        kv_pgint(w, "statusId", c[UB_AU_STATUS_NUM]);
-        ub_jw_kv_string(w, "uniqueId", c[UB_AU_STATUS_ID]);
-        ub_jw_kv_string(w, "statusName", c[UB_AU_STATUS_NAME]);
-        ub_jw_kv_string(w, "statusCode", c[UB_AU_STATUS_CODE]);
-        ub_jw_kv_string(w, "statusColor", c[UB_AU_STATUS_COLOR]);
-        ub_jw_object_end(w);
-    }
-    kv_pgbool(w, "isEmployee", c[UB_AU_IS_EMPLOYEE]);
-    ub_jw_kv_string(w, "employeeCode", c[UB_AU_EMPLOYEE_CODE]);
-    kv_pgbool(w, "isTwoFactorEnabled", c[UB_AU_IS_TWO_FACTOR_ENABLED]);
     ub_jw_object_end(w);
     return APR_SUCCESS;
 }
@@ -246,62 +311,69 @@ static apr_status_t write_user(answer *a, const char *const *c)
  * fails here, so that it is rolled back and the 503 says the truth. */
 static apr_status_t check_answer(answer *a)
 {
-    if (a->error == NULL && a->users == 0) {
+    if (a->error_type == NULL && a->users == 0) {
         ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0212 the store answered no data");
         return APR_EGENERAL;
-    }
-    if (a->error != NULL) {
-        /* A refusal is small: parsed. */
-        a->refusal = ub_json_own(a->req->pool, json_loads(a->error, 0, NULL));
-        if (json_string_value(json_object_get(a->refusal, "message")) == NULL
-            || json_string_value(json_object_get(a->refusal, "errorType")) == NULL) {
-            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0213 unreadable refusal from the store");
-            return APR_EGENERAL;
-        }
     }
     return a->w.rv;     /* the writer's first failure so far */
 }
 
-/* One row of the store's answer: a refusal (alone), a role (before any
- * user), or a user; NULL after the last. */
-static apr_status_t take_row(void *baton, const char *const *c)
+/* One row of the store's answer, by its kind: a refusal (alone), a role
+ * (before any user), or a user; NULL after the last. */
+static apr_status_t take_row(void *baton, const ub_store_rows *rows)
 {
     answer *a = baton;
-    apr_pool_t *pool = a->req->pool;
+    const char *kind;
 
-    if (c == NULL) {
+    if (rows == NULL) {
         return check_answer(a);
     }
-    if (c[UB_AU_ERROR] != NULL) {
-        if (a->users > 0 || a->error != NULL) {
+    if (!a->found && find_columns(a, rows) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    kind = ub_store_value(rows, a->cols.kind);
+    if (kind == NULL) {
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered an empty row");
+        return APR_EGENERAL;
+    }
+    if (strcmp(kind, "refusal") == 0) {
+        if (a->users > 0 || a->error_type != NULL) {
             ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0216 the store answered a refusal among data");
             return APR_EGENERAL;
         }
-        a->error = apr_pstrdup(pool, c[UB_AU_ERROR]);
+        a->error_type = ub_store_value(rows, a->cols.error_type);
+        a->code = ub_store_value(rows, a->cols.code);
+        a->message = ub_store_value(rows, a->cols.message);
+        if (a->error_type == NULL || a->code == NULL || a->message == NULL) {
+            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0213 unreadable refusal from the store");
+            return APR_EGENERAL;
+        }
         return APR_SUCCESS;
     }
-    if (a->error != NULL) {
+    if (a->error_type != NULL) {
         ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0217 the store answered data after a refusal");
         return APR_EGENERAL;
     }
-    if (c[UB_AU_ROLE_ID] != NULL) {
+    if (strcmp(kind, "role") == 0) {
         role_entry *r;
 
-        if (a->users > 0 || c[UB_AU_ROLE_MODEL] == NULL) {
+        if (a->users > 0 || ub_store_value(rows, a->cols.role_id) == NULL
+            || ub_store_value(rows, a->cols.role_model) == NULL) {
             ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0218 the store answered a role out of place");
             return APR_EGENERAL;
         }
         r = apr_array_push(a->roles);
-        r->id = c[UB_AU_ROLE_ID];
-        r->model = compact(pool, c[UB_AU_ROLE_MODEL]);
-        if (r->model == NULL) {
-            ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0219 the store answered a role that is not JSON");
-            return APR_EGENERAL;
-        }
+        r->id = ub_store_value(rows, a->cols.role_id);
+        r->model = ub_store_value(rows, a->cols.role_model);
         return APR_SUCCESS;
     }
-    if (c[UB_AU_USER_ID] == NULL) {
-        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0203 the store answered an empty row");
+    if (strcmp(kind, "user") != 0) {
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0521 the store answered a row of unknown kind %s", kind);
+        return APR_EGENERAL;
+    }
+    if (ub_store_value(rows, a->cols.user_id) == NULL) {
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0522 the store answered a user without its id");
         return APR_EGENERAL;
     }
     if (a->users++ == 0) {
@@ -309,7 +381,7 @@ static apr_status_t take_row(void *baton, const char *const *c)
         ub_jw_key(&a->w, "data");
         ub_jw_array_begin(&a->w);
     }
-    return write_user(a, c);
+    return write_user(a, rows);
 }
 
 apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
@@ -363,17 +435,11 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
         return answer_problem(req, out, outcome, &problem);
     }
 
-    /* A refusal (read by check_answer). */
-    if (a.error != NULL) {
-        json_t *error = a.refusal;
-        const char *type = json_string_value(json_object_get(error, "errorType"));
-
-        ub_problem_set(&problem, type && strcmp(type, "Conflict") == 0 ? 409 : 400,
-                       apr_pstrdup(req->pool, json_string_value(json_object_get(error, "code"))),
-                       apr_pstrdup(req->pool, json_string_value(json_object_get(error, "message"))),
-                       "Nothing was changed.");
-        problem.error_type = apr_pstrdup(req->pool,
-                                         json_string_value(json_object_get(error, "errorType")));
+    /* A refusal (checked by take_row). */
+    if (a.error_type != NULL) {
+        ub_problem_set(&problem, strcmp(a.error_type, "Conflict") == 0 ? 409 : 400,
+                       a.code, a.message, "Nothing was changed.");
+        problem.error_type = a.error_type;
         return answer_problem(req, out, outcome, &problem);
     }
 

@@ -10,24 +10,17 @@
 
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. After the
  * caller and the options, one array per column in the order of
- * ub_put_column (batch.h). */
+ * ub_put_column (batch.h). The answers are read by column name: the SQL
+ * functions' row types say what the columns are (src/sql/functions/). */
 static const char sql_put_users[] =
-    "SELECT idx, user_id, version, errors "
+    "SELECT * "
     "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::integer[], "
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
     "%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[], "
     "%s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[], %s::bigint[])";
 
-/* The columns in the order of UB_AU_* (store.h). */
 static const char sql_account_update[] =
-    "SELECT error, role_id, role_model, user_id, role_ids, display_name, "
-    "first_name, middle_name, last_name, phone1, phone2, login_name, "
-    "reset_password_state, activation_date, expiry_date, status_id, "
-    "status_name, status_code, status_num, status_color, email, timezone_id, "
-    "timezone_name, timezone_code, timezone_dst, timezone_daylight, "
-    "profile_pic, is_sso_user, team_id, team_level, team_name, team_code, "
-    "team_parent, is_employee, employee_code, is_two_factor_enabled "
-    "FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
+    "SELECT * FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
 
 /* A column's text, or NULL for SQL null (apr_dbd_get_entry answers "" for
  * both). */
@@ -303,34 +296,6 @@ static int run_statement(const ub_request *req, ub_db *db, const char *label,
     return rc;
 }
 
-/* Adds the errors the SQL function reported (a JSON array of
- * {field, code, message}) to the record. */
-static apr_status_t add_store_errors(const ub_request *req, ub_put_record *rec,
-                                     const char *errors_json)
-{
-    json_error_t jerr;
-    json_t *errors, *e;
-    size_t i;
-
-    if (strcmp(errors_json, "[]") == 0) {
-        return APR_SUCCESS;     /* the common case, not worth a parse */
-    }
-    errors = ub_json_own(req->pool, json_loads(errors_json, 0, &jerr));
-
-    if (!json_is_array(errors)) {
-        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0202 unreadable errors from the store for record %d", rec->index);
-        return APR_EGENERAL;
-    }
-    json_array_foreach(errors, i, e) {
-        ub_record_fail(req->pool, rec,
-                       apr_pstrdup(req->pool, json_string_value(json_object_get(e, "field"))),
-                       apr_pstrdup(req->pool, json_string_value(json_object_get(e, "code"))),
-                       apr_pstrdup(req->pool, json_string_value(json_object_get(e, "message"))));
-    }
-    return APR_SUCCESS;
-}
-
 /* The options of the SQL function, as JSON. */
 static const char *put_options(const ub_request *req, int count, int total,
                                const char *body_hash)
@@ -372,18 +337,145 @@ static int run(const ub_request *req, ub_db *db, const char *label,
     return run_statement(req, db, label, nargs, args, res, tx);
 }
 
+struct ub_store_rows {
+    const ub_request *req;
+    const ub_db *db;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+};
+
+int ub_store_column(const ub_store_rows *rows, const char *name)
+{
+    int i, n = apr_dbd_num_cols(rows->db->driver, rows->res);
+
+    for (i = 0; i < n; i++) {
+        const char *c = apr_dbd_get_name(rows->db->driver, rows->res, i);
+
+        if (c != NULL && strcmp(c, name) == 0) {
+            return i;
+        }
+    }
+    ub_logf(rows->req, UB_LOG_ERR, APR_EGENERAL,
+            "UB0520 the store's answer has no column %s", name);
+    return -1;
+}
+
+const char *ub_store_value(const ub_store_rows *rows, int col)
+{
+    return entry(rows->db, rows->row, col);
+}
+
+/* Runs the statement under label in a new transaction, hands each row to
+ * fn, then NULL after the last, and commits when fn accepted them all. */
+static apr_status_t each_row(const ub_request *req, ub_db *db, const char *label,
+                             int nargs, const char **args, ub_store_row_fn *fn,
+                             void *baton)
+{
+    ub_store_rows rows;
+    apr_status_t rv;
+    ub_tx tx;
+    int rc;
+
+    rows.req = req;
+    rows.db = db;
+    rows.res = NULL;
+    rows.row = NULL;
+    rc = run(req, db, label, nargs, args, &rows.res, &tx);
+    if (rc != 0) {
+        return finish(req, db, &tx, statement_failed(req, label, &tx));
+    }
+    /* The values are the driver's, alive as long as the request's pool: the
+     * reader takes them without copies. */
+    while ((rc = apr_dbd_get_row(db->driver, req->pool, rows.res, &rows.row, -1)) == 0) {
+        rv = fn(baton, &rows);
+        if (rv != APR_SUCCESS) {
+            return finish(req, db, &tx, rv);
+        }
+    }
+    if (rc != -1) {
+        return finish(req, db, &tx,
+                      fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc)));
+    }
+    /* The end of the rows: the reader's last check, still before COMMIT. */
+    return finish(req, db, &tx, fn(baton, NULL));
+}
+
+/* PUT /users's answer (userbulk.put_result): one row per error of a
+ * record, one for a record without any; every row of a record carries its
+ * user_id and version. idx -1: the Idempotency-Key was used for another
+ * request. */
+typedef struct {
+    const ub_request *req;
+    ub_put_batch *batch;
+    int *key_reused;
+    int found;                  /* the columns below were looked up */
+    int idx, user_id, version, field, code, message;
+} put_answer;
+
+static apr_status_t take_put_row(void *baton, const ub_store_rows *rows)
+{
+    put_answer *p = baton;
+    const ub_request *req = p->req;
+    const char *idx, *user_id, *version, *field, *code, *message;
+    ub_put_record *rec;
+    int i;
+
+    if (rows == NULL) {
+        return APR_SUCCESS;
+    }
+    if (!p->found) {
+        p->idx = ub_store_column(rows, "idx");
+        p->user_id = ub_store_column(rows, "user_id");
+        p->version = ub_store_column(rows, "version");
+        p->field = ub_store_column(rows, "field");
+        p->code = ub_store_column(rows, "code");
+        p->message = ub_store_column(rows, "message");
+        if (p->idx < 0 || p->user_id < 0 || p->version < 0 || p->field < 0
+            || p->code < 0 || p->message < 0) {
+            return APR_EGENERAL;
+        }
+        p->found = 1;
+    }
+    idx = ub_store_value(rows, p->idx);
+    i = idx ? atoi(idx) : -2;
+    if (i == -1) {
+        *p->key_reused = 1;
+        return APR_SUCCESS;
+    }
+    if (i < 0 || i >= p->batch->records->nelts) {
+        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0205 the store answered for unknown record %s", idx ? idx : "(null)");
+        return APR_EGENERAL;
+    }
+    rec = &((ub_put_record *)p->batch->records->elts)[i];
+    user_id = ub_store_value(rows, p->user_id);
+    version = ub_store_value(rows, p->version);
+    rec->user_id = user_id ? apr_pstrdup(req->pool, user_id) : NULL;
+    rec->version = version ? apr_atoi64(version) : 0;
+    field = ub_store_value(rows, p->field);
+    code = ub_store_value(rows, p->code);
+    message = ub_store_value(rows, p->message);
+    if (field == NULL && code == NULL && message == NULL) {
+        return APR_SUCCESS;     /* the record, without errors */
+    }
+    if (field == NULL || code == NULL || message == NULL) {
+        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0202 unreadable errors from the store for record %d", rec->index);
+        return APR_EGENERAL;
+    }
+    ub_record_fail(req->pool, rec, apr_pstrdup(req->pool, field),
+                   apr_pstrdup(req->pool, code), apr_pstrdup(req->pool, message));
+    return APR_SUCCESS;
+}
+
 apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
                                 ub_put_batch *batch, const char *body_hash,
                                 int *key_reused)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    ub_put_record *recs = (ub_put_record *)batch->records->elts;
     const char *args[4 + UB_PUT_COLUMNS];
     ub_put_store_input input;
-    apr_status_t rv = APR_SUCCESS;
-    ub_tx tx;
-    int c, rc;
+    put_answer p;
+    int c;
 
     *key_reused = 0;
     ub_put_batch_store_input(req->pool, batch, &input);
@@ -400,41 +492,12 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     for (c = 0; c < UB_PUT_COLUMNS; c++) {
         args[4 + c] = input.column[c];
     }
-    rc = run(req, db, UB_STMT_PUT_USERS, 4 + UB_PUT_COLUMNS, args, &res, &tx);
-    if (rc != 0) {
-        return finish(req, db, &tx, statement_failed(req, UB_STMT_PUT_USERS, &tx));
-    }
-    while ((rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1)) == 0) {
-        const char *idx = entry(db, row, 0);
-        const char *user_id = entry(db, row, 1);
-        const char *version = entry(db, row, 2);
-        const char *errors = entry(db, row, 3);
-        int i = idx ? atoi(idx) : -2;
-        ub_put_record *rec;
-
-        if (i == -1) {
-            *key_reused = 1;
-            continue;
-        }
-        if (i < 0 || i >= batch->records->nelts) {
-            ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
-                    "UB0205 the store answered for unknown record %s", idx ? idx : "(null)");
-            rv = APR_EGENERAL;
-            break;
-        }
-        rec = &recs[i];
-        rec->user_id = user_id ? apr_pstrdup(req->pool, user_id) : NULL;
-        rec->version = version ? apr_atoi64(version) : 0;
-        if (errors != NULL && add_store_errors(req, rec, errors) != APR_SUCCESS) {
-            rv = APR_EGENERAL;
-            break;
-        }
-    }
-    if (rv == APR_SUCCESS && rc != -1) {
-        rv = fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc));
-    }
-    /* Only now, with every row read and checked, is the change committed. */
-    return finish(req, db, &tx, rv);
+    memset(&p, 0, sizeof(p));
+    p.req = req;
+    p.batch = batch;
+    p.key_reused = key_reused;
+    /* Only once every row is read and checked is the change committed. */
+    return each_row(req, db, UB_STMT_PUT_USERS, 4 + UB_PUT_COLUMNS, args, take_put_row, &p);
 }
 
 apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
@@ -470,38 +533,5 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
                                      const char **args, ub_store_row_fn *fn,
                                      void *baton)
 {
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *cols[UB_AU_COLUMNS];
-    apr_status_t rv = APR_SUCCESS;
-    ub_tx tx;
-    int rc, i;
-
-    rc = run(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, &res, &tx);
-    if (rc != 0) {
-        return finish(req, db, &tx, statement_failed(req, UB_STMT_ACCOUNT_UPDATE, &tx));
-    }
-    if (apr_dbd_num_cols(db->driver, res) != UB_AU_COLUMNS) {
-        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0206 the store answered %d columns, not %d",
-                apr_dbd_num_cols(db->driver, res), UB_AU_COLUMNS);
-        return finish(req, db, &tx, APR_EGENERAL);
-    }
-    /* The values are the driver's, alive as long as the request's pool: the
-     * callback takes them without copies. */
-    while ((rc = apr_dbd_get_row(db->driver, req->pool, res, &row, -1)) == 0) {
-        for (i = 0; i < UB_AU_COLUMNS; i++) {
-            cols[i] = entry(db, row, i);
-        }
-        rv = fn(baton, cols);
-        if (rv != APR_SUCCESS) {
-            return finish(req, db, &tx, rv);
-        }
-    }
-    if (rc != -1) {
-        return finish(req, db, &tx,
-                      fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc)));
-    }
-    /* The end of the rows: the caller's last check, still before COMMIT. */
-    return finish(req, db, &tx, fn(baton, NULL));
+    return each_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, fn, baton);
 }

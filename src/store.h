@@ -42,28 +42,25 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
                                  const char **args, int ncols,
                                  const char **cols);
 
-/* POST /api/v1/account/users/update: the columns of each row that
- * userbulk.account_update answers (src/sql/functions/account_update.sql), in order. */
-enum {
-    UB_AU_ERROR, UB_AU_ROLE_ID, UB_AU_ROLE_MODEL, UB_AU_USER_ID, UB_AU_ROLE_IDS,
-    UB_AU_DISPLAY_NAME, UB_AU_FIRST_NAME, UB_AU_MIDDLE_NAME, UB_AU_LAST_NAME,
-    UB_AU_PHONE1, UB_AU_PHONE2, UB_AU_LOGIN_NAME, UB_AU_RESET_PASSWORD_STATE,
-    UB_AU_ACTIVATION_DATE, UB_AU_EXPIRY_DATE, UB_AU_STATUS_ID, UB_AU_STATUS_NAME,
-    UB_AU_STATUS_CODE, UB_AU_STATUS_NUM, UB_AU_STATUS_COLOR, UB_AU_EMAIL,
-    UB_AU_TIMEZONE_ID, UB_AU_TIMEZONE_NAME, UB_AU_TIMEZONE_CODE,
-    UB_AU_TIMEZONE_DST, UB_AU_TIMEZONE_DAYLIGHT, UB_AU_PROFILE_PIC,
-    UB_AU_IS_SSO_USER, UB_AU_TEAM_ID, UB_AU_TEAM_LEVEL, UB_AU_TEAM_NAME,
-    UB_AU_TEAM_CODE, UB_AU_TEAM_PARENT, UB_AU_IS_EMPLOYEE, UB_AU_EMPLOYEE_CODE,
-    UB_AU_IS_TWO_FACTOR_ENABLED,
-    UB_AU_COLUMNS
-};
+/* The rows a statement answers, handed to a reader one at a time. A
+ * reader finds the columns it reads by name (ub_store_column), once, and
+ * reads each row's values by the positions found: the SQL function's row
+ * type is the one place that orders them. */
+typedef struct ub_store_rows ub_store_rows;
 
-/* Called with each row's UB_AU_COLUMNS values (NULL for SQL null, text as
- * PostgreSQL writes it: "t"/"f" for booleans), valid until the request's
- * pool is cleared, then once with cols NULL after the last row: the
- * answer's last check, still inside the transaction. A failure stops the
- * calls, rolls back and is returned. */
-typedef apr_status_t ub_store_row_fn(void *baton, const char *const *cols);
+/* The position of the column called name in the answer; -1 (logged) when
+ * the answer has none: schema and module of different releases. */
+int ub_store_column(const ub_store_rows *rows, const char *name);
+
+/* The current row's value at col (from ub_store_column): text as
+ * PostgreSQL writes it ("t"/"f" for booleans), NULL for SQL null. Valid
+ * until the request's pool is cleared. */
+const char *ub_store_value(const ub_store_rows *rows, int col);
+
+/* Called with each row in turn, then once with rows NULL after the last
+ * one: the answer's last check, still inside the transaction. A failure
+ * stops the calls, rolls back and is returned. */
+typedef apr_status_t ub_store_row_fn(void *baton, const ub_store_rows *rows);
 
 /* Runs userbulk.account_update (args: account, actor, trace id, the change
  * as JSON) and hands each row to fn, in order, and commits when fn

@@ -14,9 +14,10 @@
 -- through the functions' checks, and cannot truncate or delete the audit
 -- trail or create anything in the schema.
 --
--- The helpers called inside the statements (userbulk.err, put_roles, iso,
--- refusal) stay as they are: a SECURITY DEFINER or SET clause would stop
--- PostgreSQL from inlining them. They need no grant: they run as the owner.
+-- The helpers called inside the statements (userbulk.err, put_roles,
+-- put_errors, iso, refusal) stay as they are: a SECURITY DEFINER or SET
+-- clause would stop PostgreSQL from inlining the SQL ones. They need no
+-- grant: they run as the owner.
 
 -- PostgreSQL lets PUBLIC execute every new function: no one but the owner
 -- and the API role (below) may call ours. Tables, views and sequences have

@@ -1,14 +1,23 @@
 -- userbulk.account_update (src/sql/functions/account_update.sql), called
--- directly. A refusal is one row whose error is {"errorType","code",
--- "message"}; an applied change answers one row per role the targets hold
--- (role_id, role_model), in name order, then one per target in the order
--- of targets (user_id and its fields).
+-- directly. A refusal is one row of kind 'refusal' (error_type, code,
+-- message); an applied change answers one row of kind 'role' per role the
+-- targets hold (role_id, role_model), in name order, then one of kind
+-- 'user' per target in the order of targets (user_id and its fields).
+-- pg_temp.post adds the refusal as one JSON object (error) and the role
+-- model as json, as the assertions read them.
 \ir lib/setup.sql
 SELECT plan(28);
 
 CREATE FUNCTION pg_temp.post(p_change jsonb)
-RETURNS SETOF userbulk.account_update_row LANGUAGE sql AS $$
-    SELECT * FROM userbulk.account_update('tap', 'tap-actor', 'tap-trace', p_change)
+RETURNS TABLE (kind text, error jsonb, role_id uuid, role_model json, user_id uuid, role_ids uuid[],
+               first_name text, team_name text, status_code text, timezone_name text,
+               activation_date text, email text) LANGUAGE sql AS $$
+    SELECT r.kind,
+           CASE WHEN r.kind = 'refusal'
+                THEN jsonb_build_object('errorType', r.error_type, 'code', r.code, 'message', r.message) END,
+           r.role_id, r.role_model::json, r.user_id, r.role_ids, r.first_name, r.team_name,
+           r.status_code, r.timezone_name, r.activation_date, r.email
+      FROM userbulk.account_update('tap', 'tap-actor', 'tap-trace', p_change) r
 $$;
 -- A refusal's errorType and code, or 'applied'.
 CREATE FUNCTION pg_temp.refusal(p_change jsonb) RETURNS text LANGUAGE sql AS $$

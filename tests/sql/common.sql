@@ -8,10 +8,10 @@ SELECT is(userbulk.err('email', 'email_taken', 'is taken'),
           'err: one (field, code, message) in a list');
 SELECT is(userbulk.iso('2030-01-01T10:00:00.12345+02:00'), '2030-01-01T08:00:00.123Z', 'iso: UTC, milliseconds');
 SELECT is(userbulk.iso(NULL), NULL, 'iso: NULL stays NULL');
-SELECT is((userbulk.refusal('NotFound', 'not_found', 'gone')).error,
-          '{"code": "not_found", "message": "gone", "errorType": "NotFound"}'::jsonb,
-          'refusal: the error of an account_update row');
-SELECT is((SELECT count(*) FROM jsonb_each(to_jsonb(userbulk.refusal('a', 'b', 'c')) - 'error') e(k, v)
+SELECT is((SELECT ARRAY[r.kind, r.error_type, r.code, r.message] FROM userbulk.refusal('NotFound', 'not_found', 'gone') r),
+          ARRAY['refusal', 'NotFound', 'not_found', 'gone'],
+          'refusal: an account_update row of kind refusal, its error in three columns');
+SELECT is((SELECT count(*) FROM jsonb_each(to_jsonb(userbulk.refusal('a', 'b', 'c')) - 'kind' - 'error_type' - 'code' - 'message') e(k, v)
             WHERE v <> 'null'::jsonb), 0::bigint, '... and nothing else');
 
 SELECT results_eq($$SELECT pos, role_id FROM userbulk.put_roles('7a000000-0000-4000-8000-000000000001',
@@ -58,10 +58,10 @@ SELECT is(userbulk.fold_email('ÉVA.Öz@Example.COM'), 'éva.öz@example.com', '
 SELECT is(userbulk.fold_email('ǅ@x'), 'ǆ@x', '... title-case letters too');
 SELECT is(userbulk.fold_email(NULL), NULL, '... NULL stays NULL');
 
-SELECT lives_ok($$SELECT userbulk.ensure_row_type('put_result', 'idx integer, user_id uuid, version bigint, errors jsonb')$$,
+SELECT lives_ok($$SELECT userbulk.ensure_row_type('put_result', 'idx integer, user_id uuid, version bigint, field text, code text, message text')$$,
                 'ensure_row_type: a type of that shape is kept');
 SELECT throws_like($$SELECT userbulk.ensure_row_type('put_result', 'idx integer, user_id uuid, version bigint')$$,
-                   'userbulk.put_result: the database has (idx integer, user_id uuid, version bigint, errors jsonb), functions/ answer (idx integer, user_id uuid, version bigint)',
+                   'userbulk.put_result: the database has (idx integer, user_id uuid, version bigint, field text, code text, message text), functions/ answer (idx integer, user_id uuid, version bigint)',
                    '... another shape stops the run, naming both');
 SELECT lives_ok($$SELECT userbulk.ensure_row_type('tap_row', 'a integer, b text')$$, '... a missing type is created');
 SELECT is((SELECT format_type(to_regtype('userbulk.tap_row'), NULL)), 'userbulk.tap_row', '... in the schema');

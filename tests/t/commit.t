@@ -120,7 +120,7 @@ sub serves_again {
     local $mark = error_log_mark();
     shim('put_users', 'SETOF userbulk.put_result',
          q{BEGIN RETURN QUERY SELECT * FROM %CALL%;
-                 RETURN NEXT ROW(99999, NULL, NULL, '[]')::userbulk.put_result; END});
+                 RETURN NEXT ROW(99999, NULL, NULL, NULL, NULL, NULL)::userbulk.put_result; END});
     my $actor = "Unknown-$RUN";
     my $before = erin();
     refused_whole('PUT, an answer for an unknown record', put_erin($actor), $actor, $before, 'UB0205');
@@ -131,7 +131,7 @@ sub serves_again {
 {
     local $mark = error_log_mark();
     shim('put_users', 'SETOF userbulk.put_result',
-         q{BEGIN RETURN QUERY SELECT idx, user_id, version, '{"not": "an array"}'::jsonb FROM %CALL%; END});
+         q{BEGIN RETURN QUERY SELECT idx, user_id, version, 'email', NULL::text, NULL::text FROM %CALL%; END});
     my $actor = "Errors-$RUN";
     my $before = erin();
     refused_whole('PUT, unreadable errors', put_erin($actor), $actor, $before, 'UB0202');
@@ -160,6 +160,46 @@ sub serves_again {
     refused_whole('POST, no rows at all', post_erin($actor), $actor, $before, 'UB0212');
     unshim('account_update');
     serves_again('no-data');
+}
+
+# The answers are read by column name and by row kind (README: How the
+# module talks to PostgreSQL): a column missing, or a kind the module does
+# not know, is not answered.
+# A prepared statement whose function changed its columns fails as it is
+# (SQLSTATE 0A000, UB0201): the columns are looked for when the statement
+# is prepared again, on a new session. httpd's sessions are ended, so that
+# the next request reconnects (UB0204) and prepares against the shim.
+sub end_api_sessions {
+    db_query_on(admin_conninfo('userbulk'),
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'userbulk_api'");
+}
+
+{
+    local $mark = error_log_mark();
+    shim('put_users', 'TABLE (idx integer, user_id uuid, version bigint, field text, code text)',
+         q{BEGIN RETURN QUERY SELECT c.idx, c.user_id, c.version, c.field, c.code FROM %CALL% c; END});
+    end_api_sessions();
+    my $actor = "NoColumn-$RUN";
+    my $before = erin();
+    refused_whole('PUT, an answer without its message column', put_erin($actor), $actor, $before, 'UB0520');
+    unshim('put_users');
+    end_api_sessions();
+    serves_again('no-column');
+}
+
+{
+    local $mark = error_log_mark();
+    shim('account_update', 'SETOF userbulk.account_update_row',
+         q{DECLARE r userbulk.account_update_row;
+           BEGIN FOR r IN SELECT * FROM %CALL% LOOP
+                     IF r.kind = 'user' THEN r.kind := 'person'; END IF;
+                     RETURN NEXT r;
+                 END LOOP; END});
+    my $actor = "Kind-$RUN";
+    my $before = erin();
+    refused_whole('POST, a row of an unknown kind', post_erin($actor), $actor, $before, 'UB0521');
+    unshim('account_update');
+    serves_again('unknown-kind');
 }
 
 # ---- (b) COMMIT refused (a deferred constraint) --------------------------------

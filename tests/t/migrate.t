@@ -135,7 +135,7 @@ is q_db(q{SELECT id || ' ' || actor || ' ' || trace_id || ' ' || after::text FRO
 # The functions work on the upgraded data.
 my $acme = q_db(q{SELECT id FROM userbulk.accounts WHERE code = 'acme'});
 # (one record, as the module sends it: one array per column)
-my ($row) = db_query_on($CI, q{SELECT idx, errors::text FROM userbulk.put_users('acme', 'migrate.t', 'trace-upgrade',
+my ($row) = db_query_on($CI, q{SELECT idx, code FROM userbulk.put_users('acme', 'migrate.t', 'trace-upgrade',
     '{}'::jsonb, '{0}', '{carol.acme}', '{carol@acme.example}', '{Carol2}', '{NULL}', '{NULL}',
     '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{f}', '{[]}', '{NULL}', '{NULL}', '{NULL}', '{NULL}',
     '{NULL}')});

@@ -83,9 +83,12 @@ is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc 
    'only the entry functions run as the owner with a search_path of their own (the helpers stay inlinable)';
 
 # --- ... and they work ----------------------------------------------------------------------
-my $put = q{SELECT idx || ':' || errors::text FROM userbulk.put_users('acme', 'privileges.t', 'trace-priv', '{}'::jsonb,
+# (each record's error codes gathered from its rows: one row per error)
+my $put = q{SELECT idx || ':' || coalesce(json_agg(code) FILTER (WHERE code IS NOT NULL), '[]')::text
+  FROM userbulk.put_users('acme', 'privileges.t', 'trace-priv', '{}'::jsonb,
     '{0}', '{bob.acme}', '{bob@acme.example}', '{Robert}', '{NULL}', '{Baker}', '{NULL}',
-    '{NULL}', '{NULL}', '{NULL}', '{false}', '{"[{\"roleName\":\"Viewer\"}]"}', NULL, NULL, NULL, NULL, NULL)};
+    '{NULL}', '{NULL}', '{NULL}', '{false}', '{"[{\"roleName\":\"Viewer\"}]"}', NULL, NULL, NULL, NULL, NULL)
+ GROUP BY idx};
 my ($row) = eval { db_query_on($API, $put) };
 is $row->[0], '0:[]', 'put_users works as the API role' or diag $@;
 is db_query(q{SELECT first_name FROM userbulk.users WHERE user_name = 'bob.acme'}), 'Robert', '... and applies';

@@ -20,6 +20,7 @@ DECLARE
     v_bad      text;
     v_attempt  integer := 0;
     v_rows     bigint;
+    v_row      userbulk.account_update_row;   -- a role row, set by name
     -- which fields the change sets
     s_roles boolean; s_team boolean; s_status boolean; s_tz boolean;
     s_reset boolean; s_act boolean; s_exp boolean; s_sso boolean;
@@ -342,45 +343,54 @@ BEGIN
           FROM userbulk.user_roles ur
          WHERE ur.user_id = ANY (v_ids) AND ur.account_id = v_account;
     END IF;
-    RETURN QUERY
-        SELECT NULL::jsonb, r.id, json_build_object(
-                   'userRoleId', r.id,
-                   'userRoleName', r.name,
-                   -- the role's users in the account: one index-only scan
-                   -- of user_roles_role per role
-                   'noofUsers', (SELECT count(*) FROM userbulk.user_roles ur
-                                  WHERE ur.account_id = v_account AND ur.role_id = r.id),
-                   'users', NULL,
-                   'privileges', coalesce((
-                       SELECT json_agg(json_build_object(
-                                  'privilegeName', p.name,
-                                  'privilegeId', p.id,
-                                  'privilegeCode', p.code,
-                                  'accessType', json_build_object('accessTypeName', at.name, 'accessTypeId', at.id),
-                                  'accessLevel', json_build_object('accessLevelName', al.name, 'accessLevelId', al.id),
-                                  'accessMode', json_build_object('accessModeName', am.name, 'accessModeId', am.id),
-                                  'responseDescription', NULL) ORDER BY p.code)
-                         FROM userbulk.role_privileges rp
-                         JOIN userbulk.privileges p ON p.id = rp.privilege_id
-                         JOIN userbulk.access_types at ON at.id = rp.access_type_id
-                         JOIN userbulk.access_levels al ON al.id = rp.access_level_id
-                         JOIN userbulk.access_modes am ON am.id = rp.access_mode_id
-                        WHERE rp.role_id = r.id), '[]'::json),
-                   'isLicensed', r.is_licensed,
-                   'isDefault', r.is_default,
-                   'responseDescription', NULL),
-               NULL::uuid, NULL::uuid[], NULL::text, NULL::text, NULL::text, NULL::text,
-               NULL::text, NULL::text, NULL::text, NULL::boolean, NULL::text, NULL::text,
-               NULL::uuid, NULL::text, NULL::text, NULL::integer, NULL::text, NULL::text,
-               NULL::text, NULL::text, NULL::text, NULL::boolean, NULL::text, NULL::text,
-               NULL::boolean, NULL::uuid, NULL::integer, NULL::text, NULL::text, NULL::uuid,
-               NULL::boolean, NULL::text, NULL::boolean
+    -- The entry is written by to_json of rows and array_to_json, whose
+    -- output is compact (json_build_object's has spaces), so the module
+    -- copies it as it is; the keys are the column aliases, in their order.
+    v_row.kind := 'role';
+    FOR v_row.role_id, v_row.role_model IN
+        SELECT r.id, to_json(m)::text
           FROM userbulk.roles r
+         CROSS JOIN LATERAL (
+               SELECT r.id AS "userRoleId",
+                      r.name AS "userRoleName",
+                      -- the role's users in the account: one index-only
+                      -- scan of user_roles_role per role
+                      (SELECT count(*) FROM userbulk.user_roles ur
+                        WHERE ur.account_id = v_account AND ur.role_id = r.id) AS "noofUsers",
+                      NULL AS "users",
+                      coalesce((
+                          SELECT array_to_json(array_agg(to_json(pm) ORDER BY p.code))
+                            FROM userbulk.role_privileges rp
+                            JOIN userbulk.privileges p ON p.id = rp.privilege_id
+                            JOIN userbulk.access_types at ON at.id = rp.access_type_id
+                            JOIN userbulk.access_levels al ON al.id = rp.access_level_id
+                            JOIN userbulk.access_modes am ON am.id = rp.access_mode_id
+                           CROSS JOIN LATERAL (
+                                 SELECT p.name AS "privilegeName",
+                                        p.id AS "privilegeId",
+                                        p.code AS "privilegeCode",
+                                        (SELECT to_json(x) FROM (SELECT at.name AS "accessTypeName",
+                                                                        at.id AS "accessTypeId") x) AS "accessType",
+                                        (SELECT to_json(x) FROM (SELECT al.name AS "accessLevelName",
+                                                                        al.id AS "accessLevelId") x) AS "accessLevel",
+                                        (SELECT to_json(x) FROM (SELECT am.name AS "accessModeName",
+                                                                        am.id AS "accessModeId") x) AS "accessMode",
+                                        NULL AS "responseDescription") pm
+                           WHERE rp.role_id = r.id), '[]'::json) AS "privileges",
+                      r.is_licensed AS "isLicensed",
+                      r.is_default AS "isDefault",
+                      NULL AS "responseDescription") m
          WHERE r.account_id = v_account AND r.id = ANY (v_used)
-         ORDER BY r.name, r.id;
-    -- Then each target, as the fields of the seed's user model.
+         ORDER BY r.name, r.id
+    LOOP
+        RETURN NEXT v_row;
+    END LOOP;
+    -- Then each target, as the fields of the seed's user model. (Many rows:
+    -- one query, its columns in the order of the type; the five before
+    -- user_id are a refusal's and a role's, null here.)
     RETURN QUERY
-        SELECT NULL::jsonb, NULL::uuid, NULL::json, u.id,
+        SELECT 'user', NULL::text, NULL::text, NULL::text, NULL::uuid, NULL::text,
+               u.id,
                CASE WHEN s_roles THEN v_roles
                     ELSE (SELECT coalesce(array_agg(ur.role_id), '{}')
                             FROM userbulk.user_roles ur WHERE ur.user_id = u.id) END,

@@ -52,11 +52,17 @@ BEGIN
 END
 $fn$;
 
+-- The answer of PUT /users: one row per error of a record, and one row,
+-- its error columns null, for a record without any (applied, or already as
+-- sent); every row of a record carries its user_id and version. The module
+-- reads the columns by name (src/store.c).
 SELECT userbulk.ensure_row_type('put_result', $cols$
     idx      integer,
     user_id  uuid,
     version  bigint,
-    errors   jsonb          -- [] when applied (or already as sent)
+    field    text,
+    code     text,
+    message  text
 $cols$) \g /dev/null
 
 CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message text)
@@ -116,6 +122,16 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
              THEN '"roles":' || to_json(CASE WHEN p_after THEN n_roles ELSE o_roles END)::text END) || '}')::jsonb
 $$;
 
+-- A PUT /users record's errors as the rows of its answer (put_result), in
+-- their order: none for [] (most records), which is not even read (null
+-- into a strict function: half the cost of the whole answer's rows).
+CREATE OR REPLACE FUNCTION userbulk.put_errors(p_errors jsonb)
+RETURNS TABLE (ord bigint, field text, code text, message text)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT e.ord, e.v ->> 'field', e.v ->> 'code', e.v ->> 'message'
+      FROM jsonb_array_elements(nullif(p_errors, '[]')) WITH ORDINALITY AS e(v, ord)
+$$;
+
 -- The roles PUT /users records name, resolved in the account: for each
 -- distinct list (the records' roles as JSON text), one row per entry, with
 -- its position and the role's id (NULL when none matches; with both roleId
@@ -143,20 +159,25 @@ $$;
 -- POST /api/v1/account/users/update
 
 -- The answer is rows, not one JSON document: the module writes the seed's
--- JSON from them (src/account_update.c). A role is shared by many targets,
--- so its userRoleModels entry (privileges, noofUsers) is built once here,
--- not once per user.
---   refused:  one row, error = {"errorType","code","message"};
---   applied:  first one row per role any target holds (role_id and
---             role_model, the entry in the seed's field order), in
---             userRoleModels order (name, then id); then one row per target
---             in the order of userIds: user_id, role_ids (in no particular
---             order) and its fields, joined with its status, time zone and
---             team.
+-- JSON from them (src/account_update.c), reading the columns by name. A
+-- role is shared by many targets, so its userRoleModels entry (privileges,
+-- noofUsers) is built once here, not once per user. Each row says its
+-- kind, and fills only that kind's columns:
+--   'refusal': the only row; error_type (the envelope's errorType), code
+--             and message;
+--   'role':    one per role any target holds, first, in userRoleModels
+--             order (name, then id): role_id and role_model, the entry as
+--             compact JSON in the seed's field order, copied as it is;
+--   'user':    one per target, after the roles, in the order of userIds:
+--             user_id, role_ids (in no particular order) and its fields,
+--             joined with its status, time zone and team.
 SELECT userbulk.ensure_row_type('account_update_row', $cols$
-    error                   jsonb,
+    kind                    text,
+    error_type              text,
+    code                    text,
+    message                 text,
     role_id                 uuid,
-    role_model              json,
+    role_model              text,
     user_id                 uuid,
     role_ids                uuid[],
     display_name            text,
@@ -199,10 +220,17 @@ RETURNS text LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- A refusal row of account_update: its columns set by name, the others
+-- null.
 CREATE OR REPLACE FUNCTION userbulk.refusal(p_type text, p_code text, p_message text)
-RETURNS userbulk.account_update_row LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(jsonb_build_object('errorType', p_type, 'code', p_code, 'message', p_message),
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::userbulk.account_update_row
+RETURNS userbulk.account_update_row LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    r userbulk.account_update_row;
+BEGIN
+    r.kind := 'refusal';
+    r.error_type := p_type;
+    r.code := p_code;
+    r.message := p_message;
+    RETURN r;
+END
 $$;

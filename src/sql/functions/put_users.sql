@@ -76,12 +76,17 @@ BEGIN
             SELECT * INTO v_seen FROM userbulk.idempotency i
              WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
             IF v_seen.body_hash IS DISTINCT FROM p_options ->> 'body_hash' THEN
-                RETURN QUERY SELECT -1, NULL::uuid, NULL::bigint,
-                    userbulk.err('Idempotency-Key', 'idempotency_key_reused',
-                                 'was used for another request (body or options differ)');
+                RETURN QUERY SELECT -1, NULL::uuid, NULL::bigint, 'Idempotency-Key',
+                    'idempotency_key_reused', 'was used for another request (body or options differ)';
             ELSE
-                RETURN QUERY SELECT r.* FROM jsonb_populate_recordset(NULL::userbulk.put_result,
-                                                                      v_seen.results) r;
+                -- kept as JSON, {idx, user_id, version, errors} per record
+                -- (so a key stored by an earlier release replays the same)
+                RETURN QUERY
+                    SELECT (x.r ->> 'idx')::integer, (x.r ->> 'user_id')::uuid,
+                           (x.r ->> 'version')::bigint, e.field, e.code, e.message
+                      FROM jsonb_array_elements(v_seen.results) WITH ORDINALITY AS x(r, o)
+                      LEFT JOIN LATERAL userbulk.put_errors(x.r -> 'errors') e ON true
+                     ORDER BY x.o, e.ord;
             END IF;
             RETURN;
         END IF;
@@ -402,7 +407,9 @@ BEGIN
         SELECT w.idx, w.user_id,
                w.version + CASE WHEN (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
                                 THEN 1 ELSE 0 END,
-               w.errors
-          FROM ub_put_work w ORDER BY w.idx;
+               e.field, e.code, e.message
+          FROM ub_put_work w
+          LEFT JOIN LATERAL userbulk.put_errors(w.errors) e ON true
+         ORDER BY w.idx, e.ord;
 END
 $fn$;

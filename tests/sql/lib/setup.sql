@@ -61,9 +61,15 @@ INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES
 -- lastName, phone, department, location, par, lockedOut (default false),
 -- roles (JSON text, default []), the four read-only flags aa, ac, acp, aom,
 -- and version; idx is the record's position.
+-- The answer as the tests read it: a record's error rows (put_result: one
+-- row per error, or one without for a record that has none) gathered back
+-- into one JSON array per record, in their order.
 CREATE FUNCTION pg_temp.put(p_records jsonb, p_options jsonb DEFAULT '{}', p_account text DEFAULT 'tap')
-RETURNS SETOF userbulk.put_result LANGUAGE sql AS $$
-    SELECT * FROM userbulk.put_users(p_account, 'tap-actor', 'tap-trace', p_options,
+RETURNS TABLE (idx integer, user_id uuid, version bigint, errors jsonb) LANGUAGE sql AS $$
+    SELECT a.idx, a.user_id, a.version,
+           coalesce(jsonb_agg(jsonb_build_object('field', a.field, 'code', a.code, 'message', a.message)
+                              ORDER BY a.n) FILTER (WHERE a.code IS NOT NULL), '[]')
+      FROM userbulk.put_users(p_account, 'tap-actor', 'tap-trace', p_options,
         (SELECT array_agg((o - 1)::integer ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg(e ->> 'userName' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg(e ->> 'email' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
@@ -81,6 +87,9 @@ RETURNS SETOF userbulk.put_result LANGUAGE sql AS $$
         (SELECT array_agg((e ->> 'acp')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg((e ->> 'aom')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg((e ->> 'version')::bigint ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)))
+           WITH ORDINALITY AS a(idx, user_id, version, field, code, message, n)
+     GROUP BY a.idx, a.user_id, a.version
+     ORDER BY a.idx
 $$;
 -- The error codes of each record, "idx:code,code" in idx order ("0:" for none).
 CREATE FUNCTION pg_temp.codes(p_records jsonb, p_options jsonb DEFAULT '{}')

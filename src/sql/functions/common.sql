@@ -133,21 +133,24 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The roles PUT /users records name, resolved in the account: for each
--- distinct list (the records' roles as JSON text), one row per entry, with
--- its position and the role's id (NULL when none matches; with both roleId
--- and roleName, they must name the same role). Every entry of every list
--- in one set, against the account's roles by id and by name through two
--- equality joins, which PostgreSQL runs as hash joins once the function
--- is inlined: a batch of 1000 lists of 100 roles costs one pass over its
--- 100,000 entries, not a lookup (or a scan of the account's roles) each.
+-- list of p_lists (the batch's distinct lists, as JSON text), by its
+-- position from 1, one row per entry, with the entry's position and the
+-- role's id (NULL when none matches; with both roleId and roleName, they
+-- must name the same role). Every entry of every list in one set, against
+-- the account's roles by id and by name through two equality joins, which
+-- PostgreSQL runs as hash joins once the function is inlined (its caller
+-- passes the lists as a variable: a subquery in the arguments stops the
+-- inlining). A batch of 1000 lists of 100 roles costs one pass over its
+-- 100,000 entries, not a lookup each; the rows carry the list's number,
+-- not its text, so that grouping them sorts integers.
 CREATE OR REPLACE FUNCTION userbulk.put_roles(p_account uuid, p_lists text[])
-RETURNS TABLE (roles text, pos integer, role_id uuid) LANGUAGE sql STABLE AS $$
-    SELECT l.roles, (r.ord - 1)::integer,
+RETURNS TABLE (list integer, pos integer, role_id uuid) LANGUAGE sql STABLE AS $$
+    SELECT l.list::integer, (r.ord - 1)::integer,
            CASE WHEN r.e ->> 'roleId' IS NOT NULL
                 THEN CASE WHEN r.e ->> 'roleName' IS NULL OR by_id.name = r.e ->> 'roleName'
                           THEN by_id.id END
                 ELSE by_name.id END
-      FROM unnest(p_lists) AS l(roles)
+      FROM unnest(p_lists) WITH ORDINALITY AS l(roles, list)
      CROSS JOIN LATERAL jsonb_array_elements(l.roles::jsonb) WITH ORDINALITY AS r(e, ord)
       LEFT JOIN userbulk.roles by_id
              ON by_id.account_id = p_account AND by_id.id = (r.e ->> 'roleId')::uuid

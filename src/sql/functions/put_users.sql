@@ -34,6 +34,8 @@ CREATE OR REPLACE FUNCTION userbulk.put_users(
 RETURNS SETOF userbulk.put_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
+SET work_mem = '32MB'   -- a batch's role entries and its answer's rows are
+                        -- sorted in memory, not through files
 AS $fn$
 DECLARE
     v_account  uuid;
@@ -49,6 +51,7 @@ DECLARE
     v_done     integer;
     v_locked   integer;
     v_request  bigint;     -- the request's row in userbulk.audit_request
+    v_lists    text[];     -- the batch's distinct role lists
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -150,19 +153,27 @@ BEGIN
             -- roles (each distinct list of roles resolved once), and work
             -- out which fields the record changes: only those go to the
             -- audit trail, and a record changing nothing writes nothing.
-            -- The error list is built only for a record that has one.
+            -- The error list is built only for a record that has one. The
+            -- distinct role lists go to put_roles as a variable: with a
+            -- subquery in its arguments PostgreSQL would not inline it, and
+            -- it would look each entry up on its own.
+            v_lists := ARRAY(SELECT DISTINCT x.roles FROM unnest(p_roles) AS x(roles));
             INSERT INTO ub_put_work
             WITH spec AS MATERIALIZED (
-                SELECT q.roles,
-                       array_agg(DISTINCT q.role_id ORDER BY q.role_id)
-                           FILTER (WHERE q.role_id IS NOT NULL) AS ids,
-                       jsonb_agg(jsonb_build_object(
-                           'field', format('roles[%s]', q.pos), 'code', 'unknown_role',
-                           'message', 'names no role of the account') ORDER BY q.pos)
-                           FILTER (WHERE q.role_id IS NULL) AS errs
-                  FROM userbulk.put_roles(v_account, ARRAY(SELECT DISTINCT x.roles
-                                                             FROM unnest(p_roles) AS x(roles))) q
-                 GROUP BY q.roles)
+                SELECT l.roles, g.ids, g.errs
+                  FROM (SELECT q.list,
+                               array_agg(DISTINCT q.role_id ORDER BY q.role_id)
+                                   FILTER (WHERE q.role_id IS NOT NULL) AS ids,
+                               -- written as JSON text and read once: a list
+                               -- naming 100 unknown roles would otherwise
+                               -- build 100 objects and merge them one by one
+                               ('[' || string_agg('{"field":"roles[' || q.pos
+                                      || ']","code":"unknown_role","message":"names no role of the account"}',
+                                      ',' ORDER BY q.pos) FILTER (WHERE q.role_id IS NULL)
+                                || ']')::jsonb AS errs
+                          FROM userbulk.put_roles(v_account, v_lists) q
+                         GROUP BY q.list) g
+                  JOIN unnest(v_lists) WITH ORDINALITY AS l(roles, list) ON l.list = g.list)
             SELECT b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
                    b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
                    u.id, u.ctid, coalesce(spec.ids, '{}'),

@@ -19,6 +19,7 @@
 #include <locale.h>
 #include <apr_strings.h>
 #include "jdoc.h"
+#include "validate.h"
 #include "errors.h"
 
 typedef struct {
@@ -255,44 +256,6 @@ static char *put_utf8(char *o, unsigned cp)
     return o;
 }
 
-/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_sequence(const unsigned char *s, const unsigned char *end)
-{
-    unsigned char c = s[0];
-    int n, i;
-    unsigned cp;
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    }
-    else {
-        return 0;
-    }
-    if (end - s < n) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-        || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-        return 0;
-    }
-    return n;
-}
 
 /* The string at p (on its opening quote), decoded into the string buffer. */
 static int read_string(parser *ps, const char **out, apr_size_t *out_len)
@@ -323,7 +286,7 @@ static int read_string(parser *ps, const char **out, apr_size_t *out_len)
                                          : "control character in a string");
         }
         if ((unsigned char)*p >= 0x80) {
-            int n = utf8_sequence((const unsigned char *)p, (const unsigned char *)ps->end);
+            int n = ub_utf8_sequence((const unsigned char *)p, (const unsigned char *)ps->end);
 
             if (n == 0) {
                 ps->p = p;

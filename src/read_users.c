@@ -2,6 +2,7 @@
  * read_users.c: the read-back of PUT /users. The users are rendered by SQL
  * (userbulk.get_users) in PUT's representation and passed on as they are.
  */
+#include <string.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include "read_users.h"
@@ -51,9 +52,17 @@ apr_status_t ub_read_users(const ub_request *req, const ub_db_source *dbs,
                            "a userName has 1 to 100 characters", "Nothing was read.");
             return refuse(req, out, outcome, &problem);
         }
+        if (!ub_utf8_valid(name, strlen(name))) {
+            ub_problem_set(&problem, 400, "invalid_query",
+                           "a userName must be UTF-8, percent-encoded",
+                           "Nothing was read.");
+            return refuse(req, out, outcome, &problem);
+        }
         if (apr_hash_get(seen, name, APR_HASH_KEY_STRING) == NULL) {
             apr_hash_set(seen, name, APR_HASH_KEY_STRING, name);
-            json_array_append_new(list, json_string(name));
+            if (json_array_append_new(list, json_string(name)) != 0) {
+                return APR_ENOMEM;
+            }
         }
     }
     outcome->processed = (int)json_array_size(list);

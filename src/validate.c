@@ -17,6 +17,64 @@ apr_size_t ub_utf8_chars(const char *s)
     return n;
 }
 
+/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+int ub_utf8_sequence(const unsigned char *s, const unsigned char *end)
+{
+    unsigned char c = s[0];
+    int n, i;
+    unsigned cp;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    }
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    }
+    else {
+        return 0;
+    }
+    if (end - s < n) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
+        || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        return 0;
+    }
+    return n;
+}
+
+int ub_utf8_valid(const char *s, apr_size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+        }
+        else {
+            int n = ub_utf8_sequence(p, end);
+            if (n == 0) {
+                return 0;
+            }
+            p += n;
+        }
+    }
+    return 1;
+}
+
 /* RFC 5322 "atext", plus any UTF-8 byte (RFC 6531 addresses). */
 static int is_atext(unsigned char c)
 {

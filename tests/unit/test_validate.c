@@ -24,6 +24,19 @@ END_TEST
 
 /* ---- email: accepted ------------------------------------------------- */
 
+START_TEST(utf8_valid_accepts_utf8_and_refuses_the_rest)
+{
+    ck_assert(ub_utf8_valid("alice", 5));
+    ck_assert(ub_utf8_valid("\xc3\xa9va \xe2\x82\xac \xf0\x9f\x98\x80", 13));
+    ck_assert(ub_utf8_valid("", 0));
+    ck_assert(!ub_utf8_valid("\xff", 1));                     /* not a lead byte */
+    ck_assert(!ub_utf8_valid("a\xc3", 2));                    /* cut short */
+    ck_assert(!ub_utf8_valid("\xc0\xaf", 2));                 /* overlong '/' */
+    ck_assert(!ub_utf8_valid("\xed\xa0\x80", 3));             /* a surrogate */
+    ck_assert(!ub_utf8_valid("\xf4\x90\x80\x80", 4));         /* above U+10FFFF */
+}
+END_TEST
+
 START_TEST(email_accepts_plain_address)
 {
     ut_assert_valid(ub_check_email, "alice@example.com");
@@ -535,6 +548,7 @@ Suite *validate_suite(void)
     tc = ut_tcase("utf8");
     tcase_add_test(tc, utf8_chars_counts_ascii_bytes);
     tcase_add_test(tc, utf8_chars_counts_code_points_not_bytes);
+    tcase_add_test(tc, utf8_valid_accepts_utf8_and_refuses_the_rest);
     suite_add_tcase(s, tc);
 
     tc = ut_tcase("email");

@@ -1,7 +1,7 @@
 -- The helpers of src/sql/functions/common.sql, and userbulk.fold_email
 -- (migration 005) under the test cluster's locale C.
 \ir lib/setup.sql
-SELECT plan(23);
+SELECT plan(26);
 
 SELECT is(userbulk.err('email', 'email_taken', 'is taken'),
           '[{"code": "email_taken", "field": "email", "message": "is taken"}]'::jsonb,
@@ -51,6 +51,13 @@ SELECT ok(userbulk.retried('23505', 1) AND userbulk.retried('40P01', 4) AND user
 SELECT ok(NOT userbulk.retried('23505', 5), '... not the fifth');
 SELECT ok(NOT userbulk.retried('23503', 1) AND NOT userbulk.retried('UBLCK', 1) AND NOT userbulk.retried('P0001', 1),
           '... nothing else');
+
+SELECT results_eq($$SELECT ord, field, code, message FROM userbulk.put_errors(
+                       '[{"field":"email","code":"email_taken","message":"is taken"},{"field":"roles[2]","code":"unknown_role","message":"m"}]')$$,
+                  $$VALUES (1::bigint, 'email', 'email_taken', 'is taken'), (2, 'roles[2]', 'unknown_role', 'm')$$,
+                  'put_errors: a record''s errors as rows, in their order');
+SELECT is((SELECT count(*) FROM userbulk.put_errors('[]')), 0::bigint, 'put_errors: none for a record without errors');
+SELECT is((SELECT count(*) FROM userbulk.put_errors(NULL)), 0::bigint, '... nor for NULL');
 
 SELECT is(current_setting('lc_ctype'), 'C', 'the test cluster''s locale is C');
 SELECT is(userbulk.fold_email('ÉVA.Öz@Example.COM'), 'éva.öz@example.com', 'fold_email lowers non-ASCII letters under locale C');

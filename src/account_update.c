@@ -348,6 +348,10 @@ static apr_status_t take_row(void *baton, const ub_store_rows *rows)
             ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0213 unreadable refusal from the store");
             return APR_EGENERAL;
         }
+        /* answered after the rows are read, when the driver has freed them */
+        a->error_type = apr_pstrdup(a->req->pool, a->error_type);
+        a->code = apr_pstrdup(a->req->pool, a->code);
+        a->message = apr_pstrdup(a->req->pool, a->message);
         return APR_SUCCESS;
     }
     if (a->error_type != NULL) {

@@ -384,8 +384,10 @@ static apr_status_t each_row(const ub_request *req, ub_db *db, const char *label
     if (rc != 0) {
         return finish(req, db, &tx, statement_failed(req, label, &tx));
     }
-    /* The values are the driver's, alive as long as the request's pool: the
-     * reader takes them without copies. */
+    /* The values are the driver's, alive until the last row has been read
+     * (the pgsql driver frees the result then): the reader uses them
+     * without copies while the rows come, and copies what it keeps for
+     * after. */
     while ((rc = apr_dbd_get_row(db->driver, req->pool, rows.res, &rows.row, -1)) == 0) {
         rv = fn(baton, &rows);
         if (rv != APR_SUCCESS) {

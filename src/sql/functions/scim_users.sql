@@ -100,7 +100,8 @@ BEGIN
                || upper(v_op) || ' '
                || userbulk.scim_where(p_node -> 'r', p_path || v_sep || 'r') || ')';
     ELSIF v_op = 'not' THEN
-        RETURN '(NOT ' || userbulk.scim_where(p_node -> 'e', p_path || v_sep || 'e') || ')';
+        RETURN '(NOT coalesce(' || userbulk.scim_where(p_node -> 'e', p_path || v_sep || 'e')
+               || ', false))';
     END IF;
     v_col := CASE v_attr
         WHEN 'id' THEN 'u.id::text'
@@ -135,17 +136,20 @@ BEGIN
         v_col := 'lower(' || v_col || ')';
         v_val := 'lower(' || v_val || ')';
     END IF;
-    -- ne holds where the attribute has no value (it is not the value).
+    -- Bare comparisons, so that an index on the column (009) answers them;
+    -- a comparison with an absent value is null, which WHERE takes as
+    -- false and NOT is made to see as false too. ne holds where the
+    -- attribute has no value (it is not the value).
     RETURN CASE v_op
-        WHEN 'eq' THEN 'coalesce(' || v_col || ' = ' || v_val || ', false)'
-        WHEN 'ne' THEN 'coalesce(' || v_col || ' <> ' || v_val || ', true)'
-        WHEN 'co' THEN 'coalesce(strpos(' || v_col || ', ' || v_val || ') > 0, false)'
-        WHEN 'sw' THEN 'coalesce(starts_with(' || v_col || ', ' || v_val || '), false)'
-        WHEN 'ew' THEN 'coalesce(right(' || v_col || ', length(' || v_val || ')) = ' || v_val || ', false)'
-        WHEN 'gt' THEN 'coalesce(' || v_col || ' > ' || v_val || ', false)'
-        WHEN 'ge' THEN 'coalesce(' || v_col || ' >= ' || v_val || ', false)'
-        WHEN 'lt' THEN 'coalesce(' || v_col || ' < ' || v_val || ', false)'
-        WHEN 'le' THEN 'coalesce(' || v_col || ' <= ' || v_val || ', false)'
+        WHEN 'eq' THEN '(' || v_col || ' = ' || v_val || ')'
+        WHEN 'ne' THEN '(' || v_col || ' IS DISTINCT FROM ' || v_val || ')'
+        WHEN 'co' THEN '(strpos(' || v_col || ', ' || v_val || ') > 0)'
+        WHEN 'sw' THEN 'starts_with(' || v_col || ', ' || v_val || ')'
+        WHEN 'ew' THEN '(right(' || v_col || ', length(' || v_val || ')) = ' || v_val || ')'
+        WHEN 'gt' THEN '(' || v_col || ' > ' || v_val || ')'
+        WHEN 'ge' THEN '(' || v_col || ' >= ' || v_val || ')'
+        WHEN 'lt' THEN '(' || v_col || ' < ' || v_val || ')'
+        WHEN 'le' THEN '(' || v_col || ' <= ' || v_val || ')'
         ELSE userbulk.scim_where_refused(v_op)
     END;
 END
@@ -160,9 +164,10 @@ $$;
 
 -- GET /scim/v2/Users: the ListResponse (RFC 7644 section 3.4.2) of the
 -- account's users that p_filter (a description, or NULL for all) matches,
--- in id order, from p_start (1-based) for at most p_count; the page and
--- totalResults from one scan of the matches. p_attrs, p_excl: JSON arrays
--- of attribute paths, or NULL.
+-- in id order, from p_start (1-based) for at most p_count. The page is
+-- one index scan of users (account_id, id), stopped after it; totalResults
+-- counts the matches (by userName: index 009). p_attrs, p_excl: JSON
+-- arrays of attribute paths, or NULL.
 CREATE OR REPLACE FUNCTION userbulk.scim_users(p_account text, p_filter jsonb, p_start integer,
                                                p_count integer, p_attrs jsonb, p_excl jsonb,
                                                p_base text)
@@ -179,13 +184,13 @@ DECLARE
     v_page jsonb;
 BEGIN
     EXECUTE format($q$
-        WITH m AS MATERIALIZED (SELECT u FROM userbulk.users u
-                                 WHERE u.account_id = $1 AND %s)
-        SELECT (SELECT count(*) FROM m),
+        SELECT (SELECT count(*) FROM userbulk.users u WHERE u.account_id = $1 AND %1$s),
                (SELECT coalesce(jsonb_agg(userbulk.scim_project(
                                     userbulk.scim_resource(p.u, $2), $4, $5)
                                   ORDER BY (p.u).id), '[]'::jsonb)
-                  FROM (SELECT m.u FROM m ORDER BY (m.u).id OFFSET $6 LIMIT $7) p)
+                  FROM (SELECT u FROM userbulk.users u
+                         WHERE u.account_id = $1 AND %1$s
+                         ORDER BY u.id OFFSET $6 LIMIT $7) p)
         $q$, v_where)
        INTO v_total, v_page
       USING v_account, p_base, p_filter, v_attrs, v_excl, greatest(p_start, 1) - 1,

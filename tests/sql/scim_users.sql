@@ -2,7 +2,7 @@
 -- called directly with filter descriptions as src/scim_filter.c writes
 -- them.
 \ir lib/setup.sql
-SELECT plan(19);
+SELECT plan(20);
 
 CREATE FUNCTION pg_temp.names(p_filter jsonb, p_start integer DEFAULT 1, p_count integer DEFAULT 200)
 RETURNS text LANGUAGE sql AS $$
@@ -26,6 +26,8 @@ SELECT is(pg_temp.names('{"op":"or","l":{"op":"sw","a":"emails.value","ci":true,
           'or, and, sw, ew, active');
 SELECT is(pg_temp.names('{"op":"not","e":{"op":"co","a":"username","ci":true,"v":"1"}}'),
           'u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'not (co)');
+SELECT is(pg_temp.names('{"op":"not","e":{"op":"eq","a":"name.middlename","ci":true,"v":"x"}}'),
+          'u1.tap,u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'not: a comparison with an absent value is false, so not holds');
 SELECT is(pg_temp.names('{"op":"ne","a":"name.middlename","ci":true,"v":"x"}'),
           'u1.tap,u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'ne holds where the attribute has no value');
 SELECT is(pg_temp.names('{"op":"eq","a":"username","ci":true,"v":"u1.tap'' OR true --"}'), NULL,

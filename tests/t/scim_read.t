@@ -170,6 +170,7 @@ my %filters = (
     '(userName eq "alice.acme" or userName eq "bob.acme") and name.givenName eq "Bob"' => 'bob.acme',
     'userName eq "alice.acme" or userName eq "bob.acme" and name.givenName eq "Alice"' => 'alice.acme',
     'name.middleName pr'                                => '',
+    'not (name.middleName eq "x")'                      => 'alice.acme,bob.acme,carol.acme,dave.acme,erin.acme',
     'name.middleName eq null'                           => 'alice.acme,bob.acme,carol.acme,dave.acme,erin.acme',
     'displayName eq "carol carter"'                     => 'carol.acme',
     'userName gt "c" and userName lt "e"'               => 'carol.acme,dave.acme',

@@ -18,8 +18,6 @@
 #include "textbuf.h"
 #include "validate.h"
 
-#define USER_URN "urn:ietf:params:scim:schemas:core:2.0:User:"
-
 /* What the filter may name; case-exactness as RFC 7643 section 8.7.1
  * declares it ("id" section 3.1). emails without a sub-attribute means
  * emails.value (RFC 7644 section 3.4.2.2). */
@@ -38,9 +36,9 @@ static const ub_scim_attr attrs[] = {
 
 const ub_scim_attr *ub_scim_attr_find(const char *path, apr_size_t len)
 {
-    apr_size_t i, urn = sizeof(USER_URN) - 1;
+    apr_size_t i, urn = sizeof(UB_SCIM_USER_URN) - 1;
 
-    if (len > urn && strncasecmp(path, USER_URN, urn) == 0) {
+    if (len > urn && strncasecmp(path, UB_SCIM_USER_URN, urn) == 0) {
         path += urn;
         len -= urn;
     }

@@ -26,6 +26,9 @@
 
 #include "userbulk.h"
 
+/* The core User schema's URN, which may prefix an attribute's path. */
+#define UB_SCIM_USER_URN "urn:ietf:params:scim:schemas:core:2.0:User:"
+
 /* A filter longer than this is refused (bytes, as decoded). */
 #define UB_SCIM_FILTER_MAX_LEN   4096
 /* Nesting of parentheses and "not", and comparisons in one filter. */

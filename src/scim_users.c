@@ -16,8 +16,6 @@
 #include "textbuf.h"
 #include "validate.h"
 
-#define USER_URN "urn:ietf:params:scim:schemas:core:2.0:User:"
-
 static apr_status_t refuse(apr_bucket_brigade *out, ub_outcome *outcome,
                            const ub_problem *p)
 {
@@ -81,6 +79,7 @@ int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
     int failed = 0, n = 0;
     const char *s = last_value(pool, args, name, problem, &failed);
     char *list, *item, *last = NULL;
+    apr_size_t urn = strlen(UB_SCIM_USER_URN);
     ub_textbuf tb;
 
     *json = NULL;
@@ -103,9 +102,9 @@ int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
         while (len > 0 && item[len - 1] == ' ') {
             item[--len] = '\0';
         }
-        if (len > strlen(USER_URN) && strncasecmp(item, USER_URN, strlen(USER_URN)) == 0) {
-            item += strlen(USER_URN);
-            len -= strlen(USER_URN);
+        if (len > urn && strncasecmp(item, UB_SCIM_USER_URN, urn) == 0) {
+            item += urn;
+            len -= urn;
         }
         for (i = 0; i < len; i++) {
             if (!apr_isalnum(item[i]) && item[i] != '.' && item[i] != '_' && item[i] != '-') {

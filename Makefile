@@ -91,7 +91,7 @@ $(B)/core:
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_TARGETS := fuzz_put_batch fuzz_account_request fuzz_headers fuzz_jdoc
+FUZZ_TARGETS := fuzz_put_batch fuzz_account_request fuzz_headers fuzz_jdoc fuzz_scim_filter
 FUZZ_SECONDS ?= 60
 
 $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(CORE_SRC) src/*.h

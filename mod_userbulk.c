@@ -201,6 +201,9 @@ static int userbulk_handler(request_rec *r)
     if (strcmp(r->handler, UB_HANDLER_ACCOUNT_UPDATE) == 0) {
         return serve(r, UB_HANDLER_ACCOUNT);
     }
+    if (strcmp(r->handler, UB_HANDLER_SCIM_NAME) == 0) {
+        return serve(r, UB_HANDLER_SCIM);
+    }
     if (strcmp(r->handler, UB_HANDLER_ERROR) == 0) {
         return serve(r, UB_HANDLER_ERRORS);
     }

@@ -69,5 +69,6 @@ int ub_status_hook(request_rec *r, int flags);
 #define UB_HANDLER_PUT_USERS      "userbulk-put-users"
 #define UB_HANDLER_ACCOUNT_UPDATE "userbulk-account-update"
 #define UB_HANDLER_ERROR          "userbulk-error"
+#define UB_HANDLER_SCIM_NAME      "userbulk-scim"
 
 #endif

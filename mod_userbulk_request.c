@@ -6,6 +6,7 @@
 #include <string.h>
 #include <httpd.h>
 #include <http_config.h>
+#include <http_core.h>
 
 #include "mod_userbulk.h"
 
@@ -54,8 +55,12 @@ void ub_describe_request(request_rec *r, const ub_request *req, ub_handler handl
         const char *tail = strrchr(r->uri, '/');
         in->error_status = r->prev ? r->prev->status : 0;
         in->error_for_account_api = tail && strcmp(tail, "/account-update") == 0;
+        in->error_for_scim = tail && strcmp(tail, "/scim") == 0;
         in->uri = r->prev ? r->prev->uri : r->uri;
         return;
+    }
+    if (handler == UB_HANDLER_SCIM) {
+        in->origin = ap_construct_url(r->pool, "", r);
     }
     if (conf->not_before != NULL) {
         in->not_before = eval(r, req, conf->not_before, "UserBulkNotBefore");

@@ -13,6 +13,7 @@ void ub_problem_set(ub_problem *p, int status, const char *code,
     p->message = message;
     p->description = description;
     p->error_type = NULL;
+    p->scim_type = NULL;
 }
 
 void ub_problem_method(apr_pool_t *pool, ub_problem *p, const char *allowed)
@@ -78,6 +79,9 @@ apr_status_t ub_render_problem(ub_endpoint ep, apr_bucket_brigade *bb,
 {
     if (ep == UB_EP_ACCOUNT_UPDATE) {
         return ub_render_envelope_problem(bb, p, trace_id);
+    }
+    if (ep == UB_EP_SCIM) {
+        return ub_render_scim_problem(bb, p);
     }
     return ub_render_put_problem(bb, p);
 }

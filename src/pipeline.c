@@ -13,6 +13,8 @@
 #include "put_users.h"
 #include "account_update.h"
 #include "read_users.h"
+#include "scim_users.h"
+#include "scim_config.h"
 
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
@@ -36,12 +38,17 @@ typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
                                  const ub_db_source *dbs,
                                  apr_bucket_brigade *body, ub_http_out *out);
 
-static ub_route_fn serve_put_users, serve_get_users, serve_account_update;
+static ub_route_fn serve_put_users, serve_get_users, serve_account_update,
+                   serve_scim_users, serve_scim_user, serve_scim_config,
+                   serve_scim_schemas, serve_scim_resource_types;
 
-/* Which handler and method reach which endpoint. A handler's methods are
- * listed in the order the Allow header names them. */
+/* Which handler, path and method reach which endpoint. A handler's methods
+ * are listed in the order the Allow header names them. path: NULL for a
+ * handler that serves its location alone; else the path after the
+ * location, "/Users/{}" for one more segment. */
 typedef struct {
     ub_handler handler;
+    const char *path;
     const char *method;
     int needs_read_back;        /* only where UserBulkReadBack is on */
     ub_endpoint form;           /* how its errors are spelled */
@@ -51,27 +58,105 @@ typedef struct {
 } ub_route;
 
 static const ub_route routes[] = {
-    { UB_HANDLER_USERS, "GET", 1, UB_EP_PUT_USERS, UB_CTR_GET_USERS, "get_users",
+    { UB_HANDLER_USERS, NULL, "GET", 1, UB_EP_PUT_USERS, UB_CTR_GET_USERS, "get_users",
       serve_get_users },
-    { UB_HANDLER_USERS, "PUT", 0, UB_EP_PUT_USERS, UB_CTR_PUT_USERS, "put_users",
+    { UB_HANDLER_USERS, NULL, "PUT", 0, UB_EP_PUT_USERS, UB_CTR_PUT_USERS, "put_users",
       serve_put_users },
-    { UB_HANDLER_ACCOUNT, "POST", 0, UB_EP_ACCOUNT_UPDATE, UB_CTR_ACCOUNT_UPDATE,
+    { UB_HANDLER_ACCOUNT, NULL, "POST", 0, UB_EP_ACCOUNT_UPDATE, UB_CTR_ACCOUNT_UPDATE,
       "account_update", serve_account_update },
+    { UB_HANDLER_SCIM, "/Users", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_users",
+      serve_scim_users },
+    { UB_HANDLER_SCIM, "/Users/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_user",
+      serve_scim_user },
+    { UB_HANDLER_SCIM, "/ServiceProviderConfig", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM,
+      "scim_config", serve_scim_config },
+    { UB_HANDLER_SCIM, "/Schemas", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_schemas",
+      serve_scim_schemas },
+    { UB_HANDLER_SCIM, "/Schemas/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_schemas",
+      serve_scim_schemas },
+    { UB_HANDLER_SCIM, "/ResourceTypes", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM,
+      "scim_resource_types", serve_scim_resource_types },
+    { UB_HANDLER_SCIM, "/ResourceTypes/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM,
+      "scim_resource_types", serve_scim_resource_types },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static int route_open(const ub_route *rt, const ub_http_in *in)
+/* SCIM's endpoints (RFC 7644 section 3.2) and the ones with a resource id
+ * after them. */
+static const char *const scim_endpoints[] = {
+    "/Users", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes"
+};
+static const char *const scim_collections[] = { "/Users", "/Schemas", "/ResourceTypes" };
+
+static int ends_with_segment(const char *uri, apr_size_t end, const char *seg)
 {
-    return rt->handler == in->handler && (!rt->needs_read_back || in->read_back);
+    apr_size_t n = strlen(seg);
+
+    return end >= n && strncmp(uri + end - n, seg, n) == 0;
 }
 
-static const ub_route *find_route(const ub_http_in *in)
+/* The SCIM location's base path and the path after it, from the URI: its
+ * last segment when that names an endpoint (".../Users"), else its last two
+ * when the first of them names a collection (".../Users/{id}"); the id
+ * reading is tried first, so that /Users/Users is a user. 0 when the URI
+ * names no endpoint. */
+int ub_scim_split_uri(apr_pool_t *pool, const char *uri, const char **base,
+                      const char **path)
+{
+    apr_size_t len = strlen(uri), i;
+    const char *last = strrchr(uri, '/');
+
+    if (last != NULL && last[1] != '\0') {
+        apr_size_t id_at = (apr_size_t)(last - uri);
+
+        for (i = 0; i < sizeof(scim_collections) / sizeof(scim_collections[0]); i++) {
+            if (ends_with_segment(uri, id_at, scim_collections[i])) {
+                apr_size_t at = id_at - strlen(scim_collections[i]);
+                *base = apr_pstrndup(pool, uri, at);
+                *path = uri + at;
+                return 1;
+            }
+        }
+    }
+    for (i = 0; i < sizeof(scim_endpoints) / sizeof(scim_endpoints[0]); i++) {
+        if (ends_with_segment(uri, len, scim_endpoints[i])) {
+            apr_size_t at = len - strlen(scim_endpoints[i]);
+            *base = apr_pstrndup(pool, uri, at);
+            *path = uri + at;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether path matches a route's pattern ("{}": one segment, not empty). */
+static int path_matches(const char *pattern, const char *path)
+{
+    const char *id = strstr(pattern, "{}");
+
+    if (path == NULL) {
+        return 0;
+    }
+    if (id == NULL) {
+        return strcmp(pattern, path) == 0;
+    }
+    return strncmp(pattern, path, (apr_size_t)(id - pattern)) == 0
+           && path[id - pattern] != '\0' && strchr(path + (id - pattern), '/') == NULL;
+}
+
+static int route_open(const ub_route *rt, const ub_http_in *in, const char *path)
+{
+    return rt->handler == in->handler && (!rt->needs_read_back || in->read_back)
+           && (rt->path == NULL || path_matches(rt->path, path));
+}
+
+static const ub_route *find_route(const ub_http_in *in, const char *path)
 {
     apr_size_t i;
 
     for (i = 0; i < N_ROUTES; i++) {
-        if (route_open(&routes[i], in) && strcmp(routes[i].method, in->method) == 0) {
+        if (route_open(&routes[i], in, path) && strcmp(routes[i].method, in->method) == 0) {
             return &routes[i];
         }
     }
@@ -79,13 +164,14 @@ static const ub_route *find_route(const ub_http_in *in)
 }
 
 /* "GET, PUT": the methods the request's handler answers. */
-static const char *allowed_methods(apr_pool_t *pool, const ub_http_in *in)
+static const char *allowed_methods(apr_pool_t *pool, const ub_http_in *in,
+                                   const char *path)
 {
     const char *allow = NULL;
     apr_size_t i;
 
     for (i = 0; i < N_ROUTES; i++) {
-        if (route_open(&routes[i], in)) {
+        if (route_open(&routes[i], in, path)) {
             allow = allow ? apr_pstrcat(pool, allow, ", ", routes[i].method, NULL)
                           : routes[i].method;
         }
@@ -101,11 +187,19 @@ static ub_endpoint form_of(const ub_http_in *in)
         || (in->handler == UB_HANDLER_ERRORS && in->error_for_account_api)) {
         return UB_EP_ACCOUNT_UPDATE;
     }
+    if (in->handler == UB_HANDLER_SCIM
+        || (in->handler == UB_HANDLER_ERRORS && in->error_for_scim)) {
+        return UB_EP_SCIM;
+    }
     return UB_EP_PUT_USERS;
 }
 
 static void set_content_type(const ub_http_in *in, ub_endpoint form, ub_http_out *out)
 {
+    if (form == UB_EP_SCIM) {
+        out->content_type = "application/scim+json";
+        return;
+    }
     out->content_type = form == UB_EP_ACCOUNT_UPDATE && ub_accept_prefers_text(in->accept)
                         ? "text/plain; charset=utf-8" : "application/json";
 }
@@ -236,6 +330,79 @@ static apr_status_t serve_get_users(ub_request *req, const ub_http_in *in,
     return finish(req, in, UB_EP_PUT_USERS, rv, out);
 }
 
+/* SCIM: the base URL (meta.location's start) and the path after it. */
+static void scim_paths(ub_request *req, const ub_http_in *in, const char **base,
+                       const char **path)
+{
+    const char *base_path = "";
+
+    *path = "";
+    /* ub_serve routed the request by this split: it holds */
+    (void)ub_scim_split_uri(req->pool, in->uri, &base_path, path);
+    *base = apr_pstrcat(req->pool, in->origin ? in->origin : "", base_path, NULL);
+}
+
+/* The id after "/Users/" and the like. */
+static const char *path_id(const char *path)
+{
+    return strchr(path + 1, '/') + 1;
+}
+
+static apr_status_t serve_scim_users(ub_request *req, const ub_http_in *in,
+                                     const ub_db_source *dbs,
+                                     apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path;
+
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_list_users(req, dbs, in->args, base, body, &out->outcome), out);
+}
+
+static apr_status_t serve_scim_user(ub_request *req, const ub_http_in *in,
+                                    const ub_db_source *dbs,
+                                    apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path;
+
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_get_user(req, dbs, path_id(path), in->args, base, out->headers,
+                                   body, &out->outcome), out);
+}
+
+static apr_status_t serve_scim_doc(ub_request *req, const ub_http_in *in, ub_scim_doc doc,
+                                   apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path;
+
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_discovery(req, doc, strchr(path + 1, '/') ? path_id(path) : NULL,
+                                    base, body, &out->outcome), out);
+}
+
+static apr_status_t serve_scim_config(ub_request *req, const ub_http_in *in,
+                                      const ub_db_source *dbs,
+                                      apr_bucket_brigade *body, ub_http_out *out)
+{
+    return serve_scim_doc(req, in, UB_SCIM_SERVICE_PROVIDER_CONFIG, body, out);
+}
+
+static apr_status_t serve_scim_schemas(ub_request *req, const ub_http_in *in,
+                                       const ub_db_source *dbs,
+                                       apr_bucket_brigade *body, ub_http_out *out)
+{
+    return serve_scim_doc(req, in, UB_SCIM_SCHEMAS, body, out);
+}
+
+static apr_status_t serve_scim_resource_types(ub_request *req, const ub_http_in *in,
+                                              const ub_db_source *dbs,
+                                              apr_bucket_brigade *body, ub_http_out *out)
+{
+    return serve_scim_doc(req, in, UB_SCIM_RESOURCE_TYPES, body, out);
+}
+
 /* ErrorDocument target: the auth module's 401/403 (or httpd's own errors)
  * in the form of the API that was asked. */
 static apr_status_t serve_error_body(ub_request *req, const ub_http_in *in,
@@ -261,7 +428,8 @@ static apr_status_t serve_error_body(ub_request *req, const ub_http_in *in,
     out->endpoint_key = NULL;
     out->outcome.status = status;
     ub_logf(req, UB_LOG_INFO, 0, "UB0101 %s answered %d for %s",
-            form == UB_EP_ACCOUNT_UPDATE ? "the account API" : "the users API",
+            form == UB_EP_ACCOUNT_UPDATE ? "the account API"
+            : form == UB_EP_SCIM ? "the SCIM API" : "the users API",
             status, in->uri);
     return refuse(req, in, form, &problem, 0, body, out);
 }
@@ -273,6 +441,7 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
     ub_endpoint form = form_of(in);
     ub_problem problem = { 0 };
     const ub_route *rt;
+    const char *base = NULL, *path = NULL;
 
     memset(out, 0, sizeof(*out));
     out->headers = apr_table_make(req->pool, 4);
@@ -290,10 +459,19 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
         ub_problem_auth(&problem, 401);
         return refuse(req, in, form, &problem, 0, body, out);
     }
-    /* 2. A method the location does not answer. */
-    rt = find_route(in);
+    /* 2. A path the location does not have (SCIM), a method it does not
+     * answer. */
+    if (in->handler == UB_HANDLER_SCIM
+        && (!ub_scim_split_uri(req->pool, in->uri, &base, &path)
+            || *allowed_methods(req->pool, in, path) == '\0')) {
+        ub_problem_set(&problem, 404, "not_found", "no such resource",
+                       "This server has /Users, /ServiceProviderConfig, /Schemas and "
+                       "/ResourceTypes.");
+        return refuse(req, in, form, &problem, 0, body, out);
+    }
+    rt = find_route(in, path);
     if (rt == NULL) {
-        const char *allow = allowed_methods(req->pool, in);
+        const char *allow = allowed_methods(req->pool, in, path);
         apr_table_setn(out->headers, "Allow", allow);
         ub_problem_method(req->pool, &problem, allow);
         return refuse(req, in, form, &problem, 1, body, out);

@@ -18,6 +18,7 @@
 typedef enum {
     UB_HANDLER_USERS,           /* "userbulk-put-users": PUT /users (+ GET) */
     UB_HANDLER_ACCOUNT,         /* "userbulk-account-update": the POST API */
+    UB_HANDLER_SCIM,            /* "userbulk-scim": SCIM 2.0, read side */
     UB_HANDLER_ERRORS           /* "userbulk-error": ErrorDocument bodies */
 } ub_handler;
 
@@ -31,7 +32,8 @@ typedef int ub_read_body_fn(void *baton, apr_off_t limit, const char **buf,
 typedef struct {
     ub_handler handler;
     const char *method;         /* as sent: "PUT", "GET", ... */
-    const char *uri;            /* for log lines */
+    const char *uri;            /* for log lines; SCIM: its routes */
+    const char *origin;         /* "https://host:port": SCIM's meta.location */
     const char *args;           /* the query string, or NULL */
     const char *content_type;   /* the request headers the core reads */
     const char *accept;
@@ -50,9 +52,10 @@ typedef struct {
     int retry_after;
     /* UB_HANDLER_ERRORS only: the status of the request the error document
      * is for (0: the path was asked directly), and whether the document is
-     * the POST API's (its path ends in /account-update). */
+     * the POST API's (its path ends in /account-update) or SCIM's (/scim). */
     int error_status;
     int error_for_account_api;
+    int error_for_scim;
     ub_read_body_fn *read_body;
     void *body_baton;
 } ub_http_in;
@@ -75,6 +78,12 @@ typedef struct {
  * module passed it on) lies in the future by more than leeway seconds. A
  * value that is not a whole number counts as not valid. */
 int ub_not_yet_valid(const char *nbf, apr_time_t now, int leeway);
+
+/* SCIM: the location's base path ("/scim/v2") and the path after it
+ * ("/Users/{id}") read from uri, by the endpoint names of RFC 7644 section
+ * 3.2 at its end. 1, or 0 when uri ends in none. */
+int ub_scim_split_uri(apr_pool_t *pool, const char *uri, const char **base,
+                      const char **path);
 
 /* Serves one request: req (pool, trace id, logging) is the core's view of
  * it, filled as the checks go (account, actor, options). APR_SUCCESS with

@@ -2,6 +2,7 @@
  * render.c: results and errors as the seeds spell them.
  */
 #include "render.h"
+#include <apr_strings.h>
 #include "json.h"
 
 const char *ub_status_phrase(int status)
@@ -44,6 +45,32 @@ apr_status_t ub_render_put_problem(apr_bucket_brigade *bb, const ub_problem *p)
         ub_jw_raw(&w, "[]");
         ub_jw_key(&w, "failedResults");
         ub_jw_raw(&w, "[]");
+    }
+    ub_jw_object_end(&w);
+    return ub_jw_status(&w);
+}
+
+apr_status_t ub_render_scim_problem(apr_bucket_brigade *bb, const ub_problem *p)
+{
+    char status[16];
+    ub_jw w;
+
+    apr_snprintf(status, sizeof(status), "%d", p->status);
+    ub_jw_init(&w, bb);
+    ub_jw_object_begin(&w);
+    ub_jw_key(&w, "schemas");
+    ub_jw_raw(&w, "[\"urn:ietf:params:scim:api:messages:2.0:Error\"]");
+    ub_jw_kv_string(&w, "status", status);
+    if (p->scim_type != NULL) {
+        ub_jw_kv_string(&w, "scimType", p->scim_type);
+    }
+    ub_jw_key(&w, "detail");
+    if (p->description != NULL) {
+        /* one string: SCIM has no second field for what to do */
+        ub_jw_string(&w, apr_pstrcat(bb->p, p->message, ". ", p->description, NULL));
+    }
+    else {
+        ub_jw_string(&w, p->message);
     }
     ub_jw_object_end(&w);
     return ub_jw_status(&w);

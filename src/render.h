@@ -16,6 +16,10 @@ const char *ub_status_phrase(int status);
  * either form finds what it looks for. */
 apr_status_t ub_render_put_problem(apr_bucket_brigade *bb, const ub_problem *p);
 
+/* The SCIM error (RFC 7644 section 3.12): schemas, status as a string,
+ * scimType when the problem has one, detail (message and description). */
+apr_status_t ub_render_scim_problem(apr_bucket_brigade *bb, const ub_problem *p);
+
 /* The seed's results body; *status becomes 200 when at least one record
  * was applied, 400 when none was. */
 apr_status_t ub_render_put_results(apr_bucket_brigade *bb,

@@ -93,11 +93,18 @@ static apr_status_t fail(const ub_request *req, const char *tag, const char *err
 }
 
 static const char sql_get_users[] = "SELECT userbulk.get_users(%s, %s::jsonb)";
+static const char sql_scim_users[] =
+    "SELECT userbulk.scim_users(%s, %s::jsonb, %s::integer, %s::integer, %s::jsonb, "
+    "%s::jsonb, %s)";
+static const char sql_scim_user[] =
+    "SELECT version, resource FROM userbulk.scim_user(%s, %s, %s::jsonb, %s::jsonb, %s)";
 
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
     { UB_STMT_ACCOUNT_UPDATE, sql_account_update },
     { UB_STMT_GET_USERS, sql_get_users },
+    { UB_STMT_SCIM_USERS, sql_scim_users },
+    { UB_STMT_SCIM_USER, sql_scim_user },
     { NULL, NULL }
 };
 

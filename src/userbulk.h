@@ -51,6 +51,8 @@
 #define UB_STMT_PUT_USERS      "userbulk_put_users"
 #define UB_STMT_ACCOUNT_UPDATE "userbulk_account_update"
 #define UB_STMT_GET_USERS      "userbulk_get_users"
+#define UB_STMT_SCIM_USERS     "userbulk_scim_users"
+#define UB_STMT_SCIM_USER      "userbulk_scim_user"
 
 typedef enum {
     UB_LOG_ERR,
@@ -103,12 +105,14 @@ typedef struct {
     const char *message;        /* one line for a person */
     const char *description;    /* what to do about it */
     const char *error_type;     /* envelope's errorType; NULL: from status */
+    const char *scim_type;      /* SCIM error's scimType; NULL: none */
 } ub_problem;
 
-/* The two APIs: each spells its errors its own way. */
+/* The APIs: each spells its errors its own way. */
 typedef enum {
     UB_EP_PUT_USERS,
-    UB_EP_ACCOUNT_UPDATE
+    UB_EP_ACCOUNT_UPDATE,
+    UB_EP_SCIM                  /* RFC 7644 section 3.12, application/scim+json */
 } ub_endpoint;
 
 /* How the core reaches the database: asked for only when a request gets

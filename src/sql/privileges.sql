@@ -4,7 +4,7 @@
 -- api_role: the role httpd connects as (migrate.sh --api-role).
 --
 -- The owner (the role migrate.sh connects as) owns every object and keeps
--- every right. The API role may only call the three entry functions of the
+-- every right. The API role may only call the entry functions of the
 -- module's statements (src/store.c). They run as the owner (SECURITY
 -- DEFINER) with a search_path of pg_catalog and pg_temp only: a role that
 -- calls them cannot put its own objects in front of theirs (their bodies
@@ -15,7 +15,7 @@
 -- trail or create anything in the schema.
 --
 -- The helpers called inside the statements (userbulk.err, put_roles,
--- put_errors, iso, refusal) stay as they are: a SECURITY DEFINER or SET
+-- put_errors, iso, refusal, scim_resource, scim_project, scim_where) stay as they are: a SECURITY DEFINER or SET
 -- clause would stop PostgreSQL from inlining the SQL ones. They need no
 -- grant: they run as the owner.
 
@@ -33,6 +33,8 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA userbulk FROM PUBLIC, :"api_role";
 ALTER FUNCTION userbulk.put_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.account_update SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION userbulk.scim_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION userbulk.scim_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- USAGE to find the functions by name (it also shows the names of the
 -- tables, not their rows); no CREATE. To the API role and to every role
@@ -42,6 +44,6 @@ ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog,
 -- withdrawn by hand: REVOKE ... FROM it, or DROP OWNED BY it.
 SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
        format('GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, '
-              'userbulk.get_users TO %I', r.role)
+              'userbulk.get_users, userbulk.scim_users, userbulk.scim_user TO %I', r.role)
   FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r
 \gexec

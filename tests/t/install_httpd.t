@@ -61,7 +61,7 @@ my $jwks_url = $h->url('/.well-known/jwks.json');
 my $ci = api_conninfo();    # as the shipped userbulk.conf: the API role
 my $conf = adjust('userbulk.conf', slurp("$D$ETC/conf-available/userbulk.conf"),
     [ qr{^DBDParams .*$}m, "DBDParams \"$ci\"", 1, 'DBDParams to the test database' ],
-    [ qr{OAuth2TokenVerify jwks_uri \S+}, "OAuth2TokenVerify jwks_uri $jwks_url", 2, 'the JWKS URI to the local key set' ]);
+    [ qr{OAuth2TokenVerify jwks_uri \S+}, "OAuth2TokenVerify jwks_uri $jwks_url", 3, 'the JWKS URI to the local key set' ]);
 
 # Written beside the server's own files; the server Includes them as a
 # Debian apache2.conf includes mods-enabled/*.load and conf-enabled/*.conf.
@@ -91,6 +91,14 @@ $res = json_request(POST => $h->url('/api/v1/account/users/update'), $tok,
                     { userId => '20000000-0000-4000-8000-000000000005', employeeCode => 'E-INST' },
                     [ 'Content-Type' => 'application/json-patch+json' ]);
 is $res->code, 200, 'POST /api/v1/account/users/update answers 200 too' or diag $res->as_string;
+
+$res = json_request(GET => $h->url('/scim/v2/Users?count=1'), $tok);
+is $res->code, 200, 'GET /scim/v2/Users answers 200 too' or diag $res->as_string;
+is $res->json && $res->json->{itemsPerPage}, 1, '... a page of one';
+$res = json_request(GET => $h->url('/scim/v2/Users'), undef);
+is $res->code, 401, 'SCIM without a token: 401';
+is $res->json && $res->json->{schemas}[0], 'urn:ietf:params:scim:api:messages:2.0:Error',
+   '... as a SCIM error, through the installed ErrorDocument';
 
 $res = json_request(PUT => $h->url('/users'), undef, []);
 is $res->code, 401, 'no token: 401';

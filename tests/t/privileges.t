@@ -3,7 +3,7 @@
 # As that role, with psql: no table or view of the schema can be read (not
 # password_hash, not the audit trail), the audit trail cannot be truncated,
 # deleted or updated, nothing can be created in the schema, the helpers and
-# prune_audit cannot be called; the three entry functions work. A work
+# prune_audit cannot be called; the entry functions work. A work
 # table planted in the session cannot make put_users run the caller's code
 # with the owner's rights. Both APIs answer through httpd as that role.
 # migrate.sh refuses a missing API role (exit 4) and creates it with
@@ -71,7 +71,7 @@ denied(q{SELECT userbulk.err('a', 'b', 'c')}, 'a helper (userbulk.err)');
 is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
                WHERE p.pronamespace = 'userbulk'::regnamespace
                  AND has_function_privilege('userbulk_api', p.oid, 'EXECUTE')}),
-   'account_update,get_users,put_users', 'the API role may execute exactly the three entry functions';
+   'account_update,get_users,put_users,scim_user,scim_users', 'the API role may execute exactly the entry functions';
 is db_query(q{SELECT count(*) FROM pg_proc p
                WHERE p.pronamespace = 'userbulk'::regnamespace
                  AND has_function_privilege('public', p.oid, 'EXECUTE')}),
@@ -79,7 +79,7 @@ is db_query(q{SELECT count(*) FROM pg_proc p
 is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
                WHERE p.pronamespace = 'userbulk'::regnamespace
                  AND (p.prosecdef OR p.proconfig::text LIKE '%search_path%')}),
-   'account_update,get_users,put_users',
+   'account_update,get_users,put_users,scim_user,scim_users',
    'only the entry functions run as the owner with a search_path of their own (the helpers stay inlinable)';
 
 # --- ... and they work ----------------------------------------------------------------------
@@ -155,7 +155,7 @@ is db_query(q{SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
     is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc p
                    WHERE p.pronamespace = 'userbulk'::regnamespace
                      AND has_function_privilege('userbulk_api', p.oid, 'EXECUTE')}),
-       'account_update,get_users,put_users', '... and userbulk_api keeps its rights';
+       'account_update,get_users,put_users,scim_user,scim_users', '... and userbulk_api keeps its rights';
     is json_request(PUT => PUT_USERS, token(), [ { userName => 'bob.acme', email => 'bob@acme.example',
                                                    name => { firstName => 'Bobbie' } } ])->code,
        200, '... httpd still serves';

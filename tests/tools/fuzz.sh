@@ -24,7 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lib.sh"
 cd "$UB_ROOT"
 
 OUT=$UB_ROOT/.build/fuzz
-ALL_TARGETS=(fuzz_put_batch fuzz_account_request fuzz_headers fuzz_jdoc)
+ALL_TARGETS=(fuzz_put_batch fuzz_account_request fuzz_headers fuzz_jdoc fuzz_scim_filter)
 
 if [[ ${1:-} == --coverage ]]; then
     # A build with clang's source-based coverage runs every corpus input once.

@@ -361,6 +361,118 @@ START_TEST(not_yet_valid_when_nbf_is_not_a_number)
 }
 END_TEST
 
+/* SCIM: a call to uri under /scim/v2. */
+static call *scim_call(const char *method, const char *uri)
+{
+    call *c = new_call(UB_HANDLER_SCIM, method);
+
+    c->in.uri = uri;
+    c->in.origin = "https://h:8443";
+    return c;
+}
+
+static const char *scim_detail_status(json_t *doc)
+{
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(doc, "schemas"), 0)),
+                     "urn:ietf:params:scim:api:messages:2.0:Error");
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(doc, "detail")));
+    return json_string_value(json_object_get(doc, "status"));
+}
+
+START_TEST(scim_routes_by_path_and_method)
+{
+    call *c = scim_call("GET", "/scim/v2/Users");
+    json_t *doc = serve(c);
+
+    /* it reached the store: no database, 503 as a SCIM error */
+    ck_assert_int_eq(c->out.status, 503);
+    ck_assert_int_eq(acquisitions, 1);
+    ck_assert_str_eq(scim_detail_status(doc), "503");
+    ck_assert_str_eq(c->out.content_type, "application/scim+json");
+    ck_assert_str_eq(header(c, "Retry-After"), "7");
+    ck_assert_int_eq(c->out.counter, UB_CTR_SCIM);
+    ck_assert_str_eq(c->out.endpoint_key, "scim_users");
+
+    c = scim_call("GET", "/scim/v2/Users/20000000-0000-4000-8000-000000000001");
+    serve(c);
+    ck_assert_int_eq(c->out.status, 503);
+    ck_assert_str_eq(c->out.endpoint_key, "scim_user");
+
+    /* an id that is no UUID: 404 without asking the database */
+    c = scim_call("GET", "/scim/v2/Users/bob");
+    ck_assert_str_eq(scim_detail_status(serve(c)), "404");
+    ck_assert_int_eq(acquisitions, 0);
+
+    c = scim_call("POST", "/scim/v2/Users");
+    ck_assert_str_eq(scim_detail_status(serve(c)), "405");
+    ck_assert_str_eq(header(c, "Allow"), "GET");
+    ck_assert_str_eq(c->out.content_type, "application/scim+json");
+
+    c = scim_call("GET", "/scim/v2/Groups");
+    ck_assert_str_eq(scim_detail_status(serve(c)), "404");
+    c = scim_call("GET", "/scim/v2/ServiceProviderConfig/x");
+    ck_assert_str_eq(scim_detail_status(serve(c)), "404");
+}
+END_TEST
+
+START_TEST(scim_filter_refused_before_the_database)
+{
+    call *c = scim_call("GET", "/scim/v2/Users");
+    json_t *doc;
+
+    c->in.args = "filter=userName+eq+bob";
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 400);
+    ck_assert_int_eq(acquisitions, 0);
+    ck_assert_str_eq(scim_detail_status(doc), "400");
+    ut_assert_json_str(doc, "scimType", "invalidFilter");
+
+    c = scim_call("GET", "/scim/v2/Users");
+    c->in.args = "count=x";
+    doc = serve(c);
+    ut_assert_json_str(doc, "scimType", "invalidValue");
+}
+END_TEST
+
+START_TEST(scim_discovery_without_the_database)
+{
+    call *c = scim_call("GET", "/scim/v2/ServiceProviderConfig");
+    json_t *doc = serve(c);
+
+    ck_assert_int_eq(c->out.status, 200);
+    ck_assert_int_eq(acquisitions, 0);
+    ck_assert_str_eq(c->out.content_type, "application/scim+json");
+    ck_assert(json_is_false(json_object_get(json_object_get(doc, "patch"), "supported")));
+    ck_assert(json_is_false(json_object_get(json_object_get(doc, "bulk"), "supported")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "filter"),
+                                                        "maxResults")), 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "meta"), "location")),
+                     "https://h:8443/scim/v2/ServiceProviderConfig");
+
+    c = scim_call("GET", "/scim/v2/ResourceTypes/User");
+    doc = serve(c);
+    ut_assert_json_str(doc, "endpoint", "/Users");
+    c = scim_call("GET", "/scim/v2/Schemas");
+    doc = serve(c);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "totalResults")), 1);
+}
+END_TEST
+
+START_TEST(scim_error_documents)
+{
+    call *c = new_call(UB_HANDLER_ERRORS, "GET");
+    json_t *doc;
+
+    c->in.error_status = 401;
+    c->in.error_for_scim = 1;
+    doc = serve(c);
+    ck_assert_int_eq(c->out.status, 401);
+    ck_assert_str_eq(scim_detail_status(doc), "401");
+    ck_assert_str_eq(c->out.content_type, "application/scim+json");
+}
+END_TEST
+
 Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("pipeline");
@@ -387,6 +499,10 @@ Suite *pipeline_suite(void)
     tcase_add_test(tc, a_wrong_media_type_is_415_and_the_body_is_not_read);
     tcase_add_test(tc, a_body_refused_by_the_reader_is_answered_and_closes);
     tcase_add_test(tc, error_documents_answer_in_the_form_of_the_api);
+    tcase_add_test(tc, scim_routes_by_path_and_method);
+    tcase_add_test(tc, scim_filter_refused_before_the_database);
+    tcase_add_test(tc, scim_discovery_without_the_database);
+    tcase_add_test(tc, scim_error_documents);
     suite_add_tcase(s, tc);
     return s;
 }

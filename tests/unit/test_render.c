@@ -195,7 +195,7 @@ END_TEST
 
 START_TEST(put_problem_has_code_message_description)
 {
-    ub_problem p = { 415, "unsupported_media_type", "send \"json\"", "Set Content-Type.", NULL };
+    ub_problem p = { 415, "unsupported_media_type", "send \"json\"", "Set Content-Type.", NULL, NULL };
     json_t *doc = put_problem(&p);
 
     ut_assert_json_str(doc, "code", "unsupported_media_type");
@@ -206,7 +206,7 @@ END_TEST
 
 START_TEST(put_problem_400_carries_zero_counters)
 {
-    ub_problem p = { 400, "empty_batch", "no records", "Send 1 or more.", NULL };
+    ub_problem p = { 400, "empty_batch", "no records", "Send 1 or more.", NULL, NULL };
     json_t *doc = put_problem(&p);
 
     ut_assert_json_str(doc, "code", "empty_batch");
@@ -224,7 +224,7 @@ START_TEST(put_problem_other_statuses_carry_no_counters)
     int i;
 
     for (i = 0; i < 5; i++) {
-        ub_problem p = { statuses[i], "c", "m", "d", NULL };
+        ub_problem p = { statuses[i], "c", "m", "d", NULL, NULL };
         json_t *doc = put_problem(&p);
 
         ut_assert_json_size(doc, "", 3);
@@ -313,7 +313,7 @@ START_TEST(envelope_problem_error_type_from_status)
     int i;
 
     for (i = 0; i < (int)(sizeof(map) / sizeof(map[0])); i++) {
-        ub_problem p = { map[i].status, "c", "m", "d", NULL };
+        ub_problem p = { map[i].status, "c", "m", "d", NULL, NULL };
         json_t *doc = envelope_problem(&p, "trace-44");
 
         ut_assert_json_str(doc, "errorType", map[i].type);
@@ -325,7 +325,7 @@ END_TEST
 
 START_TEST(envelope_problem_keeps_given_error_type)
 {
-    ub_problem p = { 400, "unknown_role", "no role", "Nothing was changed.", "NotFound" };
+    ub_problem p = { 400, "unknown_role", "no role", "Nothing was changed.", "NotFound", NULL };
 
     ut_assert_json_str(envelope_problem(&p, "t"), "errorType", "NotFound");
 }
@@ -333,7 +333,7 @@ END_TEST
 
 START_TEST(envelope_problem_fields)
 {
-    ub_problem p = { 400, "invalid_request", "userId: bad", "Nothing was changed.", NULL };
+    ub_problem p = { 400, "invalid_request", "userId: bad", "Nothing was changed.", NULL, NULL };
     json_t *doc = envelope_problem(&p, "trace-45");
 
     ut_assert_json_null(doc, "data");

@@ -1,0 +1,217 @@
+/*
+ * scim_config.c: see scim_config.h. The User schema's case-exactness is
+ * read from the filter's table of attributes (scim_filter.c), so that what
+ * /Schemas says is what the filter does.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include "scim_config.h"
+#include "scim_filter.h"
+#include "scim_users.h"
+#include "errors.h"
+#include "json.h"
+#include "render.h"
+
+#define USER_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:User"
+#define LIST_RESPONSE "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+static void supported(ub_jw *w, const char *key, int yes)
+{
+    ub_jw_key(w, key);
+    ub_jw_object_begin(w);
+    ub_jw_kv_bool(w, "supported", yes);
+    ub_jw_object_end(w);
+}
+
+static void meta(ub_jw *w, const char *type, const char *location)
+{
+    ub_jw_key(w, "meta");
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "resourceType", type);
+    ub_jw_kv_string(w, "location", location);
+    ub_jw_object_end(w);
+}
+
+static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig\"]");
+    supported(w, "patch", 0);
+    ub_jw_key(w, "bulk");
+    ub_jw_object_begin(w);
+    ub_jw_kv_bool(w, "supported", 0);
+    ub_jw_kv_int(w, "maxOperations", 0);
+    ub_jw_kv_int(w, "maxPayloadSize", 0);
+    ub_jw_object_end(w);
+    ub_jw_key(w, "filter");
+    ub_jw_object_begin(w);
+    ub_jw_kv_bool(w, "supported", 1);
+    ub_jw_kv_int(w, "maxResults", UB_SCIM_MAX_COUNT);
+    ub_jw_object_end(w);
+    supported(w, "changePassword", 0);
+    supported(w, "sort", 0);
+    /* meta.version on every User, and the ETag header of GET /Users/{id} */
+    supported(w, "etag", 1);
+    ub_jw_key(w, "authenticationSchemes");
+    ub_jw_array_begin(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "type", "oauthbearertoken");
+    ub_jw_kv_string(w, "name", "OAuth Bearer Token");
+    ub_jw_kv_string(w, "description",
+                    "A bearer token (RFC 6750) carrying the account, as for the "
+                    "other APIs of this server.");
+    ub_jw_kv_string(w, "specUri", "https://www.rfc-editor.org/info/rfc6750");
+    ub_jw_kv_bool(w, "primary", 1);
+    ub_jw_object_end(w);
+    ub_jw_array_end(w);
+    meta(w, "ServiceProviderConfig", apr_pstrcat(pool, base, "/ServiceProviderConfig", NULL));
+    ub_jw_object_end(w);
+}
+
+/* One attribute definition (RFC 7643 section 7). Nothing is written
+ * through SCIM yet: every attribute is readOnly. case_path: the filter's
+ * attribute whose case-exactness applies (NULL: false). */
+static void attribute(ub_jw *w, const char *name, const char *type, int multi,
+                      const char *case_path, const char *returned, const char *uniqueness,
+                      int required)
+{
+    const ub_scim_attr *a = case_path ? ub_scim_attr_find(case_path, strlen(case_path)) : NULL;
+
+    ub_jw_kv_string(w, "name", name);
+    ub_jw_kv_string(w, "type", type);
+    ub_jw_kv_bool(w, "multiValued", multi);
+    ub_jw_kv_bool(w, "required", required);
+    if (strcmp(type, "string") == 0) {
+        ub_jw_kv_bool(w, "caseExact", a != NULL && a->case_exact);
+    }
+    ub_jw_kv_string(w, "mutability", "readOnly");
+    ub_jw_kv_string(w, "returned", returned);
+    ub_jw_kv_string(w, "uniqueness", uniqueness);
+}
+
+static void simple(ub_jw *w, const char *name, const char *type, const char *case_path)
+{
+    ub_jw_object_begin(w);
+    attribute(w, name, type, 0, case_path, "default", "none", 0);
+    ub_jw_object_end(w);
+}
+
+/* emails, phoneNumbers: value, type, primary. */
+static void multi_valued(ub_jw *w, const char *name, const char *value_path)
+{
+    ub_jw_object_begin(w);
+    attribute(w, name, "complex", 1, NULL, "default", "none", 0);
+    ub_jw_key(w, "subAttributes");
+    ub_jw_array_begin(w);
+    simple(w, "value", "string", value_path);
+    simple(w, "type", "string", NULL);
+    simple(w, "primary", "boolean", NULL);
+    ub_jw_array_end(w);
+    ub_jw_object_end(w);
+}
+
+static void user_schema(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"]");
+    ub_jw_kv_string(w, "id", USER_SCHEMA);
+    ub_jw_kv_string(w, "name", "User");
+    ub_jw_kv_string(w, "description", "User Account");
+    ub_jw_key(w, "attributes");
+    ub_jw_array_begin(w);
+    ub_jw_object_begin(w);
+    attribute(w, "id", "string", 0, "id", "always", "server", 0);
+    ub_jw_object_end(w);
+    ub_jw_object_begin(w);
+    attribute(w, "userName", "string", 0, "userName", "default", "server", 1);
+    ub_jw_object_end(w);
+    ub_jw_object_begin(w);
+    attribute(w, "name", "complex", 0, NULL, "default", "none", 0);
+    ub_jw_key(w, "subAttributes");
+    ub_jw_array_begin(w);
+    simple(w, "givenName", "string", "name.givenName");
+    simple(w, "middleName", "string", "name.middleName");
+    simple(w, "familyName", "string", "name.familyName");
+    ub_jw_array_end(w);
+    ub_jw_object_end(w);
+    simple(w, "displayName", "string", "displayName");
+    multi_valued(w, "emails", "emails.value");
+    multi_valued(w, "phoneNumbers", NULL);
+    simple(w, "active", "boolean", NULL);
+    ub_jw_array_end(w);
+    meta(w, "Schema", apr_pstrcat(pool, base, "/Schemas/" USER_SCHEMA, NULL));
+    ub_jw_object_end(w);
+}
+
+static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ResourceType\"]");
+    ub_jw_kv_string(w, "id", "User");
+    ub_jw_kv_string(w, "name", "User");
+    ub_jw_kv_string(w, "endpoint", "/Users");
+    ub_jw_kv_string(w, "description", "User Account");
+    ub_jw_kv_string(w, "schema", USER_SCHEMA);
+    meta(w, "ResourceType", apr_pstrcat(pool, base, "/ResourceTypes/User", NULL));
+    ub_jw_object_end(w);
+}
+
+typedef void ub_doc_fn(ub_jw *w, apr_pool_t *pool, const char *base);
+
+/* A list of the one resource, or the resource when id names it. */
+static int one_or_list(ub_jw *w, apr_pool_t *pool, const char *base, const char *id,
+                       const char *own_id, ub_doc_fn *doc)
+{
+    if (id != NULL) {
+        if (strcmp(id, own_id) != 0) {
+            return 404;
+        }
+        doc(w, pool, base);
+        return 200;
+    }
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"" LIST_RESPONSE "\"]");
+    ub_jw_kv_int(w, "totalResults", 1);
+    ub_jw_kv_int(w, "startIndex", 1);
+    ub_jw_kv_int(w, "itemsPerPage", 1);
+    ub_jw_key(w, "Resources");
+    ub_jw_array_begin(w);
+    doc(w, pool, base);
+    ub_jw_array_end(w);
+    ub_jw_object_end(w);
+    return 200;
+}
+
+apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
+                               const char *base, apr_bucket_brigade *out,
+                               ub_outcome *outcome)
+{
+    ub_jw w;
+    int status = 200;
+
+    ub_jw_init(&w, out);
+    switch (doc) {
+    case UB_SCIM_SERVICE_PROVIDER_CONFIG:
+        service_provider_config(&w, req->pool, base);
+        break;
+    case UB_SCIM_SCHEMAS:
+        status = one_or_list(&w, req->pool, base, id, USER_SCHEMA, user_schema);
+        break;
+    case UB_SCIM_RESOURCE_TYPES:
+        status = one_or_list(&w, req->pool, base, id, "User", user_resource_type);
+        break;
+    }
+    outcome->status = status;
+    if (status != 200) {
+        ub_problem problem = { 0 };
+
+        ub_problem_set(&problem, 404, "not_found", "no such resource",
+                       "This server has the User resource and its schema only.");
+        return ub_render_scim_problem(out, &problem);
+    }
+    return ub_jw_status(&w);
+}

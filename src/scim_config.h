@@ -1,0 +1,23 @@
+/*
+ * scim_config.h: the SCIM discovery resources (RFC 7644 section 4):
+ * /ServiceProviderConfig, /Schemas, /ResourceTypes, describing what this
+ * server does now: the User resource read with filters, nothing written.
+ */
+#ifndef UB_SCIM_CONFIG_H
+#define UB_SCIM_CONFIG_H
+
+#include "userbulk.h"
+
+typedef enum {
+    UB_SCIM_SERVICE_PROVIDER_CONFIG,
+    UB_SCIM_SCHEMAS,
+    UB_SCIM_RESOURCE_TYPES
+} ub_scim_doc;
+
+/* The document (id NULL: the whole list; else the one of that id, 404 for
+ * another), with base the SCIM base URL. */
+apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
+                               const char *base, apr_bucket_brigade *out,
+                               ub_outcome *outcome);
+
+#endif

@@ -1,0 +1,227 @@
+-- SCIM 2.0, read side (RFC 7643, RFC 7644): an account's users as SCIM
+-- User resources. Entry functions: scim_users (the list, with a filter and
+-- a page), scim_user (one by id); the others are their helpers.
+--
+-- Mapping (README, SCIM): id = users.id; userName = user_name; name =
+-- first_name (givenName), middle_name, last_name (familyName); displayName;
+-- emails = [email, type work, primary]; phoneNumbers = phone1 (work,
+-- primary), phone2 (other); active = NOT locked_out (the status column is
+-- not part of it); meta.lastModified = updated_at, meta.version = the row
+-- version as a weak ETag. The table has no creation time and no externalId:
+-- meta.created and externalId are absent.
+
+-- A user as a SCIM User resource, meta.location under p_base (the SCIM
+-- base URL); absent values are left out.
+CREATE OR REPLACE FUNCTION userbulk.scim_resource(u userbulk.users, p_base text)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User'),
+        'id', u.id,
+        'userName', u.user_name,
+        'name', nullif(jsonb_strip_nulls(jsonb_build_object(
+                    'givenName', u.first_name, 'middleName', u.middle_name,
+                    'familyName', u.last_name)), '{}'::jsonb),
+        'displayName', u.display_name,
+        'emails', jsonb_build_array(jsonb_build_object('value', u.email, 'type', 'work',
+                                                       'primary', true)),
+        'phoneNumbers', (SELECT jsonb_agg(p.v ORDER BY p.n)
+                           FROM (VALUES (1, CASE WHEN u.phone1 IS NOT NULL THEN
+                                            jsonb_build_object('value', u.phone1, 'type', 'work',
+                                                               'primary', true) END),
+                                        (2, CASE WHEN u.phone2 IS NOT NULL THEN
+                                            jsonb_build_object('value', u.phone2, 'type', 'other') END)
+                                ) p(n, v)
+                          WHERE p.v IS NOT NULL),
+        'active', NOT u.locked_out,
+        'meta', jsonb_build_object('resourceType', 'User',
+                                   'lastModified', userbulk.iso(u.updated_at),
+                                   'version', 'W/"' || u.version || '"',
+                                   'location', p_base || '/Users/' || u.id)))
+$$;
+
+-- A sub-attribute selection (RFC 7644 section 3.9) inside the value v of
+-- the top-level attribute prefix: keep (true) the sub-attributes named in
+-- p_names ("name.givenname", lower case), or drop (false) them. Arrays of
+-- complex values (emails) are selected element by element.
+CREATE OR REPLACE FUNCTION userbulk.scim_project_sub(v jsonb, prefix text, p_names text[],
+                                                     keep boolean)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE jsonb_typeof(v)
+        WHEN 'object' THEN
+            (SELECT CASE WHEN keep THEN nullif(o, '{}'::jsonb) ELSE o END
+               FROM (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) AS o
+                       FROM jsonb_each(v) e
+                      WHERE (prefix || '.' || lower(e.key) = ANY (p_names)) = keep) s)
+        WHEN 'array' THEN
+            (SELECT jsonb_agg(x.s ORDER BY x.n)
+               FROM (SELECT userbulk.scim_project_sub(a.v, prefix, p_names, keep) AS s, a.n
+                       FROM jsonb_array_elements(v) WITH ORDINALITY a(v, n)) x
+              WHERE x.s IS NOT NULL)
+        ELSE CASE WHEN keep THEN NULL ELSE v END
+    END
+$$;
+
+-- attributes / excludedAttributes (RFC 7644 section 3.4.2.5): with
+-- p_attrs (lower-case paths), only those and the attributes returned
+-- always (id, schemas); else all but p_excl's. id and schemas are never
+-- excluded.
+CREATE OR REPLACE FUNCTION userbulk.scim_project(r jsonb, p_attrs text[], p_excl text[])
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_object_agg(s.k, s.v), '{}'::jsonb)
+      FROM (SELECT e.key AS k,
+                   CASE WHEN e.key IN ('id', 'schemas') THEN e.value
+                        WHEN p_attrs IS NOT NULL AND lower(e.key) = ANY (p_attrs) THEN e.value
+                        WHEN p_attrs IS NOT NULL
+                            THEN userbulk.scim_project_sub(e.value, lower(e.key), p_attrs, true)
+                        WHEN lower(e.key) = ANY (p_excl) THEN NULL
+                        ELSE userbulk.scim_project_sub(e.value, lower(e.key), p_excl, false)
+                   END AS v
+              FROM jsonb_each(r) e) s
+     WHERE s.v IS NOT NULL
+$$;
+
+-- The filter's description (src/scim_filter.h) as a WHERE condition over
+-- u (userbulk.users), from fixed fragments only: a value is referenced as
+-- the text at its path in the description, which the caller passes as the
+-- parameter $3 of EXECUTE; it never becomes SQL text. p_path is the node's
+-- path in the description ('' for the root). An attribute or operator it
+-- does not know raises 22023.
+CREATE OR REPLACE FUNCTION userbulk.scim_where(p_node jsonb, p_path text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_op text := p_node ->> 'op';
+    v_attr text := p_node ->> 'a';
+    v_col text;
+    v_val text;
+    v_sep text := CASE WHEN p_path = '' THEN '' ELSE ',' END;
+BEGIN
+    IF v_op IN ('and', 'or') THEN
+        RETURN '(' || userbulk.scim_where(p_node -> 'l', p_path || v_sep || 'l') || ' '
+               || upper(v_op) || ' '
+               || userbulk.scim_where(p_node -> 'r', p_path || v_sep || 'r') || ')';
+    ELSIF v_op = 'not' THEN
+        RETURN '(NOT coalesce(' || userbulk.scim_where(p_node -> 'e', p_path || v_sep || 'e')
+               || ', false))';
+    END IF;
+    v_col := CASE v_attr
+        WHEN 'id' THEN 'u.id::text'
+        WHEN 'username' THEN 'u.user_name'
+        WHEN 'displayname' THEN 'u.display_name'
+        WHEN 'name.givenname' THEN 'u.first_name'
+        WHEN 'name.familyname' THEN 'u.last_name'
+        WHEN 'name.middlename' THEN 'u.middle_name'
+        WHEN 'emails.value' THEN 'u.email'
+        WHEN 'active' THEN '(NOT u.locked_out)'
+        WHEN 'meta.lastmodified' THEN 'u.updated_at'
+    END;
+    IF v_col IS NULL THEN
+        RAISE EXCEPTION 'scim_where: no attribute %', v_attr USING ERRCODE = '22023';
+    END IF;
+    IF v_op = 'pr' THEN
+        RETURN CASE v_attr WHEN 'active' THEN 'true'
+                           WHEN 'meta.lastmodified' THEN '(' || v_col || ' IS NOT NULL)'
+                           ELSE 'coalesce(' || v_col || ' <> '''', false)' END;
+    END IF;
+    IF jsonb_typeof(p_node -> 'v') = 'null' THEN
+        RETURN CASE v_op WHEN 'eq' THEN '(' || v_col || ' IS NULL)'
+                         WHEN 'ne' THEN '(' || v_col || ' IS NOT NULL)' END;
+    END IF;
+    -- The value: the text at {path,v} of $3.
+    v_val := format('($3 #>> %L)', '{' || p_path || v_sep || 'v}');
+    IF v_attr = 'active' THEN
+        v_val := v_val || '::boolean';
+    ELSIF v_attr = 'meta.lastmodified' THEN
+        v_val := v_val || '::timestamptz';
+    ELSIF (p_node ->> 'ci')::boolean THEN
+        v_col := 'lower(' || v_col || ')';
+        v_val := 'lower(' || v_val || ')';
+    END IF;
+    -- Bare comparisons, so that an index on the column (009) answers them;
+    -- a comparison with an absent value is null, which WHERE takes as
+    -- false and NOT is made to see as false too. ne holds where the
+    -- attribute has no value (it is not the value).
+    RETURN CASE v_op
+        WHEN 'eq' THEN '(' || v_col || ' = ' || v_val || ')'
+        WHEN 'ne' THEN '(' || v_col || ' IS DISTINCT FROM ' || v_val || ')'
+        WHEN 'co' THEN '(strpos(' || v_col || ', ' || v_val || ') > 0)'
+        WHEN 'sw' THEN 'starts_with(' || v_col || ', ' || v_val || ')'
+        WHEN 'ew' THEN '(right(' || v_col || ', length(' || v_val || ')) = ' || v_val || ')'
+        WHEN 'gt' THEN '(' || v_col || ' > ' || v_val || ')'
+        WHEN 'ge' THEN '(' || v_col || ' >= ' || v_val || ')'
+        WHEN 'lt' THEN '(' || v_col || ' < ' || v_val || ')'
+        WHEN 'le' THEN '(' || v_col || ' <= ' || v_val || ')'
+        ELSE userbulk.scim_where_refused(v_op)
+    END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION userbulk.scim_where_refused(p_op text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RAISE EXCEPTION 'scim_where: no operator %', p_op USING ERRCODE = '22023';
+END
+$$;
+
+-- GET /scim/v2/Users: the ListResponse (RFC 7644 section 3.4.2) of the
+-- account's users that p_filter (a description, or NULL for all) matches,
+-- in id order, from p_start (1-based) for at most p_count. The page is
+-- one index scan of users (account_id, id), stopped after it; totalResults
+-- counts the matches (by userName: index 009). p_attrs, p_excl: JSON
+-- arrays of attribute paths, or NULL.
+CREATE OR REPLACE FUNCTION userbulk.scim_users(p_account text, p_filter jsonb, p_start integer,
+                                               p_count integer, p_attrs jsonb, p_excl jsonb,
+                                               p_base text)
+RETURNS json LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_account uuid := (SELECT a.id FROM userbulk.accounts a WHERE a.code = p_account);
+    v_where text := CASE WHEN p_filter IS NULL THEN 'true'
+                         ELSE userbulk.scim_where(p_filter, '') END;
+    v_attrs text[] := CASE WHEN p_attrs IS NOT NULL THEN
+                          ARRAY(SELECT lower(x) FROM jsonb_array_elements_text(p_attrs) x) END;
+    v_excl text[] := ARRAY(SELECT lower(x)
+                             FROM jsonb_array_elements_text(coalesce(p_excl, '[]')) x);
+    v_total bigint;
+    v_page jsonb;
+BEGIN
+    EXECUTE format($q$
+        SELECT (SELECT count(*) FROM userbulk.users u WHERE u.account_id = $1 AND %1$s),
+               (SELECT coalesce(jsonb_agg(userbulk.scim_project(
+                                    userbulk.scim_resource(p.u, $2), $4, $5)
+                                  ORDER BY (p.u).id), '[]'::jsonb)
+                  FROM (SELECT u FROM userbulk.users u
+                         WHERE u.account_id = $1 AND %1$s
+                         ORDER BY u.id OFFSET $6 LIMIT $7) p)
+        $q$, v_where)
+       INTO v_total, v_page
+      USING v_account, p_base, p_filter, v_attrs, v_excl, greatest(p_start, 1) - 1,
+            greatest(p_count, 0);
+    RETURN json_build_object(
+        'schemas', json_build_array('urn:ietf:params:scim:api:messages:2.0:ListResponse'),
+        'totalResults', v_total,
+        'startIndex', greatest(p_start, 1),
+        'itemsPerPage', jsonb_array_length(v_page),
+        'Resources', v_page);
+END
+$$;
+
+-- GET /scim/v2/Users/{id}: the user's version (for the ETag) and the
+-- resource; one row of nulls when the account has no user of that id
+-- (another account's user included).
+CREATE OR REPLACE FUNCTION userbulk.scim_user(p_account text, p_id text, p_attrs jsonb,
+                                              p_excl jsonb, p_base text)
+RETURNS TABLE (version bigint, resource json) LANGUAGE sql STABLE AS $$
+    SELECT f.version, f.resource
+      FROM (SELECT 1) one
+      LEFT JOIN LATERAL (
+           SELECT u.version,
+                  userbulk.scim_project(userbulk.scim_resource(u, p_base),
+                      CASE WHEN p_attrs IS NOT NULL THEN
+                          ARRAY(SELECT lower(x) FROM jsonb_array_elements_text(p_attrs) x) END,
+                      ARRAY(SELECT lower(x)
+                              FROM jsonb_array_elements_text(coalesce(p_excl, '[]')) x))::json
+                  AS resource
+             FROM userbulk.users u
+            WHERE u.account_id = (SELECT a.id FROM userbulk.accounts a WHERE a.code = p_account)
+              AND u.id = CASE WHEN p_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                              THEN p_id::uuid END) f ON true
+$$;

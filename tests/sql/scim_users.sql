@@ -1,0 +1,70 @@
+-- userbulk.scim_users and scim_user (src/sql/functions/scim_users.sql),
+-- called directly with filter descriptions as src/scim_filter.c writes
+-- them.
+\ir lib/setup.sql
+SELECT plan(20);
+
+CREATE FUNCTION pg_temp.names(p_filter jsonb, p_start integer DEFAULT 1, p_count integer DEFAULT 200)
+RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(r ->> 'userName', ',' ORDER BY n)
+      FROM json_array_elements(userbulk.scim_users('tap', p_filter, p_start, p_count, NULL, NULL,
+                                                   'https://h/scim/v2') -> 'Resources')
+           WITH ORDINALITY e(r, n)
+$$;
+
+SELECT is(pg_temp.names(NULL), 'u1.tap,u2.tap,u3.tap,u4.tap,u5.tap,u6.tap',
+          'no filter: the account''s users in id order, other accounts'' left out');
+SELECT is(pg_temp.names('{"op":"eq","a":"username","ci":true,"v":"U3.TAP"}'), 'u3.tap',
+          'userName eq: without case');
+SELECT is(pg_temp.names('{"op":"eq","a":"id","ci":false,"v":"7a000000-0000-4000-8000-000000000102"}'), 'u2.tap',
+          'id eq');
+SELECT is(pg_temp.names('{"op":"eq","a":"username","ci":true,"v":"x1.tap2"}'), NULL,
+          'another account''s user: not found');
+SELECT is(pg_temp.names('{"op":"or","l":{"op":"sw","a":"emails.value","ci":true,"v":"U1@"},
+                          "r":{"op":"and","l":{"op":"ew","a":"username","ci":true,"v":"6.tap"},
+                               "r":{"op":"eq","a":"active","ci":true,"v":true}}}'), 'u1.tap,u6.tap',
+          'or, and, sw, ew, active');
+SELECT is(pg_temp.names('{"op":"not","e":{"op":"co","a":"username","ci":true,"v":"1"}}'),
+          'u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'not (co)');
+SELECT is(pg_temp.names('{"op":"not","e":{"op":"eq","a":"name.middlename","ci":true,"v":"x"}}'),
+          'u1.tap,u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'not: a comparison with an absent value is false, so not holds');
+SELECT is(pg_temp.names('{"op":"ne","a":"name.middlename","ci":true,"v":"x"}'),
+          'u1.tap,u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'ne holds where the attribute has no value');
+SELECT is(pg_temp.names('{"op":"eq","a":"username","ci":true,"v":"u1.tap'' OR true --"}'), NULL,
+          'a value is a parameter, never SQL text');
+SELECT is(pg_temp.names(NULL, 2, 2), 'u2.tap,u3.tap', 'a page: startIndex 2, count 2');
+SELECT is((userbulk.scim_users('tap', '{"op":"sw","a":"username","ci":true,"v":"u"}', 6, 1, NULL, NULL, '')
+           ->> 'totalResults')::int, 6, 'totalResults counts every match, whatever the page');
+SELECT is((userbulk.scim_users('tap', NULL, 9, 5, NULL, NULL, '') ->> 'itemsPerPage')::int, 0,
+          'past the end: an empty page');
+SELECT throws_ok($$SELECT userbulk.scim_users('tap', '{"op":"eq","a":"password_hash","ci":true,"v":"x"}', 1, 1, NULL, NULL, '')$$,
+                 '22023', NULL, 'an attribute outside the list is refused, never used as a column');
+SELECT throws_ok($$SELECT userbulk.scim_users('tap', '{"op":"xx","a":"username","ci":true,"v":"x"}', 1, 1, NULL, NULL, '')$$,
+                 '22023', NULL, 'an unknown operator is refused');
+
+SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101', NULL, NULL, 'https://h/scim/v2'))
+              - 'meta',
+          '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "7a000000-0000-4000-8000-000000000101",
+            "userName": "u1.tap", "name": {"givenName": "U1", "familyName": "Tap"},
+            "emails": [{"value": "u1@tap.example", "type": "work", "primary": true}], "active": true}'::jsonb,
+          'a user as a SCIM resource');
+SELECT is((SELECT (resource::jsonb -> 'meta') - 'lastModified' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101', NULL, NULL, 'https://h/scim/v2')),
+          '{"resourceType": "User", "version": "W/\"1\"", "location": "https://h/scim/v2/Users/7a000000-0000-4000-8000-000000000101"}'::jsonb,
+          '... its meta');
+SELECT is((SELECT version FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101', NULL, NULL, '')),
+          1::bigint, '... and its version for the ETag');
+SELECT is((SELECT row(version, resource)::text FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000109', NULL, NULL, '')),
+          '(,)', 'another account''s user: a row of nulls');
+SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101',
+                                                         '["userName", "name.familyName", "emails.value"]', NULL, '')),
+          '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "7a000000-0000-4000-8000-000000000101",
+            "userName": "u1.tap", "name": {"familyName": "Tap"}, "emails": [{"value": "u1@tap.example"}]}'::jsonb,
+          'attributes: those, id and schemas');
+SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101',
+                                                         NULL, '["meta", "EMAILS", "id", "name.givenName"]', '')),
+          '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "7a000000-0000-4000-8000-000000000101",
+            "userName": "u1.tap", "name": {"familyName": "Tap"}, "active": true}'::jsonb,
+          'excludedAttributes: all but those (id stays)');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -97,14 +97,17 @@ int ub_media_type_accepted(ub_endpoint ep, const char *content_type)
     if (ub_media_type_is(content_type, "application/json")) {
         return 1;
     }
+    if (ep == UB_EP_SCIM) {
+        return ub_media_type_is(content_type, "application/scim+json");
+    }
     return ep == UB_EP_ACCOUNT_UPDATE
            && ub_media_type_is(content_type, "application/json-patch+json");
 }
 
 const char *ub_media_types(ub_endpoint ep)
 {
-    return ep == UB_EP_ACCOUNT_UPDATE
-           ? "application/json-patch+json or application/json"
+    return ep == UB_EP_ACCOUNT_UPDATE ? "application/json-patch+json or application/json"
+           : ep == UB_EP_SCIM ? "application/scim+json or application/json"
            : "application/json";
 }
 

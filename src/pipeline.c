@@ -39,7 +39,8 @@ typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
                                  apr_bucket_brigade *body, ub_http_out *out);
 
 static ub_route_fn serve_put_users, serve_get_users, serve_account_update,
-                   serve_scim_users, serve_scim_user, serve_scim_config,
+                   serve_scim_users, serve_scim_create_user, serve_scim_user,
+                   serve_scim_config,
                    serve_scim_schemas, serve_scim_resource_types;
 
 /* Which handler, path and method reach which endpoint. A handler's methods
@@ -66,6 +67,8 @@ static const ub_route routes[] = {
       "account_update", serve_account_update },
     { UB_HANDLER_SCIM, "/Users", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_users",
       serve_scim_users },
+    { UB_HANDLER_SCIM, "/Users", "POST", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_create_user",
+      serve_scim_create_user },
     { UB_HANDLER_SCIM, "/Users/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_user",
       serve_scim_user },
     { UB_HANDLER_SCIM, "/ServiceProviderConfig", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM,
@@ -357,6 +360,25 @@ static apr_status_t serve_scim_users(ub_request *req, const ub_http_in *in,
     scim_paths(req, in, &base, &path);
     return finish(req, in, UB_EP_SCIM,
                   ub_scim_list_users(req, dbs, in->args, base, body, &out->outcome), out);
+}
+
+static apr_status_t serve_scim_create_user(ub_request *req, const ub_http_in *in,
+                                           const ub_db_source *dbs,
+                                           apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path, *buf = NULL;
+    apr_size_t len = 0;
+    int served = 0;
+    apr_status_t rv;
+
+    rv = read_body(req, in, UB_EP_SCIM, body, out, &buf, &len, &served);
+    if (served) {
+        return rv;
+    }
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_create_user(req, dbs, buf, len, base, out->headers, body,
+                                      &out->outcome), out);
 }
 
 static apr_status_t serve_scim_user(ub_request *req, const ub_http_in *in,

@@ -26,8 +26,10 @@
 
 #include "userbulk.h"
 
-/* The core User schema's URN, which may prefix an attribute's path. */
-#define UB_SCIM_USER_URN "urn:ietf:params:scim:schemas:core:2.0:User:"
+/* The core User schema's URN (a resource's schemas), and with a colon as
+ * it may prefix an attribute's path. */
+#define UB_SCIM_USER_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:User"
+#define UB_SCIM_USER_URN UB_SCIM_USER_SCHEMA ":"
 
 /* A filter longer than this is refused (bytes, as decoded). */
 #define UB_SCIM_FILTER_MAX_LEN   4096

@@ -98,6 +98,10 @@ static const char sql_scim_users[] =
     "%s::jsonb, %s)";
 static const char sql_scim_user[] =
     "SELECT version, resource FROM userbulk.scim_user(%s, %s, %s::jsonb, %s::jsonb, %s)";
+static const char sql_scim_create[] =
+    "SELECT version, resource, field, code, message, id "
+    "FROM userbulk.scim_create_user(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s::boolean, %s)";
 
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
@@ -105,6 +109,7 @@ const ub_statement ub_statements[] = {
     { UB_STMT_GET_USERS, sql_get_users },
     { UB_STMT_SCIM_USERS, sql_scim_users },
     { UB_STMT_SCIM_USER, sql_scim_user },
+    { UB_STMT_SCIM_CREATE, sql_scim_create },
     { NULL, NULL }
 };
 

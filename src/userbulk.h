@@ -53,6 +53,7 @@
 #define UB_STMT_GET_USERS      "userbulk_get_users"
 #define UB_STMT_SCIM_USERS     "userbulk_scim_users"
 #define UB_STMT_SCIM_USER      "userbulk_scim_user"
+#define UB_STMT_SCIM_CREATE    "userbulk_scim_create"
 
 typedef enum {
     UB_LOG_ERR,

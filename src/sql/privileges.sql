@@ -35,6 +35,7 @@ ALTER FUNCTION userbulk.account_update SECURITY DEFINER SET search_path = pg_cat
 ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION userbulk.scim_create_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- USAGE to find the functions by name (it also shows the names of the
 -- tables, not their rows); no CREATE. To the API role and to every role
@@ -44,6 +45,7 @@ ALTER FUNCTION userbulk.scim_user SECURITY DEFINER SET search_path = pg_catalog,
 -- withdrawn by hand: REVOKE ... FROM it, or DROP OWNED BY it.
 SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
        format('GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, '
-              'userbulk.get_users, userbulk.scim_users, userbulk.scim_user TO %I', r.role)
+              'userbulk.get_users, userbulk.scim_users, userbulk.scim_user, '
+              'userbulk.scim_create_user TO %I', r.role)
   FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r
 \gexec

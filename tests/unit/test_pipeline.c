@@ -404,15 +404,71 @@ START_TEST(scim_routes_by_path_and_method)
     ck_assert_str_eq(scim_detail_status(serve(c)), "404");
     ck_assert_int_eq(acquisitions, 0);
 
-    c = scim_call("POST", "/scim/v2/Users");
+    c = scim_call("PUT", "/scim/v2/Users");
     ck_assert_str_eq(scim_detail_status(serve(c)), "405");
-    ck_assert_str_eq(header(c, "Allow"), "GET");
+    ck_assert_str_eq(header(c, "Allow"), "GET, POST");
     ck_assert_str_eq(c->out.content_type, "application/scim+json");
 
     c = scim_call("GET", "/scim/v2/Groups");
     ck_assert_str_eq(scim_detail_status(serve(c)), "404");
     c = scim_call("GET", "/scim/v2/ServiceProviderConfig/x");
     ck_assert_str_eq(scim_detail_status(serve(c)), "404");
+}
+END_TEST
+
+/* POST /Users: the media type, then the body, then the store. */
+START_TEST(scim_create_checks_before_the_database)
+{
+    static const char user[] =
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+        "\"userName\":\"new.acme\",\"emails\":[{\"value\":\"new@acme.example\"}]}";
+    call *c = scim_call("POST", "/scim/v2/Users");
+    json_t *doc;
+
+    c->in.content_type = "application/scim+json; charset=utf-8";
+    c->body.body = user;
+    serve(c);
+    ck_assert_int_eq(c->out.status, 503);
+    ck_assert_int_eq(acquisitions, 1);
+    ck_assert_str_eq(c->out.endpoint_key, "scim_create_user");
+
+    c = scim_call("POST", "/scim/v2/Users");
+    c->in.content_type = "text/plain";
+    ck_assert_str_eq(scim_detail_status(serve(c)), "415");
+    ck_assert_int_eq(c->body.calls, 0);
+
+    c = scim_call("POST", "/scim/v2/Users");
+    c->body.body = "{\"userName\":\"new.acme\"}";
+    doc = serve(c);
+    ck_assert_str_eq(scim_detail_status(doc), "400");
+    ut_assert_json_str(doc, "scimType", "invalidSyntax");
+    ck_assert_int_eq(acquisitions, 0);
+
+    c = scim_call("POST", "/scim/v2/Users");
+    c->body.body = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+                   "\"userName\":\"x\",\"emails\":[{\"value\":\"a\",\"primary\":false},"
+                   "{\"value\":\"not an address\",\"primary\":true}]}";
+    doc = serve(c);
+    ck_assert_str_eq(scim_detail_status(doc), "400");
+    ut_assert_json_str(doc, "scimType", "invalidValue");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(doc, "detail")),
+                                 "emails[1].value"));
+    ck_assert_int_eq(acquisitions, 0);
+
+    c = scim_call("POST", "/scim/v2/Users");
+    c->body.body = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+                   "\"emails\":[{\"value\":\"a@b.example\"}]}";
+    doc = serve(c);
+    ck_assert_str_eq(scim_detail_status(doc), "400");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(doc, "detail")), "userName"));
+
+    c = scim_call("POST", "/scim/v2/Users");
+    c->body.body = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+                   "\"userName\":\"x\",\"emails\":[{\"value\":\"a@b.example\"}],"
+                   "\"phoneNumbers\":[{\"value\":\"1\"},{\"value\":\"2\"},{\"value\":7}],"
+                   "\"externalId\":\"ignored\",\"password\":\"ignored\",\"groups\":[]}";
+    serve(c);
+    ck_assert_int_eq(c->out.status, 503);   /* valid: a third phone number is not read */
 }
 END_TEST
 
@@ -500,6 +556,7 @@ Suite *pipeline_suite(void)
     tcase_add_test(tc, a_body_refused_by_the_reader_is_answered_and_closes);
     tcase_add_test(tc, error_documents_answer_in_the_form_of_the_api);
     tcase_add_test(tc, scim_routes_by_path_and_method);
+    tcase_add_test(tc, scim_create_checks_before_the_database);
     tcase_add_test(tc, scim_filter_refused_before_the_database);
     tcase_add_test(tc, scim_discovery_without_the_database);
     tcase_add_test(tc, scim_error_documents);

@@ -20,6 +20,7 @@ CREATE OR REPLACE FUNCTION userbulk.scim_create_user(
     p_phone1 text, p_phone2 text, p_locked_out boolean, p_base text)
 RETURNS TABLE (version bigint, resource json, field text, code text, message text, id uuid)
 LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
 DECLARE
     v_account uuid := (SELECT a.id FROM userbulk.accounts a WHERE a.code = p_account);
     v_user    userbulk.users;

@@ -18,7 +18,7 @@
 typedef enum {
     UB_HANDLER_USERS,           /* "userbulk-put-users": PUT /users (+ GET) */
     UB_HANDLER_ACCOUNT,         /* "userbulk-account-update": the POST API */
-    UB_HANDLER_SCIM,            /* "userbulk-scim": SCIM 2.0, read side */
+    UB_HANDLER_SCIM,            /* "userbulk-scim": SCIM 2.0 */
     UB_HANDLER_ERRORS           /* "userbulk-error": ErrorDocument bodies */
 } ub_handler;
 

@@ -69,8 +69,11 @@ static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base
     ub_jw_object_end(w);
 }
 
-/* One attribute definition (RFC 7643 section 7). Nothing is written
- * through SCIM yet: every attribute is readOnly. case_path: the filter's
+/* One attribute definition (RFC 7643 section 7). id is the server's
+ * (readOnly); the others are given at creation (POST /Users) and not
+ * changed through SCIM, which has no PUT or PATCH yet: immutable, RFC
+ * 7643 section 7's "defined at resource creation, SHALL NOT be updated".
+ * case_path: the filter's
  * attribute whose case-exactness applies (NULL: false). */
 static void attribute(ub_jw *w, const char *name, const char *type, int multi,
                       const char *case_path, const char *returned, const char *uniqueness,
@@ -85,7 +88,7 @@ static void attribute(ub_jw *w, const char *name, const char *type, int multi,
     if (strcmp(type, "string") == 0) {
         ub_jw_kv_bool(w, "caseExact", a != NULL && a->case_exact);
     }
-    ub_jw_kv_string(w, "mutability", "readOnly");
+    ub_jw_kv_string(w, "mutability", strcmp(name, "id") == 0 ? "readOnly" : "immutable");
     ub_jw_kv_string(w, "returned", returned);
     ub_jw_kv_string(w, "uniqueness", uniqueness);
 }

@@ -95,7 +95,9 @@ sub scim_error {
     my ($value) = grep { $_->{name} eq 'value' } @{ $attr{emails}{subAttributes} };
     is $value->{caseExact}, $FALSE, 'emails.value: caseExact false';
     is $attr{active}{type}, 'boolean', 'active: boolean';
-    ok !(grep { $_->{mutability} ne 'readOnly' } values %attr), 'every attribute readOnly (nothing is written yet)';
+    is $attr{id}{mutability}, 'readOnly', 'id readOnly';
+    ok !(grep { $_ ne 'id' && $attr{$_}{mutability} ne 'immutable' } keys %attr),
+        'the others immutable (given at creation, no PUT or PATCH yet)';
     scim_error(scim('/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group'), 404, undef, 'an unknown schema');
 }
 
@@ -267,9 +269,9 @@ scim_error(scim('/Users', token => undef), 401, undef, 'no token');
 scim_error(scim('/Users', token => token(roles => ['viewer'])), 403, undef, 'a token without the role');
 scim_error(scim('/Users', token => token(account => '')), 403, undef, 'a token without an account');
 {
-    my $res = scim('/Users', method => 'POST');
-    scim_error($res, 405, undef, 'POST /Users (not yet)');
-    is $res->header('Allow'), 'GET', '... Allow: GET';
+    my $res = scim('/Users', method => 'PUT');
+    scim_error($res, 405, undef, 'PUT /Users');
+    is $res->header('Allow'), 'GET, POST', '... Allow: GET, POST (creation: t/scim_create.t)';
     scim_error(scim("/Users/$BOB", method => 'DELETE'), 405, undef, 'DELETE /Users/{id} (not yet)');
     scim_error(scim('/Groups'), 404, undef, '/Groups (not yet)');
     scim_error(scim('/Bulk', method => 'POST'), 404, undef, '/Bulk (not yet)');

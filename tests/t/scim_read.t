@@ -64,7 +64,7 @@ sub scim_error {
     is $res->code, 200, 'ServiceProviderConfig: 200';
     like $res->header('Content-Type'), qr{^application/scim\+json}, '... application/scim+json';
     is_deeply $b->{schemas}, ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'], '... its schema';
-    is $b->{patch}{supported}, $FALSE, '... patch: not supported (read side only)';
+    is $b->{patch}{supported}, $FALSE, '... patch: not supported';
     is $b->{bulk}{supported}, $FALSE, '... bulk: not supported';
     is $b->{filter}{supported}, $TRUE, '... filter supported';
     is $b->{filter}{maxResults}, 200, '... with maxResults 200';

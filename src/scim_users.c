@@ -266,29 +266,25 @@ static int has_user_schema(const ub_jval *doc)
 }
 
 /* The index in the multi-valued attribute arr of the value to keep: the
- * first with primary true, else the first. -1 when arr has none. An entry
- * that is not an object is recorded as a field error. */
+ * first with primary true, else the first; -1 when arr is empty. -2 when
+ * an entry is not an object (recorded as a field error). */
 static int primary_entry(ub_fields *f, const ub_jval *arr, const char *name)
 {
     apr_size_t i;
-    int first = -1;
 
     for (i = 0; i < arr->len; i++) {
-        const ub_jval *e = &arr->u.items[i];
-
-        if (e->type != UB_J_OBJECT) {
+        if (arr->u.items[i].type != UB_J_OBJECT) {
             ub_field_fail(f, apr_psprintf(f->pool, "%s[%" APR_SIZE_T_FMT "]", name, i),
                           "invalid_type", "must be an object");
-            return -1;
-        }
-        if (ub_j_is(ub_jobj_get(e, "primary"), UB_J_TRUE)) {
-            return (int)i;
-        }
-        if (first < 0) {
-            first = (int)i;
+            return -2;
         }
     }
-    return first;
+    for (i = 0; i < arr->len; i++) {
+        if (ub_j_is(ub_jobj_get(&arr->u.items[i], "primary"), UB_J_TRUE)) {
+            return (int)i;
+        }
+    }
+    return arr->len > 0 ? 0 : -1;
 }
 
 /* Reads the attributes this directory stores from the User document; the
@@ -315,7 +311,8 @@ static void take_new_user(ub_fields *f, const ub_jval *doc, scim_new_user *u)
     u->display = ub_take_string(f, doc, NULL, "displayName", UB_LEN_DISPLAY, NULL, 0);
 
     emails = ub_take(f, doc, NULL, "emails", UB_J_ARRAY, "an array");
-    at = emails != NULL ? primary_entry(f, emails, "emails") : -1;
+    at = emails != NULL ? primary_entry(f, emails, "emails")
+         : ub_j_missing(ub_jobj_get(doc, "emails")) ? -1 : -2;
     if (at >= 0) {
         const char *path = apr_psprintf(f->pool, "emails[%d]", at);
 
@@ -327,7 +324,7 @@ static void take_new_user(ub_fields *f, const ub_jval *doc, scim_new_user *u)
                                       ub_check_email, 0);
         }
     }
-    else if (f->errors->nelts == 0) {
+    else if (at == -1) {
         ub_field_fail(f, "emails", "required",
                       "is required: every user of the directory has an address");
     }

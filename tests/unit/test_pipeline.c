@@ -462,6 +462,16 @@ START_TEST(scim_create_checks_before_the_database)
     ck_assert_str_eq(scim_detail_status(doc), "400");
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(doc, "detail")), "userName"));
 
+    /* emails: an entry that is not an object is named, not "required" */
+    c = scim_call("POST", "/scim/v2/Users");
+    c->body.body = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
+                   "\"userName\":\"x\",\"emails\":[\"a@b.example\"]}";
+    doc = serve(c);
+    ck_assert_str_eq(scim_detail_status(doc), "400");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "detail")),
+                     "emails[0] must be an object. See the attribute mapping in the README's "
+                     "SCIM section.");
+
     c = scim_call("POST", "/scim/v2/Users");
     c->body.body = "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
                    "\"userName\":\"x\",\"emails\":[{\"value\":\"a@b.example\"}],"

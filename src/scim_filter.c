@@ -67,7 +67,7 @@ static int fail(parser *ps, const char *why)
     return -1;
 }
 
-static void skip_spaces(parser *ps)
+static void eat_spaces(parser *ps)
 {
     while (*ps->p == ' ') {
         ps->p++;
@@ -233,7 +233,7 @@ static int attr_exp(parser *ps)
     a = ub_scim_attr_find(ps->p, n);
     if (a == NULL) {
         if (ps->p[n] == '[') {
-            return fail(ps, "value filters (attr[...]) are not supported");
+            return fail(ps, "value filters (attr[...]) are refused: name the sub-attribute, e.g. emails.value");
         }
         return fail(ps, apr_psprintf(ps->pool, "no filter on the attribute \"%.*s\"",
                                      (int)(n > 80 ? 80 : n), ps->p));
@@ -242,7 +242,7 @@ static int attr_exp(parser *ps)
     if (*ps->p != ' ') {
         return fail(ps, "expected a space after the attribute");
     }
-    skip_spaces(ps);
+    eat_spaces(ps);
     if (++ps->terms > UB_SCIM_FILTER_MAX_TERMS) {
         return fail(ps, apr_psprintf(ps->pool, "more than %d comparisons",
                                      UB_SCIM_FILTER_MAX_TERMS));
@@ -266,7 +266,7 @@ static int attr_exp(parser *ps)
     if (*ps->p != ' ') {
         return fail(ps, "expected a space after the operator");
     }
-    skip_spaces(ps);
+    eat_spaces(ps);
     if (*ps->p == '"') {
         if (string_value(ps, &value) != 0) {
             return -1;
@@ -343,11 +343,11 @@ static int group(parser *ps)
                                      UB_SCIM_FILTER_MAX_DEPTH));
     }
     ps->p++;
-    skip_spaces(ps);
+    eat_spaces(ps);
     if (or_exp(ps) != 0) {
         return -1;
     }
-    skip_spaces(ps);
+    eat_spaces(ps);
     if (*ps->p != ')') {
         return fail(ps, "expected \")\"");
     }
@@ -363,7 +363,7 @@ static int unary(parser *ps)
     }
     if (is_word(ps->p, "not")) {
         ps->p += 3;
-        skip_spaces(ps);
+        eat_spaces(ps);
         if (*ps->p != '(') {
             return fail(ps, "expected \"(\" after not");
         }
@@ -393,13 +393,13 @@ static int chain(parser *ps, const char *kw, int (*next)(parser *))
         const char *at = ps->p;
         const char *left;
 
-        skip_spaces(ps);
+        eat_spaces(ps);
         if (ps->p == at || !is_word(ps->p, kw) || ps->p[kwlen] != ' ') {
             ps->p = at;
             break;
         }
         ps->p += kwlen;
-        skip_spaces(ps);
+        eat_spaces(ps);
         left = ub_tb_text(&ps->out);
         ub_tb_init(&ps->out, ps->pool, 256);
         ub_tb_puts(&ps->out, "{\"op\":\"");
@@ -446,9 +446,9 @@ int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
                                 UB_SCIM_FILTER_MAX_LEN);
     }
     else {
-        skip_spaces(&ps);
+        eat_spaces(&ps);
         if (or_exp(&ps) == 0) {
-            skip_spaces(&ps);
+            eat_spaces(&ps);
             if (*ps.p != '\0') {
                 fail(&ps, "unexpected text after the filter");
             }

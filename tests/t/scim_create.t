@@ -11,11 +11,10 @@ use Apache::Test qw(-withtestmore);
 use URI::Escape qw(uri_escape_utf8);
 use JSON::PP ();
 use UserBulk::Test qw(:all);
+use UserBulk::Scim qw(:all);
 
 my $TRUE = JSON::PP::true;
 my $FALSE = JSON::PP::false;
-my $USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
-my $ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 my $SCIM = [ Accept => 'application/scim+json', 'Content-Type' => 'application/scim+json' ];
 
 reset_demo();
@@ -26,22 +25,12 @@ sub scim {
                         $body, $o{headers} // $SCIM);
 }
 
-sub scim_error {
-    my ($res, $status, $scim_type, $name) = @_;
-    my $b = $res->json // {};
-    is $res->code, $status, "$name: $status";
-    like $res->header('Content-Type') // '', qr{^application/scim\+json}, "$name: application/scim+json";
-    is_deeply $b->{schemas}, [ $ERROR_SCHEMA ], "$name: the Error schema";
-    is $b->{scimType}, $scim_type, "$name: scimType " . ($scim_type // 'absent');
-    ok defined $b->{detail} && length $b->{detail}, "$name: a detail";
-    return $b;
-}
 
 # Okta's create request (its SCIM 2.0 guide: "Create the user").
 sub okta_user {
     my (%o) = @_;
     return {
-        schemas     => [ $USER_SCHEMA ],
+        schemas     => [ USER_SCHEMA ],
         userName    => 'test.user@okta.local',
         name        => { givenName => 'Test', familyName => 'User' },
         emails      => [ { primary => $TRUE, value => 'test.user@okta.local', type => 'work' } ],

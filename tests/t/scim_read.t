@@ -11,6 +11,7 @@ use Apache::Test qw(-withtestmore);
 use URI::Escape qw(uri_escape_utf8);
 use JSON::PP ();
 use UserBulk::Test qw(:all);
+use UserBulk::Scim qw(:all);
 
 my $TRUE = JSON::PP::true;
 my $FALSE = JSON::PP::false;
@@ -18,9 +19,6 @@ my $ALICE = '20000000-0000-4000-8000-000000000001';
 my $BOB = '20000000-0000-4000-8000-000000000002';
 my $DAVE = '20000000-0000-4000-8000-000000000004';
 my $GINA = '20000000-0000-4000-8000-000000000011';
-my $USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
-my $ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
-my $LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 
 reset_demo();
 
@@ -45,17 +43,6 @@ sub names_of {
     return join ',', map { $_->{userName} } @{ $b->{Resources} };
 }
 
-# A SCIM error: status, content type, body.
-sub scim_error {
-    my ($res, $status, $scim_type, $name) = @_;
-    my $b = $res->json // {};
-    is $res->code, $status, "$name: $status";
-    like $res->header('Content-Type') // '', qr{^application/scim\+json}, "$name: application/scim+json";
-    is_deeply $b->{schemas}, [ $ERROR_SCHEMA ], "$name: the Error schema";
-    is $b->{status}, "$status", "$name: status as a string";
-    is $b->{scimType}, $scim_type, "$name: scimType " . ($scim_type // 'absent');
-    ok defined $b->{detail} && length $b->{detail}, "$name: a detail";
-}
 
 # --- discovery ------------------------------------------------------------------
 {
@@ -79,15 +66,15 @@ sub scim_error {
     is $b->{totalResults}, 1, 'ResourceTypes: one';
     is $b->{Resources}[0]{id}, 'User', '... User';
     is $b->{Resources}[0]{endpoint}, '/Users', '... at /Users';
-    is $b->{Resources}[0]{schema}, $USER_SCHEMA, '... with the core User schema';
+    is $b->{Resources}[0]{schema}, USER_SCHEMA, '... with the core User schema';
     is scim('/ResourceTypes/User')->json->{id}, 'User', '/ResourceTypes/User';
     scim_error(scim('/ResourceTypes/Group'), 404, undef, '/ResourceTypes/Group (no groups yet)');
 }
 {
     my $b = scim('/Schemas')->json;
     is $b->{totalResults}, 1, 'Schemas: one';
-    my $s = scim("/Schemas/$USER_SCHEMA")->json;
-    is $s->{id}, $USER_SCHEMA, '/Schemas/{User schema}';
+    my $s = scim("/Schemas/" . USER_SCHEMA)->json;
+    is $s->{id}, USER_SCHEMA, '/Schemas/{User schema}';
     my %attr = map { $_->{name} => $_ } @{ $s->{attributes} };
     is $attr{userName}{caseExact}, $FALSE, 'userName: caseExact false (RFC 7643)';
     is $attr{id}{caseExact}, $TRUE, 'id: caseExact true';
@@ -107,7 +94,7 @@ sub scim_error {
     my $b = $res->json;
     is $res->code, 200, 'Okta: GET /Users?count=1&startIndex=1: 200';
     like $res->header('Content-Type'), qr{^application/scim\+json}, '... application/scim+json';
-    is_deeply $b->{schemas}, [ $LIST_SCHEMA ], '... a ListResponse';
+    is_deeply $b->{schemas}, [ LIST_SCHEMA ], '... a ListResponse';
     is $b->{totalResults}, 5, '... totalResults: acme\'s 5 users';
     is $b->{startIndex}, 1, '... startIndex 1';
     is $b->{itemsPerPage}, 1, '... itemsPerPage 1';
@@ -122,7 +109,7 @@ sub scim_error {
     is $u->{emails}[0]{type}, 'work', '... type work';
     is_deeply $u->{phoneNumbers}, [ { value => '+1 212 555 0101', type => 'work', primary => $TRUE } ],
         '... phoneNumbers';
-    is_deeply $u->{schemas}, [ $USER_SCHEMA ], '... the User schema';
+    is_deeply $u->{schemas}, [ USER_SCHEMA ], '... the User schema';
     is $u->{meta}{resourceType}, 'User', '... meta.resourceType';
     like $u->{meta}{lastModified}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '... meta.lastModified';
     is $u->{meta}{version}, 'W/"1"', '... meta.version: the row version';
@@ -186,7 +173,7 @@ my %filters = (
     "userName eq \"bob.acme') OR true --\""             => '',
     'userName eq "\u0062ob.acme"'                       => 'bob.acme',
     'USERNAME EQ "bob.acme"'                            => 'bob.acme',
-    "$USER_SCHEMA:userName eq \"bob.acme\""             => 'bob.acme',
+    USER_SCHEMA . ":userName eq \"bob.acme\""             => 'bob.acme',
 );
 for my $f (sort keys %filters) {
     is names_of(list(filter => $f)), $filters{$f}, "filter=$f";
@@ -258,7 +245,7 @@ for my $bad ('userName', 'userName eq', 'userName eq bob', 'userName xx "a"', '(
     is $u->{userName}, 'bob.acme', '... the others stay';
     $u = scim("/Users/$BOB?excludedAttributes=name.familyName")->json;
     is_deeply $u->{name}, { givenName => 'Bob' }, 'excludedAttributes=name.familyName';
-    my $b = list(filter => 'userName eq "bob.acme"', attributes => "$USER_SCHEMA:userName,active")->json;
+    my $b = list(filter => 'userName eq "bob.acme"', attributes => USER_SCHEMA . ":userName,active")->json;
     is_deeply [ sort keys %{ $b->{Resources}[0] } ], [ qw(active id schemas userName) ],
         'a list with attributes (URN-qualified)';
     scim_error(list(attributes => 'userName;drop'), 400, 'invalidValue', 'attributes=userName;drop');

@@ -74,19 +74,32 @@ apr_array_header_t *ub_query_values(apr_pool_t *pool, const char *args,
     return values;
 }
 
-int ub_query_boolean(apr_pool_t *pool, const char *args, const char *name,
-                         ub_problem *problem)
+int ub_query_last(apr_pool_t *pool, const char *args, const char *name,
+                  const char **value, ub_problem *problem)
 {
     apr_array_header_t *v = ub_query_values(pool, args, name, problem);
-    const char *last;
 
+    *value = NULL;
     if (v == NULL) {
         return -1;
     }
-    if (v->nelts == 0) {
+    if (v->nelts > 0) {
+        *value = APR_ARRAY_IDX(v, v->nelts - 1, const char *);
+    }
+    return 0;
+}
+
+int ub_query_boolean(apr_pool_t *pool, const char *args, const char *name,
+                         ub_problem *problem)
+{
+    const char *last;
+
+    if (ub_query_last(pool, args, name, &last, problem) != 0) {
+        return -1;
+    }
+    if (last == NULL) {
         return 0;
     }
-    last = APR_ARRAY_IDX(v, v->nelts - 1, const char *);
     if (strcmp(last, "true") == 0 || strcmp(last, "1") == 0) {
         return 1;
     }

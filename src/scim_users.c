@@ -36,14 +36,13 @@ static void invalid_value(ub_problem *p, const char *message, const char *descri
 static const char *last_value(apr_pool_t *pool, const char *args, const char *name,
                               ub_problem *problem, int *failed)
 {
-    apr_array_header_t *v = ub_query_values(pool, args, name, problem);
+    const char *value;
 
-    if (v == NULL) {
+    if (ub_query_last(pool, args, name, &value, problem) != 0) {
         problem->scim_type = "invalidValue";
         *failed = 1;
-        return NULL;
     }
-    return v->nelts ? APR_ARRAY_IDX(v, v->nelts - 1, const char *) : NULL;
+    return value;
 }
 
 /* An integer parameter; *value kept when absent. */

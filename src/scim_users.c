@@ -80,7 +80,7 @@ int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
     int failed = 0, n = 0;
     const char *s = last_value(pool, args, name, problem, &failed);
     char *list, *item, *last = NULL;
-    apr_size_t urn = strlen(UB_SCIM_USER_URN);
+    apr_size_t urn = strlen(UB_SCIM_USER_URN), ent = strlen(UB_SCIM_ENTERPRISE_SCHEMA);
     ub_textbuf tb;
 
     *json = NULL;
@@ -94,7 +94,7 @@ int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
     ub_tb_init(&tb, pool, strlen(s) + 16);
     ub_tb_putc(&tb, '[');
     for (item = apr_strtok(list, ",", &last); item; item = apr_strtok(NULL, ",", &last)) {
-        apr_size_t len, i;
+        apr_size_t len, i, from = 0;
 
         while (*item == ' ') {
             item++;
@@ -107,7 +107,17 @@ int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
             item += urn;
             len -= urn;
         }
-        for (i = 0; i < len; i++) {
+        else if (len >= ent && strncasecmp(item, UB_SCIM_ENTERPRISE_SCHEMA, ent) == 0
+                 && (item[ent] == '\0' || (item[ent] == ':' && item[ent + 1] != '\0'))) {
+            /* The URN is the key of the extension's object; what follows
+             * it is checked below like any path. */
+            item = apr_pstrcat(pool, UB_SCIM_ENTERPRISE_SCHEMA,
+                               item[ent] == ':' ? "." : "", item + ent + (item[ent] == ':'),
+                               NULL);
+            len = strlen(item);
+            from = ent;
+        }
+        for (i = from; i < len; i++) {
             if (!apr_isalnum(item[i]) && item[i] != '.' && item[i] != '_' && item[i] != '-') {
                 break;
             }

@@ -12,6 +12,11 @@
 
 #include "userbulk.h"
 
+/* The enterprise extension (RFC 7643 section 4.3): its attributes sit in
+ * the User under this URN as the key. */
+#define UB_SCIM_ENTERPRISE_SCHEMA \
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
 /* The largest page a list answers (count is lowered to it); also in
  * /ServiceProviderConfig's filter.maxResults. */
 #define UB_SCIM_MAX_COUNT 200
@@ -48,7 +53,9 @@ apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
                                  ub_outcome *outcome);
 
 /* The query's attributes= (or excludedAttributes=) as a JSON array of
- * paths, the User schema's URN prefix removed; NULL in *json when absent.
+ * paths, the User schema's URN prefix removed and the enterprise
+ * extension's attributes written as "<its URN>.<attribute>" (the form the
+ * SQL selection matches sub-attributes in); NULL in *json when absent.
  * 0, or 400 with problem filled (scimType invalidValue). */
 int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
                       const char **json, ub_problem *problem);

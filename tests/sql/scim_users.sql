@@ -2,7 +2,7 @@
 -- called directly with filter descriptions as src/scim_filter.c writes
 -- them.
 \ir lib/setup.sql
-SELECT plan(20);
+SELECT plan(27);
 
 CREATE FUNCTION pg_temp.names(p_filter jsonb, p_start integer DEFAULT 1, p_count integer DEFAULT 200)
 RETURNS text LANGUAGE sql AS $$
@@ -48,7 +48,7 @@ SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-
             "userName": "u1.tap", "name": {"givenName": "U1", "familyName": "Tap"},
             "emails": [{"value": "u1@tap.example", "type": "work", "primary": true}], "active": true}'::jsonb,
           'a user as a SCIM resource');
-SELECT is((SELECT (resource::jsonb -> 'meta') - 'lastModified' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101', NULL, NULL, 'https://h/scim/v2')),
+SELECT is((SELECT (resource::jsonb -> 'meta') - 'lastModified' - 'created' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101', NULL, NULL, 'https://h/scim/v2')),
           '{"resourceType": "User", "version": "W/\"1\"", "location": "https://h/scim/v2/Users/7a000000-0000-4000-8000-000000000101"}'::jsonb,
           '... its meta');
 SELECT is((SELECT version FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000101', NULL, NULL, '')),
@@ -65,6 +65,40 @@ SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-
           '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "7a000000-0000-4000-8000-000000000101",
             "userName": "u1.tap", "name": {"familyName": "Tap"}, "active": true}'::jsonb,
           'excludedAttributes: all but those (id stays)');
+
+-- 010's attributes: externalId, meta.created, the enterprise extension.
+UPDATE userbulk.users SET external_id = 'okta-00u2', employee_code = 'E-2', department_code = 'D1',
+                          manager_id = '7a000000-0000-4000-8000-000000000101', created_at = NULL
+ WHERE id = '7a000000-0000-4000-8000-000000000102';
+SELECT is((SELECT resource::jsonb - 'meta' - 'name' - 'emails' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000102', NULL, NULL, 'https://h/scim/v2')),
+          '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "id": "7a000000-0000-4000-8000-000000000102", "externalId": "okta-00u2",
+            "userName": "u2.tap", "active": true,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                {"employeeNumber": "E-2", "department": "D1",
+                 "manager": {"value": "7a000000-0000-4000-8000-000000000101",
+                             "$ref": "https://h/scim/v2/Users/7a000000-0000-4000-8000-000000000101"}}}'::jsonb,
+          'externalId and the enterprise extension, which the schemas then list');
+SELECT ok(NOT (SELECT resource::jsonb -> 'meta' ? 'created' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000102', NULL, NULL, '')),
+          'a user of unknown creation time has no meta.created');
+SELECT is((SELECT resource::jsonb #>> '{meta,created}' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000103', NULL, NULL, '')),
+          userbulk.iso(now()), 'a user created now: meta.created');
+SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000102',
+              '["urn:ietf:params:scim:schemas:extension:enterprise:2.0:user.department"]', NULL, '')),
+          '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "id": "7a000000-0000-4000-8000-000000000102",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "D1"}}'::jsonb,
+          'attributes: one attribute of the extension (its URN, a dot, the name, as the module writes it)');
+SELECT throws_ok($$UPDATE userbulk.users SET manager_id = id WHERE id = '7a000000-0000-4000-8000-000000000103'$$,
+                 '23514', NULL, 'a user is not its own manager');
+SELECT throws_ok($$UPDATE userbulk.users SET manager_id = '7a000000-0000-4000-8000-000000000109'
+                    WHERE id = '7a000000-0000-4000-8000-000000000103'$$,
+                 '23503', NULL, 'a manager of another account is refused by the key');
+DELETE FROM userbulk.users WHERE id = '7a000000-0000-4000-8000-000000000101';
+SELECT is((SELECT manager_id FROM userbulk.users WHERE id = '7a000000-0000-4000-8000-000000000102'),
+          NULL, 'deleting the manager clears the reference, the user stays');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -109,12 +109,15 @@ sub names_of {
     is $u->{emails}[0]{type}, 'work', '... type work';
     is_deeply $u->{phoneNumbers}, [ { value => '+1 212 555 0101', type => 'work', primary => $TRUE } ],
         '... phoneNumbers';
-    is_deeply $u->{schemas}, [ USER_SCHEMA ], '... the User schema';
+    is_deeply $u->{schemas}, [ USER_SCHEMA, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User' ],
+        '... the User schema and the enterprise extension';
+    is $u->{'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'}{department}, 'ENG',
+        '... enterprise department: the department code';
     is $u->{meta}{resourceType}, 'User', '... meta.resourceType';
     like $u->{meta}{lastModified}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '... meta.lastModified';
     is $u->{meta}{version}, 'W/"1"', '... meta.version: the row version';
     like $u->{meta}{location}, qr{^https?://[^/]+/scim/v2/Users/$ALICE$}, '... meta.location';
-    ok !exists $u->{meta}{created}, '... no meta.created (the table has no creation time)';
+    like $u->{meta}{created}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '... meta.created';
 }
 is names_of(list(filter => 'userName eq "bob.acme"')), 'bob.acme', 'Okta: filter=userName eq "bob.acme"';
 is names_of(list(filter => 'userName eq "BOB.ACME"')), 'bob.acme', 'Okta: ... with an upper-case value: the user';
@@ -139,6 +142,26 @@ scim_error(scim('/Users/not-an-id'), 404, undef, 'an id that is not a UUID');
 is names_of(list(filter => 'userName eq "alice.acme"')), 'alice.acme', 'Entra: filter=userName eq';
 scim_error(list(filter => 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"'), 400, 'invalidFilter',
            'Entra: externalId eq (the directory has no externalId yet)');
+
+# --- externalId, the enterprise extension ----------------------------------------------
+{
+    db_query(qq{UPDATE userbulk.users SET external_id = '00u1ab2cd3', employee_code = 'E-17',
+                       department_code = 'SALES', manager_id = '$ALICE' WHERE id = '$BOB'});
+    my $b = scim("/Users/$BOB")->json;
+    my $ent = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+    is $b->{externalId}, '00u1ab2cd3', 'externalId';
+    is_deeply $b->{schemas}, [ USER_SCHEMA, $ent ], '... the schemas list the enterprise extension';
+    is_deeply $b->{$ent}, { employeeNumber => 'E-17', department => 'SALES',
+                            manager => { value => $ALICE, '$ref' => $b->{meta}{location} =~ s/$BOB$/$ALICE/r } },
+        '... employeeNumber, department, manager';
+    $b = scim("/Users/$BOB?attributes=$ent:employeeNumber,userName")->json;
+    is_deeply [ sort keys %$b ], [ sort 'id', 'schemas', 'userName', $ent ],
+        'attributes= with an attribute of the extension (its URN, a colon, the name)';
+    is_deeply $b->{$ent}, { employeeNumber => 'E-17' }, '... only that one of the extension';
+    $b = scim("/Users/$BOB?excludedAttributes=$ent")->json;
+    ok !exists $b->{$ent}, 'excludedAttributes= the extension: left out';
+    reset_demo();
+}
 
 # --- tenancy --------------------------------------------------------------------------
 scim_error(scim("/Users/$GINA"), 404, undef, "another account's user by id");

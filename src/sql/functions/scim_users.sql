@@ -2,21 +2,28 @@
 -- User resources. Entry functions: scim_users (the list, with a filter and
 -- a page), scim_user (one by id); the others are their helpers.
 --
--- Mapping (README, SCIM): id = users.id; userName = user_name; name =
--- first_name (givenName), middle_name, last_name (familyName); displayName;
--- emails = [email, type work, primary]; phoneNumbers = phone1 (work,
--- primary), phone2 (other); active = NOT locked_out (the status column is
--- not part of it); meta.lastModified = updated_at, meta.version = the row
--- version as a weak ETag. The table has no creation time and no externalId:
--- meta.created and externalId are absent.
+-- Mapping (README, SCIM): id = users.id; externalId = external_id;
+-- userName = user_name; name = first_name (givenName), middle_name,
+-- last_name (familyName); displayName; emails = [email, type work,
+-- primary]; phoneNumbers = phone1 (work, primary), phone2 (mobile); active
+-- = NOT locked_out (the status column is not part of it); the enterprise
+-- extension: employeeNumber = employee_code, department = department_code
+-- (the account's codes), manager.value = manager_id; meta.created =
+-- created_at (absent for users older than migration 010), meta.lastModified
+-- = updated_at, meta.version = the row version as a weak ETag.
 
 -- A user as a SCIM User resource, meta.location under p_base (the SCIM
 -- base URL); absent values are left out.
 CREATE OR REPLACE FUNCTION userbulk.scim_resource(u userbulk.users, p_base text)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
-        'schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User'),
+        'schemas', CASE WHEN u.employee_code IS NULL AND u.department_code IS NULL
+                             AND u.manager_id IS NULL
+                        THEN jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User')
+                        ELSE jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User',
+                                 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User') END,
         'id', u.id,
+        'externalId', u.external_id,
         'userName', u.user_name,
         'name', nullif(jsonb_strip_nulls(jsonb_build_object(
                     'givenName', u.first_name, 'middleName', u.middle_name,
@@ -29,11 +36,20 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                                             jsonb_build_object('value', u.phone1, 'type', 'work',
                                                                'primary', true) END),
                                         (2, CASE WHEN u.phone2 IS NOT NULL THEN
-                                            jsonb_build_object('value', u.phone2, 'type', 'other') END)
+                                            jsonb_build_object('value', u.phone2, 'type', 'mobile') END)
                                 ) p(n, v)
                           WHERE p.v IS NOT NULL),
         'active', NOT u.locked_out,
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
+            nullif(jsonb_strip_nulls(jsonb_build_object(
+                'employeeNumber', u.employee_code,
+                'department', u.department_code,
+                'manager', CASE WHEN u.manager_id IS NOT NULL THEN
+                               jsonb_build_object('value', u.manager_id,
+                                   '$ref', p_base || '/Users/' || u.manager_id) END)),
+                '{}'::jsonb),
         'meta', jsonb_build_object('resourceType', 'User',
+                                   'created', userbulk.iso(u.created_at),
                                    'lastModified', userbulk.iso(u.updated_at),
                                    'version', 'W/"' || u.version || '"',
                                    'location', p_base || '/Users/' || u.id)))

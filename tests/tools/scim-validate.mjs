@@ -78,8 +78,17 @@ function strict(path, attr, value) {
         const at = attr.config.multiValued ? `${path}[${i}]` : path;
         for (const [k, v] of Object.entries(item)) {
             const sub = find(attr.subAttributes, k);
-            if (!sub) report(`${at}.${k}`, `no sub-attribute '${k}' in '${attr.name}'`);
-            else strict(`${at}.${k}`, sub, v);
+            if (sub) strict(`${at}.${k}`, sub, v);
+            // RFC 7643 section 2.4: the sub-attributes every multi-valued
+            // attribute may have (RFC 7643's own example of
+            // authenticationSchemes, section 8.5, has "primary").
+            else if (attr.config.multiValued && k === "primary") {
+                if (typeof v !== "boolean") report(`${at}.${k}`, "primary is a boolean");
+            } else if (!(attr.config.multiValued && ["type", "display", "value", "$ref"].includes(k))) {
+                report(`${at}.${k}`, `no sub-attribute '${k}' in '${attr.name}'`);
+            } else if (typeof v !== "string") {
+                report(`${at}.${k}`, `'${k}' is a string`);
+            }
         }
     });
 }

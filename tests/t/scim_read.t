@@ -51,15 +51,26 @@ sub names_of {
     is $res->code, 200, 'ServiceProviderConfig: 200';
     like $res->header('Content-Type'), qr{^application/scim\+json}, '... application/scim+json';
     is_deeply $b->{schemas}, ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'], '... its schema';
-    is $b->{patch}{supported}, $FALSE, '... patch: not supported';
-    is $b->{bulk}{supported}, $FALSE, '... bulk: not supported';
+    is $b->{patch}{supported}, $TRUE, '... patch: supported';
+    is $b->{bulk}{supported}, $TRUE, '... bulk: supported';
+    is $b->{bulk}{maxOperations}, 1000, '... maxOperations: UserBulkMaxRecords (its default here)';
+    is $b->{bulk}{maxPayloadSize}, 8388608, '... maxPayloadSize: UserBulkMaxBodySize (its default here)';
     is $b->{filter}{supported}, $TRUE, '... filter supported';
-    is $b->{filter}{maxResults}, 200, '... with maxResults 200';
+    is $b->{filter}{maxResults}, 200, '... with maxResults 200 (the page cap, below)';
     is $b->{changePassword}{supported}, $FALSE, '... changePassword: no';
     is $b->{sort}{supported}, $FALSE, '... sort: no';
     is $b->{etag}{supported}, $TRUE, '... etag: yes (meta.version, ETag)';
     is $b->{authenticationSchemes}[0]{type}, 'oauthbearertoken', '... bearer tokens';
     like $b->{meta}{location}, qr{^https?://[^/]+/scim/v2/ServiceProviderConfig$}, '... its location';
+    is_deeply [ map { $_->{type} } @{ $b->{authenticationSchemes} } ], [ 'oauthbearertoken' ],
+        '... that one scheme only';
+
+    # A location with other limits announces its own.
+    my $o = json_request(GET => '/scim-limits/v2/ServiceProviderConfig', token(), undef,
+                         [ Accept => 'application/scim+json' ])->json;
+    is $o->{bulk}{maxOperations}, 50, 'another location: maxOperations is its UserBulkMaxRecords';
+    is $o->{bulk}{maxPayloadSize}, 65536, '... maxPayloadSize its UserBulkMaxBodySize';
+    like $o->{meta}{location}, qr{/scim-limits/v2/ServiceProviderConfig$}, '... and its own location';
 }
 {
     my $b = scim('/ResourceTypes')->json;

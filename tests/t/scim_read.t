@@ -148,8 +148,11 @@ scim_error(scim('/Users/not-an-id'), 404, undef, 'an id that is not a UUID');
 
 # --- Entra --------------------------------------------------------------------------
 is names_of(list(filter => 'userName eq "alice.acme"')), 'alice.acme', 'Entra: filter=userName eq';
-scim_error(list(filter => 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"'), 400, 'invalidFilter',
-           'Entra: externalId eq (the directory has no externalId yet)');
+{
+    my $b = list(filter => 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"')->json;
+    is $b->{totalResults}, 0, 'Entra: externalId eq: no user has that externalId (0, then Entra creates)';
+    is names_of(list(filter => 'externalId pr')), '', 'externalId pr: none has one yet';
+}
 
 # --- tenancy --------------------------------------------------------------------------
 scim_error(scim("/Users/$GINA"), 404, undef, "another account's user by id");
@@ -185,10 +188,34 @@ my %filters = (
     'userName eq "\u0062ob.acme"'                       => 'bob.acme',
     'USERNAME EQ "bob.acme"'                            => 'bob.acme',
     USER_SCHEMA . ":userName eq \"bob.acme\""             => 'bob.acme',
+    # multi-valued attributes: emails holds one value (work, primary),
+    # phoneNumbers phone1 (work) and phone2 (other)
+    'emails[type eq "work" and value co "@ACME.example"]' => 'alice.acme,bob.acme,carol.acme,dave.acme,erin.acme',
+    'emails[type eq "home"]'                            => '',
+    'emails.type eq "WORK" and userName sw "b"'         => 'bob.acme',
+    'emails[value ew "e@acme.example" or value sw "dave"]' => 'alice.acme,dave.acme',
+    'phoneNumbers pr'                                   => 'alice.acme,bob.acme',
+    'phoneNumbers[type eq "work"]'                      => 'alice.acme,bob.acme',
+    'phoneNumbers[type eq "other"]'                     => '',
+    'phoneNumbers.value eq "+1 212 555 0102"'           => 'bob.acme',
+    'phoneNumbers.value ne "+1 212 555 0102"'           => 'alice.acme,carol.acme,dave.acme,erin.acme',
+    'not (phoneNumbers pr)'                             => 'carol.acme,dave.acme,erin.acme',
+    'phoneNumbers.type eq null'                         => 'carol.acme,dave.acme,erin.acme',
+    'phoneNumbers[type eq "work" and value ew "0101"] or userName eq "erin.acme"' => 'alice.acme,erin.acme',
 );
 for my $f (sort keys %filters) {
     is names_of(list(filter => $f)), $filters{$f}, "filter=$f";
 }
+
+# A value path holds for one value: bob's second number (other) ends in
+# 0101 like alice's work number; only alice has a work number ending so.
+db_query("UPDATE userbulk.users SET phone2 = '+1 212 555 0101' WHERE id = '$BOB'");
+is names_of(list(filter => 'phoneNumbers[type eq "work" and value ew "0101"]')), 'alice.acme',
+   'phoneNumbers[type eq "work" and value ew "0101"]: type and value of the same number';
+is names_of(list(filter => 'phoneNumbers.type eq "work" and phoneNumbers.value ew "0101"')),
+   'alice.acme,bob.acme', '... where the same, outside a value path, may hold on two numbers';
+is names_of(list(filter => 'phoneNumbers[type eq "other"]')), 'bob.acme', 'phoneNumbers[type eq "other"]: phone2';
+db_query("UPDATE userbulk.users SET phone2 = NULL WHERE id = '$BOB'");
 
 # active <-> lockedOut: active is NOT locked_out.
 db_query("UPDATE userbulk.users SET locked_out = true WHERE id = '$DAVE'");
@@ -198,11 +225,22 @@ is scim("/Users/$DAVE")->json->{active}, $FALSE, '... and his resource says acti
 db_query("UPDATE userbulk.users SET locked_out = false WHERE id = '$DAVE'");
 
 for my $bad ('userName', 'userName eq', 'userName eq bob', 'userName xx "a"', '(userName eq "a"',
-             'password eq "x"', 'emails[type eq "work"]', 'active eq "yes"', 'userName eq "a" junk',
+             'password eq "x"', 'active eq "yes"', 'userName eq "a" junk',
+             'emails[type eq "work"', 'emails[nickName eq "x"]', 'name[givenName eq "x"]',
+             'emails[type eq "work"].value eq "x"', 'phoneNumbers[value[type pr]]',
+             'externalId eq true', 'phoneNumbers.primary eq true',
+             ('emails[type pr] or ' x 64) . 'id pr',
+             ('(' x 16) . 'phoneNumbers[type pr]' . (')' x 16),
              'meta.lastModified gt "yesterday"', ('not (' x 20) . 'id pr' . (')' x 20),
              'userName eq "' . ('a' x 4100) . '"') {
     scim_error(list(filter => $bad), 400, 'invalidFilter', 'filter=' . substr($bad, 0, 40));
 }
+like scim_error(list(filter => ('(' x 17) . 'id pr' . (')' x 17)), 400, 'invalidFilter', 'too deep')->{detail},
+     qr/nested deeper than 16/, '... the detail says the cap';
+like scim_error(list(filter => join(' or ', ('id pr') x 65)), 400, 'invalidFilter', 'too many comparisons')->{detail},
+     qr/more than 64 comparisons/, '... the detail says the cap';
+like scim_error(list(filter => 'emails[nickName eq "x"]'), 400, 'invalidFilter', 'an unknown sub-attribute')->{detail},
+     qr/emails has no sub-attribute "nickName"/, '... the detail names it';
 {
     my $mark = error_log_mark();
     list(filter => 'nickName eq "x"');

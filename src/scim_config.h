@@ -1,7 +1,7 @@
 /*
  * scim_config.h: the SCIM discovery resources (RFC 7644 section 4):
  * /ServiceProviderConfig, /Schemas, /ResourceTypes, describing what this
- * server does now: the User resource read with filters, nothing written.
+ * server does, with the limits of the location that serves them.
  */
 #ifndef UB_SCIM_CONFIG_H
 #define UB_SCIM_CONFIG_H

@@ -141,4 +141,5 @@ valid_answer('/Schemas/' . USER_SCHEMA, '/Schemas/{User}', as => 'Schema');
        'a member of type Role is refused');
 }
 
+reset_demo();
 done_testing();

@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages that are missing (says which)
 #   make run        sandbox on https://localhost:8080 with demo data and a token
 #   make test       unit tests, a short fuzz run, Apache::Test suite on a private PostgreSQL
+#   make test-tools the tests' npm project (SCIMMY, for tests/tools/scim-validate.mjs)
 #   make fuzz       the libFuzzer targets of the core, FUZZ_SECONDS (60) each
 #   make test-asan  the whole suite with the module and core built with ASan+UBSan
 #   make token      print a demo token: make token ACCOUNT=acme ROLES=userbulk.admin SUB=alice
@@ -55,7 +56,7 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test test-ha unit token seed db bench install uninstall clean \
+.PHONY: all deps run test test-tools test-ha unit token seed db bench install uninstall clean \
         fuzz fuzz-build fuzz-coverage test-asan asan-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
@@ -149,9 +150,22 @@ run: deps
 	@tools/sandbox.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all test-tools
 	@if [ -z "$(T)" ]; then $(MAKE) --no-print-directory fuzz-build; fi
 	@tests/tools/run-tests.sh $(T)
+
+# The tests' npm project (tests/package.json, pinned by tests/package-lock.json):
+# SCIMMY, which t/scim_schema.t and the other SCIM tests validate answers
+# with. Installed once, again only when the lock changes; from npm's cache
+# when it has the package (offline then).
+NODE_STAMP := tests/node_modules/.package-lock.json
+
+$(NODE_STAMP): tests/package.json tests/package-lock.json
+	@command -v npm >/dev/null || { echo "test-tools: no npm (make deps installs it)" >&2; exit 1; }
+	cd tests && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-tools: $(NODE_STAMP)
 
 test-ha: deps
 	@$(MAKE) --no-print-directory all

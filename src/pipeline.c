@@ -397,11 +397,16 @@ static apr_status_t serve_scim_doc(ub_request *req, const ub_http_in *in, ub_sci
                                    apr_bucket_brigade *body, ub_http_out *out)
 {
     const char *base, *path;
+    ub_scim_limits limits;
 
+    /* /ServiceProviderConfig tells the limits this location enforces */
+    limits.max_operations = in->max_records;
+    limits.max_payload = in->max_body;
+    limits.max_results = UB_SCIM_MAX_COUNT;
     scim_paths(req, in, &base, &path);
     return finish(req, in, UB_EP_SCIM,
                   ub_scim_discovery(req, doc, strchr(path + 1, '/') ? path_id(path) : NULL,
-                                    base, body, &out->outcome), out);
+                                    base, &limits, body, &out->outcome), out);
 }
 
 static apr_status_t serve_scim_config(ub_request *req, const ub_http_in *in,

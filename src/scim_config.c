@@ -32,26 +32,31 @@ static void meta(ub_jw *w, const char *type, const char *location)
     ub_jw_object_end(w);
 }
 
-static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base)
+/* RFC 7643 section 5, as this release serves it: PATCH and /Bulk on
+ * Users (bulk capped by the location's record and body limits, which
+ * /Bulk enforces), filters with a page of at most max_results, ETags
+ * (meta.version, ETag, If-Match), no password change, no sorting; bearer
+ * tokens (section 8.5's "oauthbearertoken"). */
+static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base,
+                                    const ub_scim_limits *limits)
 {
     ub_jw_object_begin(w);
     ub_jw_key(w, "schemas");
     ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig\"]");
-    supported(w, "patch", 0);
+    supported(w, "patch", 1);
     ub_jw_key(w, "bulk");
     ub_jw_object_begin(w);
-    ub_jw_kv_bool(w, "supported", 0);
-    ub_jw_kv_int(w, "maxOperations", 0);
-    ub_jw_kv_int(w, "maxPayloadSize", 0);
+    ub_jw_kv_bool(w, "supported", 1);
+    ub_jw_kv_int(w, "maxOperations", limits->max_operations);
+    ub_jw_kv_int(w, "maxPayloadSize", (long long)limits->max_payload);
     ub_jw_object_end(w);
     ub_jw_key(w, "filter");
     ub_jw_object_begin(w);
     ub_jw_kv_bool(w, "supported", 1);
-    ub_jw_kv_int(w, "maxResults", UB_SCIM_MAX_COUNT);
+    ub_jw_kv_int(w, "maxResults", limits->max_results);
     ub_jw_object_end(w);
     supported(w, "changePassword", 0);
     supported(w, "sort", 0);
-    /* meta.version on every User, and the ETag header of GET /Users/{id} */
     supported(w, "etag", 1);
     ub_jw_key(w, "authenticationSchemes");
     ub_jw_array_begin(w);
@@ -190,8 +195,8 @@ static int one_or_list(ub_jw *w, apr_pool_t *pool, const char *base, const char 
 }
 
 apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
-                               const char *base, apr_bucket_brigade *out,
-                               ub_outcome *outcome)
+                               const char *base, const ub_scim_limits *limits,
+                               apr_bucket_brigade *out, ub_outcome *outcome)
 {
     ub_jw w;
     int status = 200;
@@ -199,7 +204,7 @@ apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const cha
     ub_jw_init(&w, out);
     switch (doc) {
     case UB_SCIM_SERVICE_PROVIDER_CONFIG:
-        service_provider_config(&w, req->pool, base);
+        service_provider_config(&w, req->pool, base, limits);
         break;
     case UB_SCIM_SCHEMAS:
         status = one_or_list(&w, req->pool, base, id, USER_SCHEMA, user_schema);

@@ -19,29 +19,46 @@
 #include "validate.h"
 
 /* What the filter may name; case-exactness as RFC 7643 section 8.7.1
- * declares it ("id" section 3.1). emails without a sub-attribute means
- * emails.value (RFC 7644 section 3.4.2.2). */
+ * declares it ("id" and "externalId" section 3.1). emails and phoneNumbers
+ * without a sub-attribute mean their value (RFC 7644 section 3.4.2.2). */
 static const ub_scim_attr attrs[] = {
-    { "id",               "id",               UB_SCIM_STRING,   1 },
-    { "userName",         "username",         UB_SCIM_STRING,   0 },
-    { "displayName",      "displayname",      UB_SCIM_STRING,   0 },
-    { "name.givenName",   "name.givenname",   UB_SCIM_STRING,   0 },
-    { "name.familyName",  "name.familyname",  UB_SCIM_STRING,   0 },
-    { "name.middleName",  "name.middlename",  UB_SCIM_STRING,   0 },
-    { "emails.value",     "emails.value",     UB_SCIM_STRING,   0 },
-    { "emails",           "emails.value",     UB_SCIM_STRING,   0 },
-    { "active",           "active",           UB_SCIM_BOOLEAN,  0 },
-    { "meta.lastModified", "meta.lastmodified", UB_SCIM_DATETIME, 0 },
+    { "id",                 "id",                 UB_SCIM_STRING,   1, NULL },
+    { "externalId",         "externalid",         UB_SCIM_STRING,   1, NULL },
+    { "userName",           "username",           UB_SCIM_STRING,   0, NULL },
+    { "displayName",        "displayname",        UB_SCIM_STRING,   0, NULL },
+    { "name.givenName",     "name.givenname",     UB_SCIM_STRING,   0, NULL },
+    { "name.familyName",    "name.familyname",    UB_SCIM_STRING,   0, NULL },
+    { "name.middleName",    "name.middlename",    UB_SCIM_STRING,   0, NULL },
+    { "emails.value",       "emails.value",       UB_SCIM_STRING,   0, NULL },
+    { "emails",             "emails.value",       UB_SCIM_STRING,   0, NULL },
+    { "emails.type",        "emails.type",        UB_SCIM_STRING,   0, NULL },
+    { "phoneNumbers.value", "phonenumbers.value", UB_SCIM_STRING,   0, "phonenumbers" },
+    { "phoneNumbers",       "phonenumbers.value", UB_SCIM_STRING,   0, "phonenumbers" },
+    { "phoneNumbers.type",  "phonenumbers.type",  UB_SCIM_STRING,   0, "phonenumbers" },
+    { "active",             "active",             UB_SCIM_BOOLEAN,  0, NULL },
+    { "meta.lastModified",  "meta.lastmodified",  UB_SCIM_DATETIME, 0, NULL },
 };
+
+/* The multi-valued attributes a value path may filter (attr[...]). */
+static const char *const value_paths[] = { "emails", "phoneNumbers" };
+
+/* path without the User schema's URN in front, if it has it. */
+static const char *strip_urn(const char *path, apr_size_t *len)
+{
+    apr_size_t urn = sizeof(UB_SCIM_USER_URN) - 1;
+
+    if (*len > urn && strncasecmp(path, UB_SCIM_USER_URN, urn) == 0) {
+        *len -= urn;
+        return path + urn;
+    }
+    return path;
+}
 
 const ub_scim_attr *ub_scim_attr_find(const char *path, apr_size_t len)
 {
-    apr_size_t i, urn = sizeof(UB_SCIM_USER_URN) - 1;
+    apr_size_t i;
 
-    if (len > urn && strncasecmp(path, UB_SCIM_USER_URN, urn) == 0) {
-        path += urn;
-        len -= urn;
-    }
+    path = strip_urn(path, &len);
     for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
         if (strlen(attrs[i].path) == len && strncasecmp(attrs[i].path, path, len) == 0) {
             return &attrs[i];
@@ -54,6 +71,7 @@ typedef struct {
     apr_pool_t *pool;
     const char *start, *p;
     int depth, terms;
+    const char *parent;         /* inside a value path: its attribute */
     ub_textbuf out;
     const char *error;          /* the first reason, the parse stops */
 } parser;
@@ -220,21 +238,76 @@ static const char *const compare_ops[] = {
     "eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"
 };
 
+typedef enum { V_NONE, V_STRING, V_TRUE, V_FALSE, V_NULL } value_kind;
+
+/* One comparison's node (kind V_NONE: pr's, without a value), wrapped as
+ * wrap says: "" as it is, "has" in a "has" of its multi-valued attribute,
+ * "not has" in the negation of that. */
+static void leaf(parser *ps, const ub_scim_attr *a, const char *op, value_kind kind,
+                 const char *value, const char *wrap)
+{
+    if (strcmp(wrap, "not has") == 0) {
+        ub_tb_puts(&ps->out, "{\"op\":\"not\",\"e\":");
+    }
+    if (*wrap) {
+        ub_tb_puts(&ps->out, "{\"op\":\"has\",\"a\":");
+        ub_tb_json_string(&ps->out, a->within);
+        ub_tb_puts(&ps->out, ",\"e\":");
+    }
+    ub_tb_puts(&ps->out, "{\"op\":");
+    ub_tb_json_string(&ps->out, op);
+    ub_tb_puts(&ps->out, ",\"a\":");
+    ub_tb_json_string(&ps->out, a->key);
+    if (kind != V_NONE) {
+        ub_tb_puts(&ps->out, a->case_exact ? ",\"ci\":false,\"v\":" : ",\"ci\":true,\"v\":");
+    }
+    switch (kind) {
+    case V_NONE: break;
+    case V_STRING: ub_tb_json_string(&ps->out, value); break;
+    case V_TRUE: ub_tb_puts(&ps->out, "true"); break;
+    case V_FALSE: ub_tb_puts(&ps->out, "false"); break;
+    case V_NULL: ub_tb_puts(&ps->out, "null"); break;
+    }
+    ub_tb_putc(&ps->out, '}');
+    if (*wrap) {
+        ub_tb_putc(&ps->out, '}');
+    }
+    if (strcmp(wrap, "not has") == 0) {
+        ub_tb_putc(&ps->out, '}');
+    }
+}
+
+static int value_path(parser *ps, apr_size_t n);
+static int or_exp(parser *ps);
+
 static int attr_exp(parser *ps)
 {
     apr_size_t n = word_len(ps->p), i;
     const ub_scim_attr *a;
     const char *op = NULL, *value = NULL;
-    enum { V_STRING, V_TRUE, V_FALSE, V_NULL } kind;
+    value_kind kind;
 
     if (n == 0) {
         return fail(ps, "expected an attribute, \"not\" or \"(\"");
     }
-    a = ub_scim_attr_find(ps->p, n);
-    if (a == NULL) {
-        if (ps->p[n] == '[') {
-            return fail(ps, "value filters (attr[...]) are refused: name the sub-attribute, e.g. emails.value");
+    if (ps->p[n] == '[') {
+        return value_path(ps, n);
+    }
+    if (ps->parent != NULL) {
+        /* a sub-attribute of the value path's attribute, named alone */
+        a = memchr(ps->p, '.', n) || memchr(ps->p, ':', n) ? NULL
+            : ub_scim_attr_find(apr_psprintf(ps->pool, "%s.%.*s", ps->parent, (int)n, ps->p),
+                                strlen(ps->parent) + 1 + n);
+        if (a == NULL) {
+            return fail(ps, apr_psprintf(ps->pool, "%s has no sub-attribute \"%.*s\" to filter on "
+                                         "(inside %s[...] name value or type)", ps->parent,
+                                         (int)(n > 80 ? 80 : n), ps->p, ps->parent));
         }
+    }
+    else {
+        a = ub_scim_attr_find(ps->p, n);
+    }
+    if (a == NULL) {
         return fail(ps, apr_psprintf(ps->pool, "no filter on the attribute \"%.*s\"",
                                      (int)(n > 80 ? 80 : n), ps->p));
     }
@@ -249,9 +322,7 @@ static int attr_exp(parser *ps)
     }
     if (is_word(ps->p, "pr")) {
         ps->p += 2;
-        ub_tb_puts(&ps->out, "{\"op\":\"pr\",\"a\":");
-        ub_tb_json_string(&ps->out, a->key);
-        ub_tb_putc(&ps->out, '}');
+        leaf(ps, a, "pr", V_NONE, NULL, ps->parent == NULL && a->within != NULL ? "has" : "");
         return 0;
     }
     for (i = 0; i < sizeof(compare_ops) / sizeof(compare_ops[0]); i++) {
@@ -318,22 +389,74 @@ static int attr_exp(parser *ps)
                                          a->path));
         }
     }
-    ub_tb_puts(&ps->out, "{\"op\":");
-    ub_tb_json_string(&ps->out, op);
-    ub_tb_puts(&ps->out, ",\"a\":");
-    ub_tb_json_string(&ps->out, a->key);
-    ub_tb_puts(&ps->out, a->case_exact ? ",\"ci\":false,\"v\":" : ",\"ci\":true,\"v\":");
-    switch (kind) {
-    case V_STRING: ub_tb_json_string(&ps->out, value); break;
-    case V_TRUE: ub_tb_puts(&ps->out, "true"); break;
-    case V_FALSE: ub_tb_puts(&ps->out, "false"); break;
-    case V_NULL: ub_tb_puts(&ps->out, "null"); break;
+    if (ps->parent != NULL || a->within == NULL) {
+        leaf(ps, a, op, kind, value, "");
     }
-    ub_tb_putc(&ps->out, '}');
+    /* A sub-attribute of phoneNumbers outside a value path: some value
+     * compares; ne and eq null hold where none is (or none is there), as
+     * they hold for an absent single value. */
+    else if (kind == V_NULL) {
+        leaf(ps, a, "pr", V_NONE, NULL, strcmp(op, "eq") == 0 ? "not has" : "has");
+    }
+    else if (strcmp(op, "ne") == 0) {
+        leaf(ps, a, "eq", kind, value, "not has");
+    }
+    else {
+        leaf(ps, a, op, kind, value, "has");
+    }
     return 0;
 }
 
-static int or_exp(parser *ps);
+/* attr "[" valFilter "]" (RFC 7644 section 3.4.2.2), on the attribute's
+ * name of n bytes: a filter over the values of emails or phoneNumbers,
+ * which names their sub-attributes alone. */
+static int value_path(parser *ps, apr_size_t n)
+{
+    apr_size_t i, len = n;
+    const char *name = strip_urn(ps->p, &len), *parent = NULL, *within;
+
+    if (ps->parent != NULL) {
+        return fail(ps, "a value path cannot hold another");
+    }
+    for (i = 0; i < sizeof(value_paths) / sizeof(value_paths[0]); i++) {
+        if (strlen(value_paths[i]) == len && strncasecmp(value_paths[i], name, len) == 0) {
+            parent = value_paths[i];
+        }
+    }
+    if (parent == NULL) {
+        return fail(ps, apr_psprintf(ps->pool, "no value path on \"%.*s\" (emails[...] and "
+                                     "phoneNumbers[...] have one)", (int)(n > 80 ? 80 : n), ps->p));
+    }
+    if (++ps->depth > UB_SCIM_FILTER_MAX_DEPTH) {
+        return fail(ps, apr_psprintf(ps->pool, "nested deeper than %d",
+                                     UB_SCIM_FILTER_MAX_DEPTH));
+    }
+    /* the "has" of its values when it holds several (the table says) */
+    within = ub_scim_attr_find(apr_pstrcat(ps->pool, parent, ".value", NULL),
+                               strlen(parent) + 6)->within;
+    ps->p += n + 1;
+    eat_spaces(ps);
+    if (within != NULL) {
+        ub_tb_puts(&ps->out, "{\"op\":\"has\",\"a\":");
+        ub_tb_json_string(&ps->out, within);
+        ub_tb_puts(&ps->out, ",\"e\":");
+    }
+    ps->parent = parent;
+    if (or_exp(ps) != 0) {
+        return -1;
+    }
+    ps->parent = NULL;
+    eat_spaces(ps);
+    if (*ps->p != ']') {
+        return fail(ps, "expected \"]\"");
+    }
+    ps->p++;
+    ps->depth--;
+    if (within != NULL) {
+        ub_tb_putc(&ps->out, '}');
+    }
+    return 0;
+}
 
 /* "(" filter ")", on the "(". */
 static int group(parser *ps)

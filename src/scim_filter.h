@@ -17,9 +17,15 @@
  *   {"op":"and"|"or","l":NODE,"r":NODE}    {"op":"not","e":NODE}
  *   {"op":"pr","a":ATTR}
  *   {"op":"eq"|"ne"|"co"|"sw"|"ew"|"gt"|"ge"|"lt"|"le","a":ATTR,"ci":BOOL,"v":VALUE}
+ *   {"op":"has","a":"phonenumbers","e":NODE}
  * ATTR is the attribute's key (below, lower case), ci whether it compares
  * without case (caseExact false, RFC 7643), VALUE a string, true, false or
- * null.
+ * null. "has": some value of a multi-valued attribute that holds several
+ * (phoneNumbers) satisfies NODE, whose attributes are that one's
+ * sub-attributes: a value path (phoneNumbers[type eq "work" and value co
+ * "555"]) or a comparison of a sub-attribute outside one
+ * (phoneNumbers.value co "555"; its ne, eq null: no value is, not any).
+ * emails holds one value, so emails[...] is its condition as it stands.
  */
 #ifndef UB_SCIM_FILTER_H
 #define UB_SCIM_FILTER_H
@@ -33,7 +39,9 @@
 
 /* A filter longer than this is refused (bytes, as decoded). */
 #define UB_SCIM_FILTER_MAX_LEN   4096
-/* Nesting of parentheses and "not", and comparisons in one filter. */
+/* Nesting of parentheses, "not" and value paths, and comparisons in one
+ * filter: the SQL condition is a fixed fragment per comparison, so these
+ * bound its size and the work per row. */
 #define UB_SCIM_FILTER_MAX_DEPTH 16
 #define UB_SCIM_FILTER_MAX_TERMS 64
 
@@ -49,6 +57,9 @@ typedef struct {
     const char *key;            /* its key in the description: "name.givenname" */
     ub_scim_type type;
     int case_exact;
+    /* The key of the multi-valued attribute with several values it is a
+     * sub-attribute of ("phonenumbers"; the description's "has"), or NULL. */
+    const char *within;
 } ub_scim_attr;
 
 /* The attribute a path names (case-insensitive, with or without the

@@ -23,6 +23,9 @@ PACKAGES=(
     # pgbouncer for t/pgbouncer.t; pgTAP for tests/sql/, Debian 12's
     # PostgreSQL being 15)
     perl libapache2-mod-perl2 libwww-perl valgrind pgbouncer postgresql-15-pgtap
+    # SCIM answers validated against RFC 7643 by SCIMMY (npm; tests/package.json,
+    # make test-tools); npm: below, unless some nodejs already brings it
+    nodejs
     # fuzzing (make fuzz, and a short run in make test): clang with
     # libFuzzer and the sanitizer runtimes; llvm for make fuzz-coverage.
     # make test-asan uses gcc's libasan/libubsan (libgcc-12-dev, with gcc).
@@ -34,6 +37,9 @@ for p in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
     [[ $status == ii* ]] || missing+=("$p")
 done
+# Debian's npm package only when no npm is there: a nodejs from elsewhere
+# (NodeSource) ships its own npm and conflicts with Debian's.
+command -v npm >/dev/null || missing+=(npm)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "deps: all present"

@@ -13,8 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Checks one node of the description; depth counts the nodes above it. */
-static void check_node(const json_t *n, int depth)
+/* Checks one node of the description; depth counts the nodes above it,
+ * within is the attribute of the "has" it is in (NULL: none): a
+ * sub-attribute of phoneNumbers appears inside its "has" only. */
+static void check_node(const json_t *n, int depth, const char *within)
 {
     const char *op;
 
@@ -23,11 +25,17 @@ static void check_node(const json_t *n, int depth)
     op = json_string_value(json_object_get(n, "op"));
     FUZZ_CHECK(op != NULL);
     if (strcmp(op, "and") == 0 || strcmp(op, "or") == 0) {
-        check_node(json_object_get(n, "l"), depth + 1);
-        check_node(json_object_get(n, "r"), depth + 1);
+        check_node(json_object_get(n, "l"), depth + 1, within);
+        check_node(json_object_get(n, "r"), depth + 1, within);
     }
     else if (strcmp(op, "not") == 0) {
-        check_node(json_object_get(n, "e"), depth + 1);
+        check_node(json_object_get(n, "e"), depth + 1, within);
+    }
+    else if (strcmp(op, "has") == 0) {
+        const char *a = json_string_value(json_object_get(n, "a"));
+
+        FUZZ_CHECK(within == NULL && a != NULL && strcmp(a, "phonenumbers") == 0);
+        check_node(json_object_get(n, "e"), depth + 1, a);
     }
     else {
         const char *a = json_string_value(json_object_get(n, "a"));
@@ -36,6 +44,8 @@ static void check_node(const json_t *n, int depth)
         FUZZ_CHECK(a != NULL);
         attr = ub_scim_attr_find(a, strlen(a));
         FUZZ_CHECK(attr != NULL && strcmp(attr->key, a) == 0);
+        FUZZ_CHECK(attr->within == NULL ? within == NULL
+                   : within != NULL && strcmp(attr->within, within) == 0);
         if (strcmp(op, "pr") != 0) {
             const json_t *v = json_object_get(n, "v");
 
@@ -68,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *doc = json_loads(description, 0, &err);
 
         FUZZ_CHECK(doc != NULL);
-        check_node(doc, 0);
+        check_node(doc, 0, NULL);
         json_decref(doc);
     }
     else {

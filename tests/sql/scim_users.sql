@@ -2,7 +2,7 @@
 -- called directly with filter descriptions as src/scim_filter.c writes
 -- them.
 \ir lib/setup.sql
-SELECT plan(27);
+SELECT plan(38);
 
 CREATE FUNCTION pg_temp.names(p_filter jsonb, p_start integer DEFAULT 1, p_count integer DEFAULT 200)
 RETURNS text LANGUAGE sql AS $$
@@ -66,6 +66,34 @@ SELECT is((SELECT resource::jsonb FROM userbulk.scim_user('tap', '7a000000-0000-
             "userName": "u1.tap", "name": {"familyName": "Tap"}, "active": true}'::jsonb,
           'excludedAttributes: all but those (id stays)');
 
+-- Multi-valued attributes: phone numbers (u1 both, u3 work, u4 mobile),
+-- the description's "has"; emails.type; externalId.
+UPDATE userbulk.users SET phone1 = '+1 212 555 0101', phone2 = '+44 20 7946 0101'
+ WHERE id = '7a000000-0000-4000-8000-000000000101';
+UPDATE userbulk.users SET phone1 = '+1 212 555 0103' WHERE id = '7a000000-0000-4000-8000-000000000103';
+UPDATE userbulk.users SET phone2 = '+1 212 555 0104' WHERE id = '7a000000-0000-4000-8000-000000000104';
+SELECT is(pg_temp.names('{"op":"has","a":"phonenumbers","e":{"op":"and",
+                           "l":{"op":"eq","a":"phonenumbers.type","ci":true,"v":"WORK"},
+                           "r":{"op":"co","a":"phonenumbers.value","ci":true,"v":"555"}}}'), 'u1.tap,u3.tap',
+          'phoneNumbers[type eq "work" and value co "555"]: both on the same number (u4''s 555 is mobile)');
+SELECT is(pg_temp.names('{"op":"has","a":"phonenumbers","e":{"op":"eq","a":"phonenumbers.type","ci":true,"v":"mobile"}}'),
+          'u1.tap,u4.tap', 'phoneNumbers[type eq "mobile"]: phone2');
+SELECT is(pg_temp.names('{"op":"has","a":"phonenumbers","e":{"op":"pr","a":"phonenumbers.value"}}'),
+          'u1.tap,u3.tap,u4.tap', 'phoneNumbers pr: some number');
+SELECT is(pg_temp.names('{"op":"not","e":{"op":"has","a":"phonenumbers","e":{"op":"eq","a":"phonenumbers.value","ci":true,"v":"+1 212 555 0101"}}}'),
+          'u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'phoneNumbers.value ne: no number is it (none counts)');
+SELECT is(pg_temp.names('{"op":"has","a":"phonenumbers","e":{"op":"not","e":{"op":"sw","a":"phonenumbers.value","ci":true,"v":"+1"}}}'),
+          'u1.tap', 'phoneNumbers[not (value sw "+1")]: a number, not an absent one');
+SELECT is(pg_temp.names('{"op":"and","l":{"op":"eq","a":"emails.type","ci":true,"v":"Work"},
+                          "r":{"op":"ew","a":"emails.value","ci":true,"v":"1@TAP.example"}}'),
+          'u1.tap', 'emails[type eq "Work" and value ew "1@TAP.example"]');
+SELECT is(pg_temp.names('{"op":"eq","a":"externalid","ci":false,"v":"x"}'), NULL,
+          'externalId eq: no user has this one');
+SELECT is(pg_temp.names('{"op":"ne","a":"externalid","ci":false,"v":"x"}'),
+          'u1.tap,u2.tap,u3.tap,u4.tap,u5.tap,u6.tap', 'externalId ne: every user');
+SELECT throws_ok($$SELECT userbulk.scim_users('tap', '{"op":"has","a":"emails","e":{"op":"pr","a":"emails.value"}}', 1, 1, NULL, NULL, '')$$,
+                 '22023', NULL, 'a "has" of another attribute is refused');
+
 -- 010's attributes: externalId, meta.created, the enterprise extension.
 UPDATE userbulk.users SET external_id = 'okta-00u2', employee_code = 'E-2', department_code = 'D1',
                           manager_id = '7a000000-0000-4000-8000-000000000101', created_at = NULL
@@ -80,6 +108,10 @@ SELECT is((SELECT resource::jsonb - 'meta' - 'name' - 'emails' FROM userbulk.sci
                  "manager": {"value": "7a000000-0000-4000-8000-000000000101",
                              "$ref": "https://h/scim/v2/Users/7a000000-0000-4000-8000-000000000101"}}}'::jsonb,
           'externalId and the enterprise extension, which the schemas then list');
+SELECT is(pg_temp.names('{"op":"eq","a":"externalid","ci":false,"v":"okta-00u2"}'), 'u2.tap',
+          'externalId eq: the user with it');
+SELECT is(pg_temp.names('{"op":"eq","a":"externalid","ci":false,"v":"OKTA-00U2"}'), NULL,
+          'externalId eq: caseExact');
 SELECT ok(NOT (SELECT resource::jsonb -> 'meta' ? 'created' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000102', NULL, NULL, '')),
           'a user of unknown creation time has no meta.created');
 SELECT is((SELECT resource::jsonb #>> '{meta,created}' FROM userbulk.scim_user('tap', '7a000000-0000-4000-8000-000000000103', NULL, NULL, '')),

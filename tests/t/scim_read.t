@@ -51,15 +51,26 @@ sub names_of {
     is $res->code, 200, 'ServiceProviderConfig: 200';
     like $res->header('Content-Type'), qr{^application/scim\+json}, '... application/scim+json';
     is_deeply $b->{schemas}, ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'], '... its schema';
-    is $b->{patch}{supported}, $FALSE, '... patch: not supported';
-    is $b->{bulk}{supported}, $FALSE, '... bulk: not supported';
+    is $b->{patch}{supported}, $TRUE, '... patch: supported';
+    is $b->{bulk}{supported}, $TRUE, '... bulk: supported';
+    is $b->{bulk}{maxOperations}, 1000, '... maxOperations: UserBulkMaxRecords (its default here)';
+    is $b->{bulk}{maxPayloadSize}, 8388608, '... maxPayloadSize: UserBulkMaxBodySize (its default here)';
     is $b->{filter}{supported}, $TRUE, '... filter supported';
-    is $b->{filter}{maxResults}, 200, '... with maxResults 200';
+    is $b->{filter}{maxResults}, 200, '... with maxResults 200 (the page cap, below)';
     is $b->{changePassword}{supported}, $FALSE, '... changePassword: no';
     is $b->{sort}{supported}, $FALSE, '... sort: no';
     is $b->{etag}{supported}, $TRUE, '... etag: yes (meta.version, ETag)';
     is $b->{authenticationSchemes}[0]{type}, 'oauthbearertoken', '... bearer tokens';
     like $b->{meta}{location}, qr{^https?://[^/]+/scim/v2/ServiceProviderConfig$}, '... its location';
+    is_deeply [ map { $_->{type} } @{ $b->{authenticationSchemes} } ], [ 'oauthbearertoken' ],
+        '... that one scheme only';
+
+    # A location with other limits announces its own.
+    my $o = json_request(GET => '/scim-limits/v2/ServiceProviderConfig', token(), undef,
+                         [ Accept => 'application/scim+json' ])->json;
+    is $o->{bulk}{maxOperations}, 50, 'another location: maxOperations is its UserBulkMaxRecords';
+    is $o->{bulk}{maxPayloadSize}, 65536, '... maxPayloadSize its UserBulkMaxBodySize';
+    like $o->{meta}{location}, qr{/scim-limits/v2/ServiceProviderConfig$}, '... and its own location';
 }
 {
     my $b = scim('/ResourceTypes')->json;
@@ -140,8 +151,17 @@ scim_error(scim('/Users/not-an-id'), 404, undef, 'an id that is not a UUID');
 
 # --- Entra --------------------------------------------------------------------------
 is names_of(list(filter => 'userName eq "alice.acme"')), 'alice.acme', 'Entra: filter=userName eq';
-scim_error(list(filter => 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"'), 400, 'invalidFilter',
-           'Entra: externalId eq (the directory has no externalId yet)');
+{
+    my $b = list(filter => 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"')->json;
+    is $b->{totalResults}, 0, 'Entra: externalId eq: no user has that externalId (0, then Entra creates)';
+    is names_of(list(filter => 'externalId pr')), '', 'externalId pr: none has one yet';
+    db_query(qq{UPDATE userbulk.users SET external_id = '0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef' WHERE id = '$BOB'});
+    is names_of(list(filter => 'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"')), 'bob.acme',
+       'Entra: externalId eq: the user with it';
+    is names_of(list(filter => 'externalId eq "0A21F0F2-8D2A-4F8E-BF98-7363C4AED4EF"')), '',
+       '... caseExact (RFC 7643: externalId)';
+    db_query(qq{UPDATE userbulk.users SET external_id = NULL WHERE id = '$BOB'});
+}
 
 # --- externalId, the enterprise extension ----------------------------------------------
 {
@@ -197,10 +217,34 @@ my %filters = (
     'userName eq "\u0062ob.acme"'                       => 'bob.acme',
     'USERNAME EQ "bob.acme"'                            => 'bob.acme',
     USER_SCHEMA . ":userName eq \"bob.acme\""             => 'bob.acme',
+    # multi-valued attributes: emails holds one value (work, primary),
+    # phoneNumbers phone1 (work) and phone2 (mobile)
+    'emails[type eq "work" and value co "@ACME.example"]' => 'alice.acme,bob.acme,carol.acme,dave.acme,erin.acme',
+    'emails[type eq "home"]'                            => '',
+    'emails.type eq "WORK" and userName sw "b"'         => 'bob.acme',
+    'emails[value ew "e@acme.example" or value sw "dave"]' => 'alice.acme,dave.acme',
+    'phoneNumbers pr'                                   => 'alice.acme,bob.acme',
+    'phoneNumbers[type eq "work"]'                      => 'alice.acme,bob.acme',
+    'phoneNumbers[type eq "mobile"]'                    => '',
+    'phoneNumbers.value eq "+1 212 555 0102"'           => 'bob.acme',
+    'phoneNumbers.value ne "+1 212 555 0102"'           => 'alice.acme,carol.acme,dave.acme,erin.acme',
+    'not (phoneNumbers pr)'                             => 'carol.acme,dave.acme,erin.acme',
+    'phoneNumbers.type eq null'                         => 'carol.acme,dave.acme,erin.acme',
+    'phoneNumbers[type eq "work" and value ew "0101"] or userName eq "erin.acme"' => 'alice.acme,erin.acme',
 );
 for my $f (sort keys %filters) {
     is names_of(list(filter => $f)), $filters{$f}, "filter=$f";
 }
+
+# A value path holds for one value: bob's second number (mobile) ends in
+# 0101 like alice's work number; only alice has a work number ending so.
+db_query("UPDATE userbulk.users SET phone2 = '+1 212 555 0101' WHERE id = '$BOB'");
+is names_of(list(filter => 'phoneNumbers[type eq "work" and value ew "0101"]')), 'alice.acme',
+   'phoneNumbers[type eq "work" and value ew "0101"]: type and value of the same number';
+is names_of(list(filter => 'phoneNumbers.type eq "work" and phoneNumbers.value ew "0101"')),
+   'alice.acme,bob.acme', '... where the same, outside a value path, may hold on two numbers';
+is names_of(list(filter => 'phoneNumbers[type eq "mobile"]')), 'bob.acme', 'phoneNumbers[type eq "mobile"]: phone2';
+db_query("UPDATE userbulk.users SET phone2 = NULL WHERE id = '$BOB'");
 
 # active <-> lockedOut: active is NOT locked_out.
 db_query("UPDATE userbulk.users SET locked_out = true WHERE id = '$DAVE'");
@@ -210,11 +254,22 @@ is scim("/Users/$DAVE")->json->{active}, $FALSE, '... and his resource says acti
 db_query("UPDATE userbulk.users SET locked_out = false WHERE id = '$DAVE'");
 
 for my $bad ('userName', 'userName eq', 'userName eq bob', 'userName xx "a"', '(userName eq "a"',
-             'password eq "x"', 'emails[type eq "work"]', 'active eq "yes"', 'userName eq "a" junk',
+             'password eq "x"', 'active eq "yes"', 'userName eq "a" junk',
+             'emails[type eq "work"', 'emails[nickName eq "x"]', 'name[givenName eq "x"]',
+             'emails[type eq "work"].value eq "x"', 'phoneNumbers[value[type pr]]',
+             'externalId eq true', 'phoneNumbers.primary eq true',
+             ('emails[type pr] or ' x 64) . 'id pr',
+             ('(' x 16) . 'phoneNumbers[type pr]' . (')' x 16),
              'meta.lastModified gt "yesterday"', ('not (' x 20) . 'id pr' . (')' x 20),
              'userName eq "' . ('a' x 4100) . '"') {
     scim_error(list(filter => $bad), 400, 'invalidFilter', 'filter=' . substr($bad, 0, 40));
 }
+like scim_error(list(filter => ('(' x 17) . 'id pr' . (')' x 17)), 400, 'invalidFilter', 'too deep')->{detail},
+     qr/nested deeper than 16/, '... the detail says the cap';
+like scim_error(list(filter => join(' or ', ('id pr') x 65)), 400, 'invalidFilter', 'too many comparisons')->{detail},
+     qr/more than 64 comparisons/, '... the detail says the cap';
+like scim_error(list(filter => 'emails[nickName eq "x"]'), 400, 'invalidFilter', 'an unknown sub-attribute')->{detail},
+     qr/emails has no sub-attribute "nickName"/, '... the detail names it';
 {
     my $mark = error_log_mark();
     list(filter => 'nickName eq "x"');

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "unit.h"
 #include "pipeline.h"
+#include "scim_users.h"
 #include "errors.h"
 
 #define ACME "acme"
@@ -509,10 +510,22 @@ START_TEST(scim_discovery_without_the_database)
     ck_assert_int_eq(c->out.status, 200);
     ck_assert_int_eq(acquisitions, 0);
     ck_assert_str_eq(c->out.content_type, "application/scim+json");
-    ck_assert(json_is_false(json_object_get(json_object_get(doc, "patch"), "supported")));
-    ck_assert(json_is_false(json_object_get(json_object_get(doc, "bulk"), "supported")));
+    ck_assert(json_is_true(json_object_get(json_object_get(doc, "patch"), "supported")));
+    ck_assert(json_is_true(json_object_get(json_object_get(doc, "bulk"), "supported")));
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "filter"),
-                                                        "maxResults")), 200);
+                                                        "maxResults")), UB_SCIM_MAX_COUNT);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "bulk"),
+                                                        "maxOperations")), 1000);
+
+    /* the limits are the location's directives, as the glue passed them */
+    c = scim_call("GET", "/scim/v2/ServiceProviderConfig");
+    c->in.max_records = 7;
+    c->in.max_body = 4096;
+    doc = serve(c);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "bulk"),
+                                                        "maxOperations")), 7);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "bulk"),
+                                                        "maxPayloadSize")), 4096);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "meta"), "location")),
                      "https://h:8443/scim/v2/ServiceProviderConfig");
 

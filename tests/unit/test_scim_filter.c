@@ -51,6 +51,60 @@ START_TEST(scim_filter_comparisons)
 }
 END_TEST
 
+START_TEST(scim_filter_case_exactness)
+{
+    /* RFC 7643: id and externalId caseExact, userName and emails not */
+    ck_assert_str_eq(parse("externalId eq \"0a21F\""),
+                     ut_q("{'op':'eq','a':'externalid','ci':false,'v':'0a21F'}"));
+    ck_assert_str_eq(parse("id eq \"A\""), ut_q("{'op':'eq','a':'id','ci':false,'v':'A'}"));
+    ck_assert_str_eq(parse("userName eq \"A\""), ut_q("{'op':'eq','a':'username','ci':true,'v':'A'}"));
+    ck_assert_str_eq(parse("emails.value eq \"A\""),
+                     ut_q("{'op':'eq','a':'emails.value','ci':true,'v':'A'}"));
+    ck_assert_str_eq(parse("emails.type eq \"Work\""),
+                     ut_q("{'op':'eq','a':'emails.type','ci':true,'v':'Work'}"));
+}
+END_TEST
+
+START_TEST(scim_filter_multi_valued)
+{
+    /* emails holds one value: its value path is its condition as written */
+    ck_assert_str_eq(parse("emails[type eq \"work\" and value co \"@example.com\"]"),
+                     ut_q("{'op':'and','l':{'op':'eq','a':'emails.type','ci':true,'v':'work'},"
+                          "'r':{'op':'co','a':'emails.value','ci':true,'v':'@example.com'}}"));
+    ck_assert_str_eq(parse("urn:ietf:params:scim:schemas:core:2.0:User:EMAILS[ TYPE eq \"work\" ]"),
+                     ut_q("{'op':'eq','a':'emails.type','ci':true,'v':'work'}"));
+    /* phoneNumbers holds two: some value satisfies the whole value path */
+    ck_assert_str_eq(parse("phoneNumbers[type eq \"work\"]"),
+                     ut_q("{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'eq','a':'phonenumbers.type','ci':true,'v':'work'}}"));
+    ck_assert_str_eq(parse("phoneNumbers[type eq \"work\" and not (value sw \"+1\")] or id pr"),
+                     ut_q("{'op':'or','l':{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'and','l':{'op':'eq','a':'phonenumbers.type','ci':true,'v':'work'},"
+                          "'r':{'op':'not','e':{'op':'sw','a':'phonenumbers.value','ci':true,'v':'+1'}}}},"
+                          "'r':{'op':'pr','a':'id'}}"));
+    ck_assert_str_eq(parse("phoneNumbers[value ne null]"),
+                     ut_q("{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'ne','a':'phonenumbers.value','ci':true,'v':null}}"));
+    /* outside a value path: some value compares; ne and eq null: none */
+    ck_assert_str_eq(parse("phoneNumbers.value co \"555\""),
+                     ut_q("{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'co','a':'phonenumbers.value','ci':true,'v':'555'}}"));
+    ck_assert_str_eq(parse("phoneNumbers eq \"1\""),
+                     ut_q("{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'eq','a':'phonenumbers.value','ci':true,'v':'1'}}"));
+    ck_assert_str_eq(parse("phoneNumbers.value ne \"1\""),
+                     ut_q("{'op':'not','e':{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'eq','a':'phonenumbers.value','ci':true,'v':'1'}}}"));
+    ck_assert_str_eq(parse("phoneNumbers pr"),
+                     ut_q("{'op':'has','a':'phonenumbers','e':{'op':'pr','a':'phonenumbers.value'}}"));
+    ck_assert_str_eq(parse("phoneNumbers.type eq null"),
+                     ut_q("{'op':'not','e':{'op':'has','a':'phonenumbers','e':"
+                          "{'op':'pr','a':'phonenumbers.type'}}}"));
+    ck_assert_str_eq(parse("phoneNumbers.type ne null"),
+                     ut_q("{'op':'has','a':'phonenumbers','e':{'op':'pr','a':'phonenumbers.type'}}"));
+}
+END_TEST
+
 START_TEST(scim_filter_names_and_keywords_ignore_case)
 {
     const char *want = ut_q("{'op':'eq','a':'username','ci':true,'v':'Bob'}");
@@ -114,8 +168,20 @@ START_TEST(scim_filter_refusals)
     refused("userName eq \"a\")");
     refused("not userName eq \"a\"");
     refused("password eq \"x\"");
-    refused("externalId eq \"x\"");       /* the directory has no externalId */
-    refused("emails[type eq \"work\"]");
+    refused("externalId eq true");
+    refused("emails[type eq \"work\"");
+    refused("emails[type eq \"work\"]]");
+    refused("emails[]");
+    refused("emails [type eq \"work\"]");
+    refused("emails[emails.type eq \"work\"]");  /* sub-attributes alone inside */
+    refused("emails[foo eq \"x\"]");
+    refused("emails[value[type eq \"x\"]]");
+    refused("phoneNumbers[type eq \"work\" and emails[type pr]]");
+    refused("name[givenName eq \"x\"]");
+    refused("userName[value eq \"x\"]");
+    refused("emails[userName eq \"x\"]");
+    refused("emails[type eq \"work\"].value eq \"x\"");
+    refused("phoneNumbers.primary eq true");
     refused("userName eq 42");
     refused("userName eq true");
     refused("active eq \"true\"");
@@ -147,6 +213,20 @@ START_TEST(scim_filter_caps)
     ck_assert_ptr_nonnull(parse(deep));
     refused(apr_pstrcat(ut_pool, "(", deep, ")", NULL));
     refused(ut_repeat("not (", 100));
+    /* a value path is a level too */
+    deep = "";
+    for (i = 0; i < UB_SCIM_FILTER_MAX_DEPTH - 1; i++) {
+        deep = apr_pstrcat(ut_pool, "(", deep, NULL);
+    }
+    d = apr_pstrcat(ut_pool, deep, "phoneNumbers[type pr]", NULL);
+    for (i = 0; i < UB_SCIM_FILTER_MAX_DEPTH - 1; i++) {
+        d = apr_pstrcat(ut_pool, d, ")", NULL);
+    }
+    ck_assert_ptr_nonnull(parse(d));
+    refused(apr_pstrcat(ut_pool, "(", d, ")", NULL));
+    /* comparisons inside value paths count */
+    refused(apr_pstrcat(ut_pool, ut_repeat("emails[type pr] or ", UB_SCIM_FILTER_MAX_TERMS),
+                        "id pr", NULL));
 
     /* terms */
     ck_assert_ptr_nonnull(parse(apr_pstrcat(ut_pool, ut_repeat("id pr or ", UB_SCIM_FILTER_MAX_TERMS - 1),
@@ -221,6 +301,8 @@ Suite *scim_filter_suite(void)
     TCase *tc = ut_tcase("scim_filter");
 
     tcase_add_test(tc, scim_filter_comparisons);
+    tcase_add_test(tc, scim_filter_case_exactness);
+    tcase_add_test(tc, scim_filter_multi_valued);
     tcase_add_test(tc, scim_filter_names_and_keywords_ignore_case);
     tcase_add_test(tc, scim_filter_precedence);
     tcase_add_test(tc, scim_filter_string_escapes);

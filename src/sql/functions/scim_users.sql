@@ -118,15 +118,30 @@ BEGIN
     ELSIF v_op = 'not' THEN
         RETURN '(NOT coalesce(' || userbulk.scim_where(p_node -> 'e', p_path || v_sep || 'e')
                || ', false))';
+    ELSIF v_op = 'has' THEN
+        -- Some phone number satisfies the condition, which names its
+        -- sub-attributes (ph.value, ph.type): the two columns as the
+        -- resource shows them, absent ones left out.
+        IF v_attr IS DISTINCT FROM 'phonenumbers' THEN
+            RAISE EXCEPTION 'scim_where: no multi-valued attribute %', v_attr USING ERRCODE = '22023';
+        END IF;
+        RETURN '(EXISTS (SELECT FROM (VALUES (u.phone1::text, ''work''), (u.phone2::text, ''mobile''))'
+               || ' ph(value, type) WHERE ph.value IS NOT NULL AND coalesce('
+               || userbulk.scim_where(p_node -> 'e', p_path || v_sep || 'e') || ', false)))';
     END IF;
     v_col := CASE v_attr
         WHEN 'id' THEN 'u.id::text'
+        WHEN 'externalid' THEN 'u.external_id'
         WHEN 'username' THEN 'u.user_name'
         WHEN 'displayname' THEN 'u.display_name'
         WHEN 'name.givenname' THEN 'u.first_name'
         WHEN 'name.familyname' THEN 'u.last_name'
         WHEN 'name.middlename' THEN 'u.middle_name'
         WHEN 'emails.value' THEN 'u.email'
+        WHEN 'emails.type' THEN '''work''::text'
+        -- inside a 'has' only (scim_filter.c writes them nowhere else)
+        WHEN 'phonenumbers.value' THEN 'ph.value'
+        WHEN 'phonenumbers.type' THEN 'ph.type'
         WHEN 'active' THEN '(NOT u.locked_out)'
         WHEN 'meta.lastmodified' THEN 'u.updated_at'
     END;

@@ -50,8 +50,31 @@ const ub_scim_attr *ub_scim_attr_find(const char *path, apr_size_t len)
     return NULL;
 }
 
+/* The Group resource's (roles: id, name; src/sql/functions/scim_groups.sql). */
+static const ub_scim_attr group_attrs[] = {
+    { "id",               "id",               UB_SCIM_STRING,   1 },
+    { "displayName",      "displayname",      UB_SCIM_STRING,   0 },
+};
+
+const ub_scim_attr *ub_scim_group_attr_find(const char *path, apr_size_t len)
+{
+    apr_size_t i, urn = sizeof(UB_SCIM_GROUP_URN) - 1;
+
+    if (len > urn && strncasecmp(path, UB_SCIM_GROUP_URN, urn) == 0) {
+        path += urn;
+        len -= urn;
+    }
+    for (i = 0; i < sizeof(group_attrs) / sizeof(group_attrs[0]); i++) {
+        if (strlen(group_attrs[i].path) == len && strncasecmp(group_attrs[i].path, path, len) == 0) {
+            return &group_attrs[i];
+        }
+    }
+    return NULL;
+}
+
 typedef struct {
     apr_pool_t *pool;
+    const ub_scim_attr *(*find)(const char *path, apr_size_t len);  /* the resource's */
     const char *start, *p;
     int depth, terms;
     ub_textbuf out;
@@ -230,7 +253,7 @@ static int attr_exp(parser *ps)
     if (n == 0) {
         return fail(ps, "expected an attribute, \"not\" or \"(\"");
     }
-    a = ub_scim_attr_find(ps->p, n);
+    a = ps->find(ps->p, n);
     if (a == NULL) {
         if (ps->p[n] == '[') {
             return fail(ps, "value filters (attr[...]) are refused: name the sub-attribute, e.g. emails.value");
@@ -431,14 +454,16 @@ static int or_exp(parser *ps)
     return chain(ps, "or", and_exp);
 }
 
-int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
-                         const char **description, ub_problem *problem)
+static int parse(apr_pool_t *pool, const char *filter,
+                 const ub_scim_attr *(*find)(const char *path, apr_size_t len),
+                 const char **description, ub_problem *problem)
 {
     parser ps;
     apr_size_t len = strlen(filter);
 
     memset(&ps, 0, sizeof(ps));
     ps.pool = pool;
+    ps.find = find;
     ps.start = ps.p = filter;
     ub_tb_init(&ps.out, pool, 256);
     if (len > UB_SCIM_FILTER_MAX_LEN) {
@@ -464,4 +489,16 @@ int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
     }
     *description = ub_tb_text(&ps.out);
     return 0;
+}
+
+int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
+                         const char **description, ub_problem *problem)
+{
+    return parse(pool, filter, ub_scim_attr_find, description, problem);
+}
+
+int ub_scim_group_filter_parse(apr_pool_t *pool, const char *filter,
+                               const char **description, ub_problem *problem)
+{
+    return parse(pool, filter, ub_scim_group_attr_find, description, problem);
 }

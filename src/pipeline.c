@@ -15,6 +15,7 @@
 #include "read_users.h"
 #include "scim_users.h"
 #include "scim_config.h"
+#include "scim_groups.h"
 
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
@@ -40,7 +41,8 @@ typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
 
 static ub_route_fn serve_put_users, serve_get_users, serve_account_update,
                    serve_scim_users, serve_scim_create_user, serve_scim_user,
-                   serve_scim_config,
+                   serve_scim_config, serve_scim_groups, serve_scim_group,
+                   serve_scim_group_write,
                    serve_scim_schemas, serve_scim_resource_types;
 
 /* Which handler, path and method reach which endpoint. A handler's methods
@@ -71,6 +73,18 @@ static const ub_route routes[] = {
       serve_scim_create_user },
     { UB_HANDLER_SCIM, "/Users/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_user",
       serve_scim_user },
+    { UB_HANDLER_SCIM, "/Groups", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_groups",
+      serve_scim_groups },
+    { UB_HANDLER_SCIM, "/Groups", "POST", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_create_group",
+      serve_scim_group_write },
+    { UB_HANDLER_SCIM, "/Groups/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_group",
+      serve_scim_group },
+    { UB_HANDLER_SCIM, "/Groups/{}", "PUT", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_put_group",
+      serve_scim_group_write },
+    { UB_HANDLER_SCIM, "/Groups/{}", "PATCH", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_patch_group",
+      serve_scim_group_write },
+    { UB_HANDLER_SCIM, "/Groups/{}", "DELETE", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_delete_group",
+      serve_scim_group_write },
     { UB_HANDLER_SCIM, "/ServiceProviderConfig", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM,
       "scim_config", serve_scim_config },
     { UB_HANDLER_SCIM, "/Schemas", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_schemas",
@@ -88,9 +102,10 @@ static const ub_route routes[] = {
 /* SCIM's endpoints (RFC 7644 section 3.2) and the ones with a resource id
  * after them. */
 static const char *const scim_endpoints[] = {
-    "/Users", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes"
+    "/Users", "/Groups", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes"
 };
-static const char *const scim_collections[] = { "/Users", "/Schemas", "/ResourceTypes" };
+static const char *const scim_collections[] = { "/Users", "/Groups", "/Schemas",
+                                                "/ResourceTypes" };
 
 static int ends_with_segment(const char *uri, apr_size_t end, const char *seg)
 {
@@ -393,6 +408,53 @@ static apr_status_t serve_scim_user(ub_request *req, const ub_http_in *in,
                                    body, &out->outcome), out);
 }
 
+static apr_status_t serve_scim_groups(ub_request *req, const ub_http_in *in,
+                                      const ub_db_source *dbs,
+                                      apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path;
+
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_list_groups(req, dbs, in->args, base, body, &out->outcome), out);
+}
+
+static apr_status_t serve_scim_group(ub_request *req, const ub_http_in *in,
+                                     const ub_db_source *dbs,
+                                     apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path;
+
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_get_group(req, dbs, path_id(path), in->args, base, out->headers,
+                                    body, &out->outcome), out);
+}
+
+/* POST /Groups, PUT, PATCH and DELETE /Groups/{id}. */
+static apr_status_t serve_scim_group_write(ub_request *req, const ub_http_in *in,
+                                           const ub_db_source *dbs,
+                                           apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path, *buf = NULL;
+    apr_size_t len = 0;
+    int served = 0;
+    apr_status_t rv;
+
+    if (strcmp(in->method, "DELETE") != 0) {
+        rv = read_body(req, in, UB_EP_SCIM, body, out, &buf, &len, &served);
+        if (served) {
+            return rv;
+        }
+    }
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_write_group(req, dbs, in->method,
+                                      strchr(path + 1, '/') ? path_id(path) : NULL, buf, len,
+                                      in->if_match, base, out->headers, body, &out->outcome),
+                  out);
+}
+
 static apr_status_t serve_scim_doc(ub_request *req, const ub_http_in *in, ub_scim_doc doc,
                                    apr_bucket_brigade *body, ub_http_out *out)
 {
@@ -492,8 +554,8 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
         && (!ub_scim_split_uri(req->pool, in->uri, &base, &path)
             || *allowed_methods(req->pool, in, path) == '\0')) {
         ub_problem_set(&problem, 404, "not_found", "no such resource",
-                       "This server has /Users, /ServiceProviderConfig, /Schemas and "
-                       "/ResourceTypes.");
+                       "This server has /Users, /Groups, /ServiceProviderConfig, /Schemas "
+                       "and /ResourceTypes.");
         return refuse(req, in, form, &problem, 0, body, out);
     }
     rt = find_route(in, path);

@@ -167,32 +167,152 @@ static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_object_end(w);
 }
 
+/* The Group schema (RFC 7643 section 4.2) as served: roles as groups.
+ * displayName is writable (PATCH, PUT), unique in the account; members
+ * hold the users' ids (value), their userName (display, readOnly), $ref
+ * and type User. */
+static void group_schema(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"]");
+    ub_jw_kv_string(w, "id", UB_SCIM_GROUP_SCHEMA);
+    ub_jw_kv_string(w, "name", "Group");
+    ub_jw_kv_string(w, "description", "Group: one of the account's roles");
+    ub_jw_key(w, "attributes");
+    ub_jw_array_begin(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "name", "displayName");
+    ub_jw_kv_string(w, "type", "string");
+    ub_jw_kv_bool(w, "multiValued", 0);
+    ub_jw_kv_bool(w, "required", 1);
+    ub_jw_kv_bool(w, "caseExact",
+                  ub_scim_group_attr_find("displayName", strlen("displayName"))->case_exact);
+    ub_jw_kv_string(w, "mutability", "readWrite");
+    ub_jw_kv_string(w, "returned", "default");
+    ub_jw_kv_string(w, "uniqueness", "server");
+    ub_jw_object_end(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "name", "members");
+    ub_jw_kv_string(w, "type", "complex");
+    ub_jw_kv_bool(w, "multiValued", 1);
+    ub_jw_kv_bool(w, "required", 0);
+    ub_jw_kv_string(w, "mutability", "readWrite");
+    ub_jw_kv_string(w, "returned", "default");
+    ub_jw_kv_string(w, "uniqueness", "none");
+    ub_jw_key(w, "subAttributes");
+    ub_jw_array_begin(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "name", "value");
+    ub_jw_kv_string(w, "type", "string");
+    ub_jw_kv_bool(w, "multiValued", 0);
+    ub_jw_kv_bool(w, "required", 1);
+    ub_jw_kv_bool(w, "caseExact", 1);
+    ub_jw_kv_string(w, "mutability", "immutable");
+    ub_jw_kv_string(w, "returned", "default");
+    ub_jw_kv_string(w, "uniqueness", "none");
+    ub_jw_object_end(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "name", "display");
+    ub_jw_kv_string(w, "type", "string");
+    ub_jw_kv_bool(w, "multiValued", 0);
+    ub_jw_kv_bool(w, "required", 0);
+    ub_jw_kv_bool(w, "caseExact", 0);
+    ub_jw_kv_string(w, "mutability", "readOnly");
+    ub_jw_kv_string(w, "returned", "default");
+    ub_jw_kv_string(w, "uniqueness", "none");
+    ub_jw_object_end(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "name", "$ref");
+    ub_jw_kv_string(w, "type", "reference");
+    ub_jw_key(w, "referenceTypes");
+    ub_jw_raw(w, "[\"User\"]");
+    ub_jw_kv_bool(w, "multiValued", 0);
+    ub_jw_kv_bool(w, "required", 0);
+    ub_jw_kv_bool(w, "caseExact", 1);
+    ub_jw_kv_string(w, "mutability", "immutable");
+    ub_jw_kv_string(w, "returned", "default");
+    ub_jw_kv_string(w, "uniqueness", "none");
+    ub_jw_object_end(w);
+    ub_jw_object_begin(w);
+    ub_jw_kv_string(w, "name", "type");
+    ub_jw_kv_string(w, "type", "string");
+    ub_jw_key(w, "canonicalValues");
+    ub_jw_raw(w, "[\"User\"]");
+    ub_jw_kv_bool(w, "multiValued", 0);
+    ub_jw_kv_bool(w, "required", 0);
+    ub_jw_kv_bool(w, "caseExact", 0);
+    ub_jw_kv_string(w, "mutability", "immutable");
+    ub_jw_kv_string(w, "returned", "default");
+    ub_jw_kv_string(w, "uniqueness", "none");
+    ub_jw_object_end(w);
+    ub_jw_array_end(w);
+    ub_jw_object_end(w);
+    ub_jw_array_end(w);
+    meta(w, "Schema", apr_pstrcat(pool, base, "/Schemas/" UB_SCIM_GROUP_SCHEMA, NULL));
+    ub_jw_object_end(w);
+}
+
+static void group_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ResourceType\"]");
+    ub_jw_kv_string(w, "id", "Group");
+    ub_jw_kv_string(w, "name", "Group");
+    ub_jw_kv_string(w, "endpoint", "/Groups");
+    ub_jw_kv_string(w, "description", "Group: one of the account's roles");
+    ub_jw_kv_string(w, "schema", UB_SCIM_GROUP_SCHEMA);
+    meta(w, "ResourceType", apr_pstrcat(pool, base, "/ResourceTypes/Group", NULL));
+    ub_jw_object_end(w);
+}
+
 typedef void ub_doc_fn(ub_jw *w, apr_pool_t *pool, const char *base);
 
-/* A list of the one resource, or the resource when id names it. */
+typedef struct {
+    const char *id;
+    ub_doc_fn *doc;
+} ub_doc_entry;
+
+/* A list of the n resources, or the resource when id names it. */
 static int one_or_list(ub_jw *w, apr_pool_t *pool, const char *base, const char *id,
-                       const char *own_id, ub_doc_fn *doc)
+                       const ub_doc_entry *docs, int n)
 {
+    int i;
+
     if (id != NULL) {
-        if (strcmp(id, own_id) != 0) {
-            return 404;
+        for (i = 0; i < n; i++) {
+            if (strcmp(id, docs[i].id) == 0) {
+                docs[i].doc(w, pool, base);
+                return 200;
+            }
         }
-        doc(w, pool, base);
-        return 200;
+        return 404;
     }
     ub_jw_object_begin(w);
     ub_jw_key(w, "schemas");
     ub_jw_raw(w, "[\"" LIST_RESPONSE "\"]");
-    ub_jw_kv_int(w, "totalResults", 1);
+    ub_jw_kv_int(w, "totalResults", n);
     ub_jw_kv_int(w, "startIndex", 1);
-    ub_jw_kv_int(w, "itemsPerPage", 1);
+    ub_jw_kv_int(w, "itemsPerPage", n);
     ub_jw_key(w, "Resources");
     ub_jw_array_begin(w);
-    doc(w, pool, base);
+    for (i = 0; i < n; i++) {
+        docs[i].doc(w, pool, base);
+    }
     ub_jw_array_end(w);
     ub_jw_object_end(w);
     return 200;
 }
+
+static const ub_doc_entry schemas[] = {
+    { USER_SCHEMA, user_schema },
+    { UB_SCIM_GROUP_SCHEMA, group_schema },
+};
+static const ub_doc_entry resource_types[] = {
+    { "User", user_resource_type },
+    { "Group", group_resource_type },
+};
 
 apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
                                const char *base, const ub_scim_limits *limits,
@@ -207,10 +327,10 @@ apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const cha
         service_provider_config(&w, req->pool, base, limits);
         break;
     case UB_SCIM_SCHEMAS:
-        status = one_or_list(&w, req->pool, base, id, USER_SCHEMA, user_schema);
+        status = one_or_list(&w, req->pool, base, id, schemas, 2);
         break;
     case UB_SCIM_RESOURCE_TYPES:
-        status = one_or_list(&w, req->pool, base, id, "User", user_resource_type);
+        status = one_or_list(&w, req->pool, base, id, resource_types, 2);
         break;
     }
     outcome->status = status;
@@ -218,7 +338,7 @@ apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const cha
         ub_problem problem = { 0 };
 
         ub_problem_set(&problem, 404, "not_found", "no such resource",
-                       "This server has the User resource and its schema only.");
+                       "This server has the User and Group resources and their schemas.");
         return ub_render_scim_problem(out, &problem);
     }
     return ub_jw_status(&w);

@@ -67,8 +67,31 @@ const ub_scim_attr *ub_scim_attr_find(const char *path, apr_size_t len)
     return NULL;
 }
 
+/* The Group resource's (roles: id, name; src/sql/functions/scim_groups.sql). */
+static const ub_scim_attr group_attrs[] = {
+    { "id",               "id",               UB_SCIM_STRING,   1, NULL },
+    { "displayName",      "displayname",      UB_SCIM_STRING,   0, NULL },
+};
+
+const ub_scim_attr *ub_scim_group_attr_find(const char *path, apr_size_t len)
+{
+    apr_size_t i, urn = sizeof(UB_SCIM_GROUP_URN) - 1;
+
+    if (len > urn && strncasecmp(path, UB_SCIM_GROUP_URN, urn) == 0) {
+        path += urn;
+        len -= urn;
+    }
+    for (i = 0; i < sizeof(group_attrs) / sizeof(group_attrs[0]); i++) {
+        if (strlen(group_attrs[i].path) == len && strncasecmp(group_attrs[i].path, path, len) == 0) {
+            return &group_attrs[i];
+        }
+    }
+    return NULL;
+}
+
 typedef struct {
     apr_pool_t *pool;
+    const ub_scim_attr *(*find)(const char *path, apr_size_t len);  /* the resource's */
     const char *start, *p;
     int depth, terms;
     const char *parent;         /* inside a value path: its attribute */
@@ -296,7 +319,7 @@ static int attr_exp(parser *ps)
     if (ps->parent != NULL) {
         /* a sub-attribute of the value path's attribute, named alone */
         a = memchr(ps->p, '.', n) || memchr(ps->p, ':', n) ? NULL
-            : ub_scim_attr_find(apr_psprintf(ps->pool, "%s.%.*s", ps->parent, (int)n, ps->p),
+            : ps->find(apr_psprintf(ps->pool, "%s.%.*s", ps->parent, (int)n, ps->p),
                                 strlen(ps->parent) + 1 + n);
         if (a == NULL) {
             return fail(ps, apr_psprintf(ps->pool, "%s has no sub-attribute \"%.*s\" to filter on "
@@ -305,7 +328,7 @@ static int attr_exp(parser *ps)
         }
     }
     else {
-        a = ub_scim_attr_find(ps->p, n);
+        a = ps->find(ps->p, n);
     }
     if (a == NULL) {
         return fail(ps, apr_psprintf(ps->pool, "no filter on the attribute \"%.*s\"",
@@ -414,6 +437,7 @@ static int value_path(parser *ps, apr_size_t n)
 {
     apr_size_t i, len = n;
     const char *name = strip_urn(ps->p, &len), *parent = NULL, *within;
+    const ub_scim_attr *values;
 
     if (ps->parent != NULL) {
         return fail(ps, "a value path cannot hold another");
@@ -423,17 +447,20 @@ static int value_path(parser *ps, apr_size_t n)
             parent = value_paths[i];
         }
     }
-    if (parent == NULL) {
-        return fail(ps, apr_psprintf(ps->pool, "no value path on \"%.*s\" (emails[...] and "
-                                     "phoneNumbers[...] have one)", (int)(n > 80 ? 80 : n), ps->p));
+    /* (the resource's table must know it too: a Group has none) */
+    values = parent == NULL ? NULL
+             : ps->find(apr_pstrcat(ps->pool, parent, ".value", NULL), strlen(parent) + 6);
+    if (values == NULL) {
+        return fail(ps, apr_psprintf(ps->pool, "no value path on \"%.*s\" (a User's emails[...] "
+                                     "and phoneNumbers[...] have one)", (int)(n > 80 ? 80 : n),
+                                     ps->p));
     }
     if (++ps->depth > UB_SCIM_FILTER_MAX_DEPTH) {
         return fail(ps, apr_psprintf(ps->pool, "nested deeper than %d",
                                      UB_SCIM_FILTER_MAX_DEPTH));
     }
     /* the "has" of its values when it holds several (the table says) */
-    within = ub_scim_attr_find(apr_pstrcat(ps->pool, parent, ".value", NULL),
-                               strlen(parent) + 6)->within;
+    within = values->within;
     ps->p += n + 1;
     eat_spaces(ps);
     if (within != NULL) {
@@ -554,14 +581,16 @@ static int or_exp(parser *ps)
     return chain(ps, "or", and_exp);
 }
 
-int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
-                         const char **description, ub_problem *problem)
+static int parse(apr_pool_t *pool, const char *filter,
+                 const ub_scim_attr *(*find)(const char *path, apr_size_t len),
+                 const char **description, ub_problem *problem)
 {
     parser ps;
     apr_size_t len = strlen(filter);
 
     memset(&ps, 0, sizeof(ps));
     ps.pool = pool;
+    ps.find = find;
     ps.start = ps.p = filter;
     ub_tb_init(&ps.out, pool, 256);
     if (len > UB_SCIM_FILTER_MAX_LEN) {
@@ -587,4 +616,16 @@ int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
     }
     *description = ub_tb_text(&ps.out);
     return 0;
+}
+
+int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
+                         const char **description, ub_problem *problem)
+{
+    return parse(pool, filter, ub_scim_attr_find, description, problem);
+}
+
+int ub_scim_group_filter_parse(apr_pool_t *pool, const char *filter,
+                               const char **description, ub_problem *problem)
+{
+    return parse(pool, filter, ub_scim_group_attr_find, description, problem);
 }

@@ -37,6 +37,10 @@
 #define UB_SCIM_USER_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:User"
 #define UB_SCIM_USER_URN UB_SCIM_USER_SCHEMA ":"
 
+/* The core Group schema's URN, and as an attribute's prefix. */
+#define UB_SCIM_GROUP_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Group"
+#define UB_SCIM_GROUP_URN UB_SCIM_GROUP_SCHEMA ":"
+
 /* A filter longer than this is refused (bytes, as decoded). */
 #define UB_SCIM_FILTER_MAX_LEN   4096
 /* Nesting of parentheses, "not" and value paths, and comparisons in one
@@ -71,5 +75,14 @@ const ub_scim_attr *ub_scim_attr_find(const char *path, apr_size_t len);
  * its message). */
 int ub_scim_filter_parse(apr_pool_t *pool, const char *filter,
                          const char **description, ub_problem *problem);
+
+/* The Group resource's attributes a filter may name: id (caseExact),
+ * displayName (not), with or without the Group schema's URN. */
+const ub_scim_attr *ub_scim_group_attr_find(const char *path, apr_size_t len);
+
+/* ub_scim_filter_parse over the Group attributes (GET /Groups; the
+ * description is read by userbulk.scim_group_where). */
+int ub_scim_group_filter_parse(apr_pool_t *pool, const char *filter,
+                               const char **description, ub_problem *problem);
 
 #endif

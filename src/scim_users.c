@@ -45,9 +45,8 @@ static const char *last_value(apr_pool_t *pool, const char *args, const char *na
     return value;
 }
 
-/* An integer parameter; *value kept when absent. */
-static int int_param(apr_pool_t *pool, const char *args, const char *name, int *value,
-                     ub_problem *problem)
+int ub_scim_int_param(apr_pool_t *pool, const char *args, const char *name, int *value,
+                      ub_problem *problem)
 {
     int failed = 0;
     const char *s = last_value(pool, args, name, problem, &failed);
@@ -181,8 +180,8 @@ apr_status_t ub_scim_list_users(const ub_request *req, const ub_db_source *dbs,
 
     filter = last_value(req->pool, args, "filter", &problem, &failed);
     if (failed
-        || int_param(req->pool, args, "startIndex", &start, &problem)
-        || int_param(req->pool, args, "count", &count, &problem)
+        || ub_scim_int_param(req->pool, args, "startIndex", &start, &problem)
+        || ub_scim_int_param(req->pool, args, "count", &count, &problem)
         || ub_scim_attr_list(req->pool, args, "attributes", &attrs, &problem)
         || ub_scim_attr_list(req->pool, args, "excludedAttributes", &excluded, &problem)) {
         return refuse(out, outcome, &problem);

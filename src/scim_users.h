@@ -60,4 +60,9 @@ apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
 int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
                       const char **json, ub_problem *problem);
 
+/* The integer query parameter name (startIndex, count) into *value, kept
+ * when absent. 0, or 400 with problem filled (scimType invalidValue). */
+int ub_scim_int_param(apr_pool_t *pool, const char *args, const char *name, int *value,
+                      ub_problem *problem);
+
 #endif

@@ -103,6 +103,21 @@ static const char sql_scim_create[] =
     "FROM userbulk.scim_create_user(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
     "%s::boolean, %s)";
 
+/* SCIM Groups: every function answers one row of these columns. */
+#define SCIM_GROUP_COLS "SELECT etag, resource, status, scim_type, detail, id "
+static const char sql_scim_groups[] =
+    SCIM_GROUP_COLS "FROM userbulk.scim_groups(%s, %s::jsonb, %s::integer, %s::integer, "
+    "%s::jsonb, %s::jsonb, %s, %s::integer)";
+static const char sql_scim_group[] =
+    SCIM_GROUP_COLS "FROM userbulk.scim_group(%s, %s, %s::jsonb, %s::jsonb, %s, %s::integer)";
+static const char sql_scim_group_create[] =
+    SCIM_GROUP_COLS "FROM userbulk.scim_group_create(%s, %s, %s, %s, %s::text[], %s, %s::integer)";
+static const char sql_scim_group_change[] =
+    SCIM_GROUP_COLS "FROM userbulk.scim_group_change(%s, %s, %s, %s, %s, %s::boolean, "
+    "%s::text[], %s::text[], %s::text[], %s, %s::integer, %s::boolean)";
+static const char sql_scim_group_delete[] =
+    SCIM_GROUP_COLS "FROM userbulk.scim_group_delete(%s, %s, %s, %s, %s::text[], %s::integer)";
+
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
     { UB_STMT_ACCOUNT_UPDATE, sql_account_update },
@@ -110,6 +125,11 @@ const ub_statement ub_statements[] = {
     { UB_STMT_SCIM_USERS, sql_scim_users },
     { UB_STMT_SCIM_USER, sql_scim_user },
     { UB_STMT_SCIM_CREATE, sql_scim_create },
+    { UB_STMT_SCIM_GROUPS, sql_scim_groups },
+    { UB_STMT_SCIM_GROUP, sql_scim_group },
+    { UB_STMT_SCIM_GROUP_CREATE, sql_scim_group_create },
+    { UB_STMT_SCIM_GROUP_CHANGE, sql_scim_group_change },
+    { UB_STMT_SCIM_GROUP_DELETE, sql_scim_group_delete },
     { NULL, NULL }
 };
 

@@ -54,6 +54,11 @@
 #define UB_STMT_SCIM_USERS     "userbulk_scim_users"
 #define UB_STMT_SCIM_USER      "userbulk_scim_user"
 #define UB_STMT_SCIM_CREATE    "userbulk_scim_create"
+#define UB_STMT_SCIM_GROUPS    "userbulk_scim_groups"
+#define UB_STMT_SCIM_GROUP     "userbulk_scim_group"
+#define UB_STMT_SCIM_GROUP_CREATE "userbulk_scim_group_create"
+#define UB_STMT_SCIM_GROUP_CHANGE "userbulk_scim_group_change"
+#define UB_STMT_SCIM_GROUP_DELETE "userbulk_scim_group_delete"
 
 typedef enum {
     UB_LOG_ERR,

@@ -74,16 +74,16 @@ sub names_of {
 }
 {
     my $b = scim('/ResourceTypes')->json;
-    is $b->{totalResults}, 1, 'ResourceTypes: one';
+    is $b->{totalResults}, 2, 'ResourceTypes: User and Group';
     is $b->{Resources}[0]{id}, 'User', '... User';
     is $b->{Resources}[0]{endpoint}, '/Users', '... at /Users';
     is $b->{Resources}[0]{schema}, USER_SCHEMA, '... with the core User schema';
     is scim('/ResourceTypes/User')->json->{id}, 'User', '/ResourceTypes/User';
-    scim_error(scim('/ResourceTypes/Group'), 404, undef, '/ResourceTypes/Group (no groups yet)');
+    scim_error(scim('/ResourceTypes/Bulk'), 404, undef, '/ResourceTypes/Bulk (no such resource)');
 }
 {
     my $b = scim('/Schemas')->json;
-    is $b->{totalResults}, 1, 'Schemas: one';
+    is $b->{totalResults}, 2, 'Schemas: User and Group';
     my $s = scim("/Schemas/" . USER_SCHEMA)->json;
     is $s->{id}, USER_SCHEMA, '/Schemas/{User schema}';
     my %attr = map { $_->{name} => $_ } @{ $s->{attributes} };
@@ -96,7 +96,7 @@ sub names_of {
     is $attr{id}{mutability}, 'readOnly', 'id readOnly';
     ok !(grep { $_ ne 'id' && $attr{$_}{mutability} ne 'immutable' } keys %attr),
         'the others immutable (given at creation, no PUT or PATCH yet)';
-    scim_error(scim('/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group'), 404, undef, 'an unknown schema');
+    scim_error(scim('/Schemas/urn:ietf:params:scim:schemas:core:2.0:Nope'), 404, undef, 'an unknown schema');
 }
 
 # --- Okta's spec test -------------------------------------------------------------
@@ -338,7 +338,7 @@ scim_error(scim('/Users', token => token(account => '')), 403, undef, 'a token w
     scim_error($res, 405, undef, 'PUT /Users');
     is $res->header('Allow'), 'GET, POST', '... Allow: GET, POST (creation: t/scim_create.t)';
     scim_error(scim("/Users/$BOB", method => 'DELETE'), 405, undef, 'DELETE /Users/{id} (not yet)');
-    scim_error(scim('/Groups'), 404, undef, '/Groups (not yet)');
+    scim_error(scim('/Me'), 404, undef, '/Me (not served)');
     scim_error(scim('/Bulk', method => 'POST'), 404, undef, '/Bulk (not yet)');
     scim_error(scim(''), 404, undef, 'the base URL itself');
     scim_error(scim("/Users/$BOB/x"), 404, undef, 'a path below a user');

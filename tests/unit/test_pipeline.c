@@ -410,8 +410,14 @@ START_TEST(scim_routes_by_path_and_method)
     ck_assert_str_eq(header(c, "Allow"), "GET, POST");
     ck_assert_str_eq(c->out.content_type, "application/scim+json");
 
-    c = scim_call("GET", "/scim/v2/Groups");
+    c = scim_call("GET", "/scim/v2/Me");
     ck_assert_str_eq(scim_detail_status(serve(c)), "404");
+    c = scim_call("POST", "/scim/v2/Groups/x");
+    ck_assert_str_eq(scim_detail_status(serve(c)), "405");
+    ck_assert_str_eq(header(c, "Allow"), "GET, PUT, PATCH, DELETE");
+    c = scim_call("PATCH", "/scim/v2/Groups");
+    ck_assert_str_eq(scim_detail_status(serve(c)), "405");
+    ck_assert_str_eq(header(c, "Allow"), "GET, POST");
     c = scim_call("GET", "/scim/v2/ServiceProviderConfig/x");
     ck_assert_str_eq(scim_detail_status(serve(c)), "404");
 }
@@ -532,9 +538,12 @@ START_TEST(scim_discovery_without_the_database)
     c = scim_call("GET", "/scim/v2/ResourceTypes/User");
     doc = serve(c);
     ut_assert_json_str(doc, "endpoint", "/Users");
+    c = scim_call("GET", "/scim/v2/ResourceTypes/Group");
+    doc = serve(c);
+    ut_assert_json_str(doc, "endpoint", "/Groups");
     c = scim_call("GET", "/scim/v2/Schemas");
     doc = serve(c);
-    ck_assert_int_eq(json_integer_value(json_object_get(doc, "totalResults")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "totalResults")), 2);
 }
 END_TEST
 

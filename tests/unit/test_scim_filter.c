@@ -288,7 +288,7 @@ START_TEST(scim_uri_split)
     ck_assert_str_eq(path, "/Schemas/urn:a:b");
     ck_assert_int_eq(ub_scim_split_uri(ut_pool, "/scim/v2/ServiceProviderConfig", &base, &path), 1);
     ck_assert_str_eq(path, "/ServiceProviderConfig");
-    ck_assert_int_eq(ub_scim_split_uri(ut_pool, "/scim/v2/Groups", &base, &path), 0);
+    ck_assert_int_eq(ub_scim_split_uri(ut_pool, "/scim/v2/Me", &base, &path), 0);
     ck_assert_int_eq(ub_scim_split_uri(ut_pool, "/scim/v2", &base, &path), 0);
     ck_assert_int_eq(ub_scim_split_uri(ut_pool, "/scim/v2/Users/a/b", &base, &path), 0);
     ck_assert_int_eq(ub_scim_split_uri(ut_pool, "/scim/v2/XUsers", &base, &path), 0);

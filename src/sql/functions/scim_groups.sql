@@ -11,7 +11,7 @@
 -- of the name and the member ids (roles have no version column: the digest
 -- changes whenever the name or the membership does, whoever changed it).
 -- The members' user rows are read only when members are answered; the
--- digest reads their ids from the index user_roles_role (migration 012).
+-- digest reads their ids from the index user_roles_role (migration 011).
 --
 -- Every entry function answers one row of the same shape: a resource
 -- (etag, resource, id), or a refusal (status, scim_type, detail), the

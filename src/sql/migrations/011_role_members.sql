@@ -1,4 +1,4 @@
--- 012: a role's members in user id order, from the index alone.
+-- 011: a role's members in user id order, from the index alone.
 --
 -- SCIM's Groups (src/sql/functions/scim_groups.sql) list a role's members
 -- in user id order and derive the group's version from their ids: with

@@ -207,7 +207,8 @@ static void group_schema(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_kv_string(w, "type", "string");
     ub_jw_kv_bool(w, "multiValued", 0);
     ub_jw_kv_bool(w, "required", 1);
-    ub_jw_kv_bool(w, "caseExact", 1);
+    /* RFC 7643 section 8.7.1; an id of either case names the same user */
+    ub_jw_kv_bool(w, "caseExact", 0);
     ub_jw_kv_string(w, "mutability", "immutable");
     ub_jw_kv_string(w, "returned", "default");
     ub_jw_kv_string(w, "uniqueness", "none");

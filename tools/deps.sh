@@ -27,6 +27,9 @@ PACKAGES=(
     # libFuzzer and the sanitizer runtimes; llvm for make fuzz-coverage.
     # make test-asan uses gcc's libasan/libubsan (libgcc-12-dev, with gcc).
     clang libclang-rt-14-dev llvm-14
+    # packaging (make deb, t/deb.t): dpkg-buildpackage, debhelper, lintian;
+    # dh_apache2 comes with apache2-dev
+    dpkg-dev debhelper lintian
 )
 
 missing=()

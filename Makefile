@@ -13,7 +13,8 @@
 #   make uninstall  removes what make install put (and the enabled symlinks)
 #   make deb        .build/deb/libapache2-mod-userbulk_<version>_<arch>.deb (debian/), lintian-checked
 #   make db         create or upgrade the schema: make db DB='host=... dbname=... user=...' [API_ROLE=userbulk_api]
-#   make test-ha    only the failover test (tests/t/ha.t; make test runs it too)
+#   make test-ha    only the failover tests: t/ha.t (promotion by the test), t/ha_auto.t
+#                   (pg_auto_failover; make test runs both too)
 #   make clean
 #
 # Build outputs live in .build/, run-time state (PostgreSQL clusters, logs,
@@ -156,7 +157,7 @@ test: deps
 
 test-ha: deps
 	@$(MAKE) --no-print-directory all
-	@tests/tools/run-tests.sh t/ha.t
+	@tests/tools/run-tests.sh t/ha.t t/ha_auto.t
 
 token:
 	@perl tools/token.pl --account "$(or $(ACCOUNT),acme)" --roles "$(or $(ROLES),userbulk.admin)" --sub "$(or $(SUB),alice)"

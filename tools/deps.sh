@@ -23,6 +23,9 @@ PACKAGES=(
     # pgbouncer for t/pgbouncer.t; pgTAP for tests/sql/, Debian 12's
     # PostgreSQL being 15)
     perl libapache2-mod-perl2 libwww-perl valgrind pgbouncer postgresql-15-pgtap
+    # automatic failover (t/ha_auto.t, make test-ha): pg_auto_failover's
+    # pg_autoctl and its monitor extension
+    pg-auto-failover-cli postgresql-15-auto-failover
     # fuzzing (make fuzz, and a short run in make test): clang with
     # libFuzzer and the sanitizer runtimes; llvm for make fuzz-coverage.
     # make test-asan uses gcc's libasan/libubsan (libgcc-12-dev, with gcc).

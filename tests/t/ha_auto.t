@@ -5,9 +5,9 @@
 # monitor's health checks tuned as README's HA section recommends. httpd
 # names both nodes (target_session_attrs=read-write); two clients send PUT
 # /users without pause. Then node1 dies as a machine dies: its postmaster
-# and its pg_autoctl SIGKILLed together (no clean shutdown; killing the
-# postmaster alone would only make its pg_autoctl restart it in place).
-# Nobody promotes anything: pg_auto_failover must, and the module must
+# and its pg_autoctl SIGKILLed together (no clean shutdown). Killing the
+# postmaster alone is phase 1 below, run only with UB_HA_POSTMASTER_ONLY=1:
+# it shows a known defect (see there). Nobody promotes anything: pg_auto_failover must, and the module must
 # serve again by itself. Then node1's pg_autoctl is started again and must
 # rejoin as a standby of node2 (pg_rewind), the clients still running.
 # Every 200 must be in the new primary's audit trail with its value, every
@@ -179,46 +179,82 @@ my $f = UserBulk::Failover->new(url => $h->url('/users'), logs => $LOGS, seconds
 push @cleanup, sub { $f->stop };
 ok $f->wait_for(20, 0, 1, 30), 'both clients are served (20 answers each) before the failure';
 
-# --- node1 dies -----------------------------------------------------------------------------------
-my $pm = do { open my $fh, '<', "$D/node1/postmaster.pid" or die $!; scalar <$fh> };
-chomp $pm;
+sub postmaster_of { my ($n) = @_; open my $fh, '<', "$D/$n/postmaster.pid" or return; my $pid = <$fh>; chomp $pid; return $pid }
+sub gone { my ($pid) = @_; return wait_until('death', 5, sub { (`ps -o stat= -p $pid` // '') !~ /^[^Z]/ }) }
+sub settled {
+    my %s = map { $_ => state_of($_) } qw(node1 node2);
+    my ($pri) = grep { $s{$_} eq 'primary/primary' } keys %s;
+    my ($sec) = grep { $s{$_} eq 'secondary/secondary' } keys %s;
+    return $pri && $sec ? [ $pri, $sec ] : undef;
+}
+
+# --- 1. (UB_HA_POSTMASTER_ONLY=1) the primary's postmaster alone is SIGKILLed ------------------
+# Its pg_autoctl, alive, restarts Postgres as primary while the monitor has
+# begun the failover; httpd reconnects to it; its commits wait for the
+# synchronous standby that is being promoted; the demotion's fast shutdown
+# then never ends, because each session's exit commits the removal of
+# put_users' temporary work table and waits for that standby too. The
+# requests hang (README, High availability: the known defect). Not run by
+# default: it fails until the work table is no longer per session.
+my ($PRI, $SEC) = ('node1', 'node2');
+my ($pm_r, $pm);
+if ($ENV{UB_HA_POSTMASTER_ONLY}) {
+    $pm = postmaster_of('node1');
+    my $t_pm = time;
+    kill 'KILL', $pm;
+    ok gone($pm), "node1's postmaster (pid $pm) SIGKILLed";
+    ok $f->wait_for(20, $t_pm, 1, 30), 'postmaster killed: both clients are served again, 20 answers in a row each';
+    my $t_pm_end = time;
+    my $after_pm = wait_until('settled', 60, \&settled);
+    ok $after_pm, 'the formation settles again: a primary and a synchronous secondary'
+        or diag 'node1: ' . state_of('node1') . ', node2: ' . state_of('node2');
+    ($PRI, $SEC) = @$after_pm if $after_pm;
+    $pm_r = $f->recovery($t_pm, $t_pm_end);
+}
+
+# --- 2. the primary's node dies: postmaster and pg_autoctl SIGKILLed together -------------------
+ok $f->wait_for(20, time, 1, 30), "both clients are served by $PRI before it dies";
+$pm = postmaster_of($PRI);
 my $t_kill = time;
-kill 'KILL', $pm, -$GROUP{node1};
-waitpid(delete $GROUP{node1}, 0);
-ok wait_until('death', 5, sub { (`ps -o stat= -p $pm` // '') !~ /^[^Z]/ }),
-   "node1's postmaster (pid $pm) and pg_autoctl are gone (SIGKILL)";
+kill 'KILL', $pm, -$GROUP{$PRI};
+waitpid(delete $GROUP{$PRI}, 0);
+ok gone($pm), "$PRI's postmaster (pid $pm) and pg_autoctl are gone (SIGKILL)";
 
-my $promoted = wait_until('promotion', 60, sub { state_of('node2') =~ m{^(?:wait_primary|primary)/} });
+my $promoted = wait_until('promotion', 60, sub { state_of($SEC) =~ m{^(?:wait_primary|primary)/} });
 my $t_promoted = time;
-ok $promoted, 'pg_auto_failover promoted node2 by itself (wait_primary)';
+ok $promoted, "pg_auto_failover promoted $SEC by itself (wait_primary)";
 ok $f->wait_for(20, $t_kill, 1, 30), 'both clients are served again, 20 answers in a row each, without an httpd restart';
+my $kill_r = $f->recovery($t_kill, time);
 
-# --- node1 comes back ----------------------------------------------------------------------------
+# --- 3. the dead node comes back ---------------------------------------------------------------------
 my $t_restart = time;
-spawn('node1', 'run', '--pgdata', "$D/node1");
+spawn($PRI, 'run', '--pgdata', "$D/$PRI");
 my $rejoined = wait_until('rejoin', 90, sub {
-    state_of('node1') eq 'secondary/secondary' && state_of('node2') eq 'primary/primary';
+    state_of($PRI) eq 'secondary/secondary' && state_of($SEC) eq 'primary/primary';
 });
 my $t_rejoined = time;
-ok $rejoined, 'node1 rejoined as secondary of node2, which is primary again (synchronous)'
-    or diag 'node1: ' . state_of('node1') . ', node2: ' . state_of('node2');
-is db_query_on(ci('node1', 'postgres'), 'SELECT pg_is_in_recovery()'), 't', 'node1 is in recovery (a standby)';
+ok $rejoined, "$PRI rejoined as secondary of $SEC, which is primary again (synchronous)"
+    or diag "$PRI: " . state_of($PRI) . ", $SEC: " . state_of($SEC);
+is db_query_on(ci($PRI, 'postgres'), 'SELECT pg_is_in_recovery()'), 't', "$PRI is in recovery (a standby)";
 ok $f->wait_for(20, $t_rejoined, 1, 30), 'the clients are served after the rejoin too';
 $f->stop;
 
 # --- what the clients saw ---------------------------------------------------------------------
-my $s = $f->verify(ci('node2'), start => $t_kill, down => $t_kill);
+# Every 200 of the whole run (both failures) against the last primary.
+my $s = $f->verify(ci($SEC), start => $t_kill, down => $t_kill);
 my $replicated = wait_until('replay', 10, sub {
-    db_query_on(ci('node1'), q{SELECT count(*) FROM userbulk.audit WHERE actor = 'ha-test'})
-        == db_query_on(ci('node2'), q{SELECT count(*) FROM userbulk.audit WHERE actor = 'ha-test'});
+    db_query_on(ci($PRI), q{SELECT count(*) FROM userbulk.audit WHERE actor = 'ha-test'})
+        == db_query_on(ci($SEC), q{SELECT count(*) FROM userbulk.audit WHERE actor = 'ha-test'});
 });
-ok $replicated, "node1, the new standby, has node2's audit trail";
+ok $replicated, "$PRI, the new standby, has $SEC's audit trail";
+sub per_client { my ($r) = @_; return join ', ', map { sprintf 'client %d: %d answered 503, served again %.2f s after', $_, $r->{$_}{failed}, $r->{$_}{back} // -1 } sort keys %$r }
 
-my $text = sprintf("pg_auto_failover: formation built in %.1f s; node1 (primary) SIGKILLed with its pg_autoctl; "
-                   . "node2 promoted %.2f s later; %d requests; %s; failover as the clients saw it: %.2f s; "
-                   . "node1 rejoined as standby %.1f s after its pg_autoctl was started again",
-                   $t_formed, $t_promoted - $t_kill, $s->{total}, $f->describe($s), $s->{worst},
-                   $t_rejoined - $t_restart);
+my $text = sprintf("pg_auto_failover: formation built in %.1f s. %s"
+                   . "%s (primary) SIGKILLed with its pg_autoctl: %s promoted %.2f s later; %s. "
+                   . "%s rejoined as standby %.1f s after its pg_autoctl was started again. %d requests in all.",
+                   $t_formed, $pm_r ? 'Postmaster of node1 SIGKILLed: ' . per_client($pm_r) . ". Then $PRI primary. " : '',
+                   $PRI, $SEC, $t_promoted - $t_kill, per_client($kill_r),
+                   $PRI, $t_rejoined - $t_restart, $s->{total});
 {
     open my $out, '>', "$ROOT/tests/t/logs/ha-auto-summary.txt" or die $!;
     print $out "$text\n";

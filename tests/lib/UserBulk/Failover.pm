@@ -10,6 +10,9 @@ package UserBulk::Failover;
 #                                      $after (all 200 when $ok_only)
 #   $f->stop;
 #   my $s = $f->verify($conninfo, start => T, down => T)
+#   my $r = $f->recovery($t0, $t1)    per client, between $t0 and $t1: the
+#                                      answers other than 200, and when it
+#                                      was served again (s after $t0)
 #
 # verify() asserts, against the database of $conninfo (the primary after
 # the failover): every 200 has its audit row there with the value it sent,
@@ -162,6 +165,18 @@ sub verify {
     my $worst = 0;
     $worst < $_->{failover} and $worst = $_->{failover} for values %summary;
     return { clients => \%summary, total => $total, worst => $worst };
+}
+
+sub recovery {
+    my ($self, $t0, $t1) = @_;
+    my %r;
+    for my $c (@CLIENTS) {
+        my @log = grep { $_->{t1} >= $t0 && $_->{t0} <= $t1 } @{ $self->read_log($c->[0]) };
+        my @fail = grep { $_->{code} != 200 } @log;
+        my ($back) = map { $_->{t1} - $t0 } grep { $_->{code} == 200 && (!@fail || $_->{t0} >= $fail[-1]{t1}) } @log;
+        $r{ $c->[0] } = { failed => scalar @fail, back => $back };
+    }
+    return \%r;
 }
 
 # One line per client, for the summary file and the README.

@@ -12,8 +12,10 @@
 #   make bench      throughput/latency of both endpoints vs PostgreSQL's floor (tests/bench/)
 #   make install    module, .load/.conf, SQL and OpenAPI document (DESTDIR honoured)
 #   make uninstall  removes what make install put (and the enabled symlinks)
+#   make deb        .build/deb/libapache2-mod-userbulk_<version>_<arch>.deb (debian/), lintian-checked
 #   make db         create or upgrade the schema: make db DB='host=... dbname=... user=...' [API_ROLE=userbulk_api]
-#   make test-ha    only the failover test (tests/t/ha.t; make test runs it too)
+#   make test-ha    only the failover tests: t/ha.t (promotion by the test), t/ha_auto.t
+#                   (pg_auto_failover; make test runs both too)
 #   make clean
 #
 # Build outputs live in .build/, run-time state (PostgreSQL clusters, logs,
@@ -56,7 +58,7 @@ CORE_OBJ  := $(CORE_SRC:src/%.c=$(B)/core/%.o)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_BIN  := $(B)/unit_tests
 
-.PHONY: all deps run test test-tools test-ha unit token seed db bench install uninstall clean \
+.PHONY: all deps run test test-tools test-ha unit token seed db bench install uninstall deb clean \
         fuzz fuzz-build fuzz-coverage test-asan asan-build
 
 all: $(B)/mod_userbulk.so $(UNIT_BIN)
@@ -169,7 +171,7 @@ test-tools: $(NODE_STAMP)
 
 test-ha: deps
 	@$(MAKE) --no-print-directory all
-	@tests/tools/run-tests.sh t/ha.t
+	@tests/tools/run-tests.sh t/ha.t t/ha_auto.t
 
 token:
 	@perl tools/token.pl --account "$(or $(ACCOUNT),acme)" --roles "$(or $(ROLES),userbulk.admin)" --sub "$(or $(SUB),alice)"
@@ -237,6 +239,11 @@ uninstall:
 	fi
 	rm -rf $(DESTDIR)$(SHAREDIR)
 	@echo "uninstalled. Reload httpd (systemctl reload apache2) if it had mod_userbulk loaded."
+
+# In a copy of the tree under $(B)/deb/ (tools/deb.sh); VERSION= builds
+# as a newer version than debian/changelog's.
+deb: deps
+	@tools/deb.sh $(VERSION)
 
 clean:
 	rm -rf $(B) $(A)

@@ -26,10 +26,16 @@ PACKAGES=(
     # SCIM answers validated against RFC 7643 by SCIMMY (npm; tests/package.json,
     # make test-tools); npm: below, unless some nodejs already brings it
     nodejs
+    # automatic failover (t/ha_auto.t, make test-ha): pg_auto_failover's
+    # pg_autoctl and its monitor extension
+    pg-auto-failover-cli postgresql-15-auto-failover
     # fuzzing (make fuzz, and a short run in make test): clang with
     # libFuzzer and the sanitizer runtimes; llvm for make fuzz-coverage.
     # make test-asan uses gcc's libasan/libubsan (libgcc-12-dev, with gcc).
     clang libclang-rt-14-dev llvm-14
+    # packaging (make deb, t/deb.t): dpkg-buildpackage, debhelper, lintian;
+    # dh_apache2 comes with apache2-dev
+    dpkg-dev debhelper lintian
 )
 
 missing=()

@@ -19,8 +19,8 @@ use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
 use Cwd qw(realpath);
 use File::Path qw(make_path remove_tree);
-use POSIX ();
 use Time::HiRes qw(time sleep);
+use UserBulk::Failover ();
 use UserBulk::Httpd ();
 use UserBulk::Test qw(:all);
 
@@ -83,61 +83,10 @@ push @cleanup, sub { $h->stop };
 my $URL = $h->url('/users');
 
 # --- traffic ----------------------------------------------------------------------------
-my @CLIENTS = ([ 1, 'bob.acme', 'bob@acme.example' ], [ 2, 'carol.acme', 'carol@acme.example' ]);
-my $STOP = "$LOGS/stop";
+my $f = UserBulk::Failover->new(url => $URL, logs => $LOGS, seconds => 90)->start;
+push @cleanup, sub { $f->stop };
 
-sub client {
-    my ($id, $user, $email) = @_;
-    my $tok = token(sub => 'ha-test');
-    open my $out, '>', "$LOGS/client$id.log" or POSIX::_exit(2);
-    $out->autoflush(1);
-    my $deadline = time + 90;
-    for (my $n = 1; !-e $STOP && time < $deadline; $n++) {
-        my $v = "c$id-$n";
-        my $t0 = time;
-        my $res = json_request(PUT => $URL, $tok,
-                               [ { userName => $user, email => $email, name => { firstName => $v } } ]);
-        printf $out "%.6f %.6f %d %s %s\n", $t0, time, $res->code,
-            $res->header('X-Trace-Id') // '-', $v;
-        sleep 0.005;
-    }
-    close $out;
-    POSIX::_exit(0);
-}
-
-sub read_log {
-    my ($id) = @_;
-    open my $fh, '<', "$LOGS/client$id.log" or return [];
-    return [ map { my @f = split; { t0 => $f[0], t1 => $f[1], code => $f[2], trace => $f[3], value => $f[4] } } <$fh> ];
-}
-
-# Waits until every client has N answers ending after T (all 200 when
-# $ok_only), or the deadline.
-sub wait_for {
-    my ($n, $after, $ok_only, $limit) = @_;
-    my $deadline = time + $limit;
-    while (time < $deadline) {
-        my $done = grep {
-            my @r = grep { $_->{t1} > $after } @{ read_log($_->[0]) };
-            my $tail = 0;
-            for (reverse @r) { last if $ok_only && $_->{code} != 200; $tail++ }
-            $tail >= $n;
-        } @CLIENTS;
-        return 1 if $done == @CLIENTS;
-        sleep 0.05;
-    }
-    return 0;
-}
-
-my @kids;
-for my $c (@CLIENTS) {
-    my $pid = fork // die "fork: $!";
-    client(@$c) if !$pid;
-    push @kids, $pid;
-}
-push @cleanup, sub { open my $f, '>', $STOP; kill 'TERM', @kids; waitpid($_, 0) for @kids };
-
-ok wait_for(20, 0, 1, 20), 'both clients are served (20 answers each) before the failover';
+ok $f->wait_for(20, 0, 1, 20), 'both clients are served (20 answers each) before the failover';
 
 # --- failover ----------------------------------------------------------------------------
 my $t_promote = time;
@@ -152,85 +101,25 @@ sh(as_pg("$BIN/pg_ctl", '-D', "$P/data", '-m', 'immediate', '-w', '-t', '60', 's
 my $t_stopped = time;
 is db_query_on(admin_ci($S), 'SELECT pg_is_in_recovery()'), 'f', 'the standby was promoted';
 
-my $back = wait_for(20, $t_stopped, 1, 30);
+my $back = $f->wait_for(20, $t_stopped, 1, 30);
 ok $back, 'both clients are served again, 20 answers in a row each, without an httpd restart';
-{ open my $f, '>', $STOP or die $! }
-waitpid($_, 0) for @kids;
-@kids = ();
+$f->stop;
 
 # --- what the clients saw ---------------------------------------------------------------
-my $new = admin_ci($S);
-my %applied = map { $_->[0] => $_->[1] }
-    db_query_on($new, q{SELECT trace_id, after->>'firstName' FROM userbulk.audit WHERE actor = 'ha-test'});
-my (@lost, @wrong, @bad_status, @applied_503, %summary);
-my $total = 0;
-for my $c (@CLIENTS) {
-    my ($id, $user) = @$c;
-    my $log = read_log($id);
-    $total += @$log;
-    my @fail = grep { $_->{code} != 200 } @$log;
-    for my $r (@$log) {
-        if ($r->{code} == 200) {
-            push @lost, "$r->{value} ($r->{trace})" unless exists $applied{ $r->{trace} };
-            push @wrong, $r->{value} if exists $applied{ $r->{trace} } && ($applied{ $r->{trace} } // '') ne $r->{value};
-        }
-        elsif ($r->{code} == 503) {
-            push @applied_503, $r->{value} if exists $applied{ $r->{trace} };
-        }
-        else {
-            push @bad_status, "$r->{code} for $r->{value}";
-        }
-    }
-    # The client's failover: from the start of the promotion to the end of
-    # its first 200 after its last failure (or after the old primary was
-    # stopped, when it saw no failure).
-    my ($recovered) = map { $_->{t1} } grep {
-        $_->{code} == 200 && $_->{t0} >= (@fail ? $fail[-1]{t1} : $t_stopped)
-    } @$log;
-    my $slowest = 0;
-    for (grep { $_->{t1} >= $t_promote } @$log) { $slowest = $_->{t1} - $_->{t0} if $_->{t1} - $_->{t0} > $slowest }
-    my ($first_ok_after_stop) = map { $_->{t1} } grep { $_->{code} == 200 && $_->{t0} >= $t_stopped } @$log;
-    $summary{$id} = {
-        requests => scalar @$log, failed => scalar @fail,
-        failover => defined $recovered ? $recovered - $t_promote : 999,
-        slowest => $slowest,
-        first_ok_after_stop => defined $first_ok_after_stop ? $first_ok_after_stop - $t_stopped : undef,
-        last_value => (map { $_->{value} } grep { $_->{code} == 200 } @$log)[-1],
-        user => $user,
-    };
-}
-ok !@lost, 'no acknowledged update lost: every 200 has its audit row in the new primary'
-    or diag scalar(@lost) . " lost: @lost[0 .. ($#lost > 9 ? 9 : $#lost)]";
-ok !@wrong, '... with the value that request sent' or diag "@wrong";
-ok !@bad_status, 'every request that failed was answered 503 (no 500, no hang, no connection error)'
-    or diag "@bad_status[0 .. ($#bad_status > 9 ? 9 : $#bad_status)]";
-ok !@applied_503, 'no 503 applied anything in the new primary' or diag "@applied_503";
-for my $id (sort keys %summary) {
-    my $s = $summary{$id};
-    is db_query_on($new, "SELECT first_name FROM userbulk.users WHERE user_name = '$s->{user}'"), $s->{last_value},
-       "client $id: the user holds the value of its last 200";
-    ok defined $s->{first_ok_after_stop} && $s->{first_ok_after_stop} < 15,
-       sprintf('client %d: served again %.2f s after the old primary stopped (< 15 s)', $id, $s->{first_ok_after_stop} // -1);
-}
+my $s = $f->verify(admin_ci($S), start => $t_promote, down => $t_stopped);
 my @log = $h->error_log_lines(0);
 my $reprepared = grep { /UB020[47]/ } @log;
 
-my $worst = 0;
-$worst < $_->{failover} and $worst = $_->{failover} for values %summary;
-my $text = sprintf("failover: promote %.2f s, old primary stop %.2f s; %d requests; "
-                   . join('; ', map {
-                         my $s = $summary{$_};
-                         sprintf('client %d: %d requests, %d answered 503, served again %.2f s after the promotion began, slowest request during the failover %.2f s',
-                                 $_, $s->{requests}, $s->{failed}, $s->{failover}, $s->{slowest})
-                     } sort keys %summary)
+my $text = sprintf("failover: promote %.2f s, old primary stop %.2f s; %d requests; %s"
                    . "; statements prepared again (UB0204, UB0207): %d; failover as the clients saw it: %.2f s",
-                   $t_promoted - $t_promote, $t_stopped - $t_promoted, $total, $reprepared, $worst);
+                   $t_promoted - $t_promote, $t_stopped - $t_promoted, $s->{total}, $f->describe($s),
+                   $reprepared, $s->{worst});
 {
-    open my $f, '>', "$ROOT/tests/t/logs/ha-summary.txt" or die $!;
-    print $f "$text\n";
+    open my $out, '>', "$ROOT/tests/t/logs/ha-summary.txt" or die $!;
+    print $out "$text\n";
 }
 diag $text;
-cmp_ok $worst, '<', 15, 'the failover as the clients saw it is a matter of seconds';
+cmp_ok $s->{worst}, '<', 15, 'the failover as the clients saw it is a matter of seconds';
 
 $_->() for reverse splice @cleanup;
 remove_tree($DIR) if Test::More->builder->is_passing;    # kept for a look when failing

@@ -15,7 +15,8 @@
 -- trail or create anything in the schema.
 --
 -- The helpers called inside the statements (userbulk.err, put_roles,
--- put_errors, iso, refusal, scim_resource, scim_project, scim_where) stay as they are: a SECURITY DEFINER or SET
+-- put_errors, iso, refusal, scim_resource, scim_project, scim_where, scim_diff,
+-- email_taken) stay as they are: a SECURITY DEFINER or SET
 -- clause would stop PostgreSQL from inlining the SQL ones. They need no
 -- grant: they run as the owner.
 
@@ -36,6 +37,7 @@ ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog,
 ALTER FUNCTION userbulk.scim_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_create_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION userbulk.scim_write SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- USAGE to find the functions by name (it also shows the names of the
 -- tables, not their rows); no CREATE. To the API role and to every role
@@ -46,6 +48,6 @@ ALTER FUNCTION userbulk.scim_create_user SECURITY DEFINER SET search_path = pg_c
 SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
        format('GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, '
               'userbulk.get_users, userbulk.scim_users, userbulk.scim_user, '
-              'userbulk.scim_create_user TO %I', r.role)
+              'userbulk.scim_create_user, userbulk.scim_write TO %I', r.role)
   FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r
 \gexec

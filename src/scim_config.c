@@ -32,17 +32,20 @@ static void meta(ub_jw *w, const char *type, const char *location)
     ub_jw_object_end(w);
 }
 
-static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base)
+static void service_provider_config(ub_jw *w, const ub_request *req, const char *base,
+                                    apr_off_t max_body)
 {
+    apr_pool_t *pool = req->pool;
+
     ub_jw_object_begin(w);
     ub_jw_key(w, "schemas");
     ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig\"]");
-    supported(w, "patch", 0);
+    supported(w, "patch", 1);
     ub_jw_key(w, "bulk");
     ub_jw_object_begin(w);
-    ub_jw_kv_bool(w, "supported", 0);
-    ub_jw_kv_int(w, "maxOperations", 0);
-    ub_jw_kv_int(w, "maxPayloadSize", 0);
+    ub_jw_kv_bool(w, "supported", 1);
+    ub_jw_kv_int(w, "maxOperations", req->max_records);
+    ub_jw_kv_int(w, "maxPayloadSize", (long long)max_body);
     ub_jw_object_end(w);
     ub_jw_key(w, "filter");
     ub_jw_object_begin(w);
@@ -51,7 +54,8 @@ static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base
     ub_jw_object_end(w);
     supported(w, "changePassword", 0);
     supported(w, "sort", 0);
-    /* meta.version on every User, and the ETag header of GET /Users/{id} */
+    /* meta.version on every User, the ETag header of GET, PUT and PATCH
+     * /Users/{id}, If-Match on PUT, PATCH and DELETE */
     supported(w, "etag", 1);
     ub_jw_key(w, "authenticationSchemes");
     ub_jw_array_begin(w);
@@ -70,9 +74,9 @@ static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base
 }
 
 /* One attribute definition (RFC 7643 section 7). id is the server's
- * (readOnly); the others are given at creation (POST /Users) and not
- * changed through SCIM, which has no PUT or PATCH yet: immutable, RFC
- * 7643 section 7's "defined at resource creation, SHALL NOT be updated".
+ * (readOnly); userName is immutable (set at creation: it is the key of PUT
+ * /users, and a PUT or PATCH that changes it is refused, mutability); the
+ * others are readWrite (PUT, PATCH).
  * case_path: the filter's
  * attribute whose case-exactness applies (NULL: false). */
 static void attribute(ub_jw *w, const char *name, const char *type, int multi,
@@ -88,7 +92,9 @@ static void attribute(ub_jw *w, const char *name, const char *type, int multi,
     if (strcmp(type, "string") == 0) {
         ub_jw_kv_bool(w, "caseExact", a != NULL && a->case_exact);
     }
-    ub_jw_kv_string(w, "mutability", strcmp(name, "id") == 0 ? "readOnly" : "immutable");
+    ub_jw_kv_string(w, "mutability", strcmp(name, "id") == 0 ? "readOnly"
+                                      : strcmp(name, "userName") == 0 ? "immutable"
+                                      : "readWrite");
     ub_jw_kv_string(w, "returned", returned);
     ub_jw_kv_string(w, "uniqueness", uniqueness);
 }
@@ -190,8 +196,8 @@ static int one_or_list(ub_jw *w, apr_pool_t *pool, const char *base, const char 
 }
 
 apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
-                               const char *base, apr_bucket_brigade *out,
-                               ub_outcome *outcome)
+                               const char *base, apr_off_t max_body,
+                               apr_bucket_brigade *out, ub_outcome *outcome)
 {
     ub_jw w;
     int status = 200;
@@ -199,7 +205,7 @@ apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const cha
     ub_jw_init(&w, out);
     switch (doc) {
     case UB_SCIM_SERVICE_PROVIDER_CONFIG:
-        service_provider_config(&w, req->pool, base);
+        service_provider_config(&w, req, base, max_body);
         break;
     case UB_SCIM_SCHEMAS:
         status = one_or_list(&w, req->pool, base, id, USER_SCHEMA, user_schema);

@@ -15,9 +15,10 @@ typedef enum {
 } ub_scim_doc;
 
 /* The document (id NULL: the whole list; else the one of that id, 404 for
- * another), with base the SCIM base URL. */
+ * another), with base the SCIM base URL; max_body: the body limit, /Bulk's
+ * maxPayloadSize (its maxOperations is req->max_records). */
 apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
-                               const char *base, apr_bucket_brigade *out,
-                               ub_outcome *outcome);
+                               const char *base, apr_off_t max_body,
+                               apr_bucket_brigade *out, ub_outcome *outcome);
 
 #endif

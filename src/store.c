@@ -103,6 +103,14 @@ static const char sql_scim_create[] =
     "FROM userbulk.scim_create_user(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
     "%s::boolean, %s)";
 
+/* After the caller, the options and the base URL, one array per column
+ * of the operations (src/scim_write.c, ub_scim_write_run). */
+static const char sql_scim_write[] =
+    "SELECT idx, status, id, version, field, code, message, resource "
+    "FROM userbulk.scim_write(%s, %s, %s, %s::jsonb, %s, %s::integer[], %s::text[], "
+    "%s::text[], %s::integer[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])";
+
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
     { UB_STMT_ACCOUNT_UPDATE, sql_account_update },
@@ -110,6 +118,7 @@ const ub_statement ub_statements[] = {
     { UB_STMT_SCIM_USERS, sql_scim_users },
     { UB_STMT_SCIM_USER, sql_scim_user },
     { UB_STMT_SCIM_CREATE, sql_scim_create },
+    { UB_STMT_SCIM_WRITE, sql_scim_write },
     { NULL, NULL }
 };
 
@@ -548,4 +557,10 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
                                      void *baton)
 {
     return each_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, fn, baton);
+}
+
+apr_status_t ub_store_scim_write(const ub_request *req, ub_db *db, const char **args,
+                                 ub_store_row_fn *fn, void *baton)
+{
+    return each_row(req, db, UB_STMT_SCIM_WRITE, UB_SCIM_WRITE_ARGS, args, fn, baton);
 }

@@ -54,6 +54,7 @@
 #define UB_STMT_SCIM_USERS     "userbulk_scim_users"
 #define UB_STMT_SCIM_USER      "userbulk_scim_user"
 #define UB_STMT_SCIM_CREATE    "userbulk_scim_create"
+#define UB_STMT_SCIM_WRITE     "userbulk_scim_write"
 
 typedef enum {
     UB_LOG_ERR,

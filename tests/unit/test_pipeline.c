@@ -509,8 +509,12 @@ START_TEST(scim_discovery_without_the_database)
     ck_assert_int_eq(c->out.status, 200);
     ck_assert_int_eq(acquisitions, 0);
     ck_assert_str_eq(c->out.content_type, "application/scim+json");
-    ck_assert(json_is_false(json_object_get(json_object_get(doc, "patch"), "supported")));
-    ck_assert(json_is_false(json_object_get(json_object_get(doc, "bulk"), "supported")));
+    ck_assert(json_is_true(json_object_get(json_object_get(doc, "patch"), "supported")));
+    ck_assert(json_is_true(json_object_get(json_object_get(doc, "bulk"), "supported")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "bulk"),
+                                                        "maxOperations")), c->in.max_records);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "bulk"),
+                                                        "maxPayloadSize")), c->in.max_body);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "filter"),
                                                         "maxResults")), 200);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "meta"), "location")),

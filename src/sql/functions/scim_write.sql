@@ -15,7 +15,8 @@
 --            (created), 204 (deleted), or the refusal's (400, 404, 409,
 --            412, 424: not applied because another operation of an atomic
 --            request failed; 403: the token's account is not in the
---            directory)
+--            directory); -1: not performed (failOnErrors was reached
+--            before it)
 --   id       the user's id (also for a refusal when known)
 --   version  the version after the operation (a dry run: would be after),
 --            null for a deletion and a refusal
@@ -78,7 +79,9 @@ $$;
 -- p_options: {"atomic": apply only if every operation passes, "failed":
 -- operations of the request already failed the module's own checks (with
 -- atomic: nothing is applied), "dry_run": decide everything, apply
--- nothing, "resources": answer each user's resource}. p_base: the SCIM
+-- nothing, "resources": answer each user's resource, "fail_on_errors": N
+-- and "failed_idx": [the idx the module failed]: a Bulk request's
+-- failOnErrors, see 3b below}. p_base: the SCIM
 -- base URL of meta.location.
 --
 -- The users the batch names are locked first, in id order (FOR UPDATE when
@@ -115,6 +118,14 @@ DECLARE
     v_apply     boolean := false;
     v_changes   integer;
     v_request   bigint;
+    -- failOnErrors (a Bulk request's): the operations after the one that
+    -- makes this many errors are not performed; p_options.failed_idx: the
+    -- operations the module failed (not sent), which count too
+    v_budget    integer := (p_options ->> 'fail_on_errors')::integer;
+    v_failed    integer[] := ARRAY(SELECT x::integer
+                                     FROM jsonb_array_elements_text(
+                                          coalesce(p_options -> 'failed_idx', '[]')) x);
+    v_cut       integer;
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF v_account IS NULL THEN
@@ -271,24 +282,42 @@ BEGIN
                           CASE WHEN b.set & 256 <> 0 OR b.op = 'create' THEN coalesce(b.locked_out, false)
                                ELSE u.locked_out END AS locked_out) f;
 
-            -- 3. Addresses, against the batch's final state: the operations
-            -- that ask for another address than their user's, and the
-            -- deletions, which free theirs.
-            UPDATE ub_scim_work w
-               SET status = 409, field = 'emails', code = 'uniqueness',
-                   message = 'is already the address of another user'
-              FROM userbulk.email_taken(
-                       ARRAY(SELECT x.idx FROM ub_scim_work x
-                              WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                              ORDER BY x.idx),
-                       ARRAY(SELECT x.user_id FROM ub_scim_work x
-                              WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                              ORDER BY x.idx),
-                       ARRAY(SELECT CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
-                               FROM ub_scim_work x
-                              WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                              ORDER BY x.idx)) t
-             WHERE w.idx = t.idx;
+            LOOP
+                -- 3. Addresses, against the batch's final state: the
+                -- operations that ask for another address than their
+                -- user's, and the deletions, which free theirs.
+                UPDATE ub_scim_work w
+                   SET status = 409, field = 'emails', code = 'uniqueness',
+                       message = 'is already the address of another user'
+                  FROM userbulk.email_taken(
+                           ARRAY(SELECT x.idx FROM ub_scim_work x
+                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
+                                  ORDER BY x.idx),
+                           ARRAY(SELECT x.user_id FROM ub_scim_work x
+                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
+                                  ORDER BY x.idx),
+                           ARRAY(SELECT CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
+                                   FROM ub_scim_work x
+                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
+                                  ORDER BY x.idx)) t
+                 WHERE w.idx = t.idx;
+
+                -- 3b. failOnErrors: the operations after the N-th error (in
+                -- request order, the module's counted) are not performed
+                -- (status -1), and the addresses decided again without
+                -- them: an earlier operation may have counted on one (an
+                -- address it frees). The cut only moves earlier: this ends.
+                EXIT WHEN v_budget IS NULL;
+                SELECT e.idx INTO v_cut
+                  FROM (SELECT f.idx, row_number() OVER (ORDER BY f.idx) AS n
+                          FROM (SELECT w.idx FROM ub_scim_work w WHERE w.status > 0
+                                UNION ALL SELECT unnest(v_failed)) f) e
+                 WHERE e.n = v_budget;
+                EXIT WHEN v_cut IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM ub_scim_work w WHERE w.idx > v_cut AND w.status <> -1);
+                UPDATE ub_scim_work w SET status = -1 WHERE w.idx > v_cut;
+                UPDATE ub_scim_work w SET status = 0 WHERE w.status = 409 AND w.field = 'emails';
+            END LOOP;
 
             -- 4. Apply, unless this is a dry run or an atomic request of
             -- which an operation failed. Deletions first (they free

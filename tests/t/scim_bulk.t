@@ -136,6 +136,13 @@ my ($ann, $ben);
                   { method => 'DELETE', path => "/Users/$fay" } ], extra => { failOnErrors => 1 });
     is statuses($res), '409', 'failOnErrors: a freed address that is not freed';
     is db_query("SELECT count(*) FROM userbulk.users WHERE id = '$fay'"), 1, '... the DELETE not performed';
+    # an operation that failed only because of one after the cut (both
+    # ask for the same address) is decided again and passes
+    $res = bulk([ user_op('y1', 'yan.bulk', email => 'same@bulk.example'),
+                  user_op('y2', 'yan.bulk'),
+                  user_op('y3', 'yoko.bulk', email => 'same@bulk.example') ], extra => { failOnErrors => 1 });
+    is statuses($res), '201', 'failOnErrors: an address asked twice, the second not performed';
+    is db_query("SELECT count(*) FROM userbulk.users WHERE user_name = 'yan.bulk'"), 1, '... the first applied';
     is scim_bad_failonerrors(), 400, 'failOnErrors 0: 400';
 }
 sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->code }

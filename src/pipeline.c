@@ -16,6 +16,8 @@
 #include "scim_users.h"
 #include "scim_config.h"
 #include "scim_groups.h"
+#include "scim_write.h"
+#include "scim_bulk.h"
 
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
@@ -42,7 +44,8 @@ typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
 static ub_route_fn serve_put_users, serve_get_users, serve_account_update,
                    serve_scim_users, serve_scim_create_user, serve_scim_user,
                    serve_scim_config, serve_scim_groups, serve_scim_group,
-                   serve_scim_group_write,
+                   serve_scim_group_write, serve_scim_put_user, serve_scim_patch_user,
+                   serve_scim_delete_user, serve_scim_bulk,
                    serve_scim_schemas, serve_scim_resource_types;
 
 /* Which handler, path and method reach which endpoint. A handler's methods
@@ -73,6 +76,14 @@ static const ub_route routes[] = {
       serve_scim_create_user },
     { UB_HANDLER_SCIM, "/Users/{}", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_user",
       serve_scim_user },
+    { UB_HANDLER_SCIM, "/Users/{}", "PUT", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_put_user",
+      serve_scim_put_user },
+    { UB_HANDLER_SCIM, "/Users/{}", "PATCH", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_patch_user",
+      serve_scim_patch_user },
+    { UB_HANDLER_SCIM, "/Users/{}", "DELETE", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_delete_user",
+      serve_scim_delete_user },
+    { UB_HANDLER_SCIM, "/Bulk", "POST", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_bulk",
+      serve_scim_bulk },
     { UB_HANDLER_SCIM, "/Groups", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_groups",
       serve_scim_groups },
     { UB_HANDLER_SCIM, "/Groups", "POST", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_create_group",
@@ -102,7 +113,7 @@ static const ub_route routes[] = {
 /* SCIM's endpoints (RFC 7644 section 3.2) and the ones with a resource id
  * after them. */
 static const char *const scim_endpoints[] = {
-    "/Users", "/Groups", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes"
+    "/Users", "/Groups", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/Bulk"
 };
 static const char *const scim_collections[] = { "/Users", "/Groups", "/Schemas",
                                                 "/ResourceTypes" };
@@ -408,6 +419,84 @@ static apr_status_t serve_scim_user(ub_request *req, const ub_http_in *in,
                                    body, &out->outcome), out);
 }
 
+/* PUT and PATCH /Users/{id}: the body, then the write. */
+static apr_status_t serve_scim_body_write(ub_request *req, const ub_http_in *in,
+                                          const ub_db_source *dbs, int patch,
+                                          apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path, *buf = NULL;
+    apr_size_t len = 0;
+    int served = 0;
+    apr_status_t rv;
+
+    rv = read_body(req, in, UB_EP_SCIM, body, out, &buf, &len, &served);
+    if (served) {
+        return rv;
+    }
+    scim_paths(req, in, &base, &path);
+    rv = patch ? ub_scim_patch_user(req, dbs, path_id(path), in->if_match, buf, len, base,
+                                    out->headers, body, &out->outcome)
+               : ub_scim_put_user(req, dbs, path_id(path), in->if_match, buf, len, base,
+                                  out->headers, body, &out->outcome);
+    return finish(req, in, UB_EP_SCIM, rv, out);
+}
+
+static apr_status_t serve_scim_put_user(ub_request *req, const ub_http_in *in,
+                                        const ub_db_source *dbs,
+                                        apr_bucket_brigade *body, ub_http_out *out)
+{
+    return serve_scim_body_write(req, in, dbs, 0, body, out);
+}
+
+static apr_status_t serve_scim_patch_user(ub_request *req, const ub_http_in *in,
+                                          const ub_db_source *dbs,
+                                          apr_bucket_brigade *body, ub_http_out *out)
+{
+    return serve_scim_body_write(req, in, dbs, 1, body, out);
+}
+
+static apr_status_t serve_scim_delete_user(ub_request *req, const ub_http_in *in,
+                                           const ub_db_source *dbs,
+                                           apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path;
+
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_delete_user(req, dbs, path_id(path), in->if_match, base,
+                                      out->headers, body, &out->outcome), out);
+}
+
+static apr_status_t serve_scim_bulk(ub_request *req, const ub_http_in *in,
+                                    const ub_db_source *dbs,
+                                    apr_bucket_brigade *body, ub_http_out *out)
+{
+    const char *base, *path, *buf = NULL;
+    apr_size_t len = 0;
+    int served = 0;
+    apr_status_t rv;
+
+    ub_problem problem = { 0 };
+    int rollback = 0;
+
+    /* ?atomic=true, ?dryRun=true, Prefer: tx=rollback, as PUT /users */
+    if (ub_read_put_options(req, in->args, in->prefer, &rollback, &problem)) {
+        problem.scim_type = "invalidValue";
+        return refuse(req, in, UB_EP_SCIM, &problem, 1, body, out);
+    }
+    if (rollback) {
+        apr_table_setn(out->headers, "Preference-Applied", "tx=rollback");
+    }
+    rv = read_body(req, in, UB_EP_SCIM, body, out, &buf, &len, &served);
+    if (served) {
+        return rv;
+    }
+    scim_paths(req, in, &base, &path);
+    return finish(req, in, UB_EP_SCIM,
+                  ub_scim_bulk(req, dbs, buf, len, in->max_body, base, body, &out->outcome),
+                  out);
+}
+
 static apr_status_t serve_scim_groups(ub_request *req, const ub_http_in *in,
                                       const ub_db_source *dbs,
                                       apr_bucket_brigade *body, ub_http_out *out)
@@ -554,7 +643,7 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
         && (!ub_scim_split_uri(req->pool, in->uri, &base, &path)
             || *allowed_methods(req->pool, in, path) == '\0')) {
         ub_problem_set(&problem, 404, "not_found", "no such resource",
-                       "This server has /Users, /Groups, /ServiceProviderConfig, /Schemas "
+                       "This server has /Users, /Groups, /Bulk, /ServiceProviderConfig, /Schemas "
                        "and /ResourceTypes.");
         return refuse(req, in, form, &problem, 0, body, out);
     }

@@ -50,29 +50,35 @@ apr_status_t ub_render_put_problem(apr_bucket_brigade *bb, const ub_problem *p)
     return ub_jw_status(&w);
 }
 
-apr_status_t ub_render_scim_problem(apr_bucket_brigade *bb, const ub_problem *p)
+void ub_jw_scim_problem(ub_jw *w, apr_pool_t *pool, const ub_problem *p)
 {
     char status[16];
-    ub_jw w;
 
     apr_snprintf(status, sizeof(status), "%d", p->status);
-    ub_jw_init(&w, bb);
-    ub_jw_object_begin(&w);
-    ub_jw_key(&w, "schemas");
-    ub_jw_raw(&w, "[\"urn:ietf:params:scim:api:messages:2.0:Error\"]");
-    ub_jw_kv_string(&w, "status", status);
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:api:messages:2.0:Error\"]");
+    ub_jw_kv_string(w, "status", status);
     if (p->scim_type != NULL) {
-        ub_jw_kv_string(&w, "scimType", p->scim_type);
+        ub_jw_kv_string(w, "scimType", p->scim_type);
     }
-    ub_jw_key(&w, "detail");
+    ub_jw_key(w, "detail");
     if (p->description != NULL) {
         /* one string: SCIM has no second field for what to do */
-        ub_jw_string(&w, apr_pstrcat(bb->p, p->message, ". ", p->description, NULL));
+        ub_jw_string(w, apr_pstrcat(pool, p->message, ". ", p->description, NULL));
     }
     else {
-        ub_jw_string(&w, p->message);
+        ub_jw_string(w, p->message);
     }
-    ub_jw_object_end(&w);
+    ub_jw_object_end(w);
+}
+
+apr_status_t ub_render_scim_problem(apr_bucket_brigade *bb, const ub_problem *p)
+{
+    ub_jw w;
+
+    ub_jw_init(&w, bb);
+    ub_jw_scim_problem(&w, bb->p, p);
     return ub_jw_status(&w);
 }
 

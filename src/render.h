@@ -20,6 +20,10 @@ apr_status_t ub_render_put_problem(apr_bucket_brigade *bb, const ub_problem *p);
  * scimType when the problem has one, detail (message and description). */
 apr_status_t ub_render_scim_problem(apr_bucket_brigade *bb, const ub_problem *p);
 
+/* The same error as a value inside a document being written (a Bulk
+ * operation's response). */
+void ub_jw_scim_problem(ub_jw *w, apr_pool_t *pool, const ub_problem *p);
+
 /* The seed's results body; *status becomes 200 when at least one record
  * was applied, 400 when none was. */
 apr_status_t ub_render_put_results(apr_bucket_brigade *bb,

@@ -57,6 +57,8 @@ static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base
     ub_jw_object_end(w);
     supported(w, "changePassword", 0);
     supported(w, "sort", 0);
+    /* meta.version on every User, the ETag header of GET, PUT and PATCH
+     * /Users/{id}, If-Match on PUT, PATCH and DELETE */
     supported(w, "etag", 1);
     ub_jw_key(w, "authenticationSchemes");
     ub_jw_array_begin(w);
@@ -75,9 +77,9 @@ static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base
 }
 
 /* One attribute definition (RFC 7643 section 7). id is the server's
- * (readOnly); the others are given at creation (POST /Users) and not
- * changed through SCIM, which has no PUT or PATCH yet: immutable, RFC
- * 7643 section 7's "defined at resource creation, SHALL NOT be updated".
+ * (readOnly); userName is immutable (set at creation: it is the key of PUT
+ * /users, and a PUT or PATCH that changes it is refused, mutability); the
+ * others are readWrite (PUT, PATCH).
  * case_path: the filter's
  * attribute whose case-exactness applies (NULL: false). */
 static void attribute(ub_jw *w, const char *name, const char *type, int multi,
@@ -93,7 +95,9 @@ static void attribute(ub_jw *w, const char *name, const char *type, int multi,
     if (strcmp(type, "string") == 0) {
         ub_jw_kv_bool(w, "caseExact", a != NULL && a->case_exact);
     }
-    ub_jw_kv_string(w, "mutability", strcmp(name, "id") == 0 ? "readOnly" : "immutable");
+    ub_jw_kv_string(w, "mutability", strcmp(name, "id") == 0 ? "readOnly"
+                                      : strcmp(name, "userName") == 0 ? "immutable"
+                                      : "readWrite");
     ub_jw_kv_string(w, "returned", returned);
     ub_jw_kv_string(w, "uniqueness", uniqueness);
 }

@@ -24,7 +24,8 @@ typedef struct {
 } ub_scim_limits;
 
 /* The document (id NULL: the whole list; else the one of that id, 404 for
- * another), with base the SCIM base URL. */
+ * another), with base the SCIM base URL; max_body: the body limit, /Bulk's
+ * maxPayloadSize (its maxOperations is req->max_records). */
 apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const char *id,
                                const char *base, const ub_scim_limits *limits,
                                apr_bucket_brigade *out, ub_outcome *outcome);

@@ -378,7 +378,7 @@ int ub_scim_group_doc_read(apr_pool_t *pool, const char *buf, apr_size_t len,
     return 0;
 }
 
-int ub_scim_if_match(apr_pool_t *pool, const char *header, const char **tags,
+int ub_scim_if_match_tags(apr_pool_t *pool, const char *header, const char **tags,
                      ub_problem *problem)
 {
     ub_textbuf tb;

@@ -48,7 +48,7 @@ int ub_scim_group_doc_read(apr_pool_t *pool, const char *buf, apr_size_t len,
  * opaque tags (weak comparison: W/ dropped), "{*}" for "*"; NULL in *tags
  * when header is NULL. 0, or 400 invalidSyntax for a header that is no
  * list of entity tags. */
-int ub_scim_if_match(apr_pool_t *pool, const char *header, const char **tags,
+int ub_scim_if_match_tags(apr_pool_t *pool, const char *header, const char **tags,
                      ub_problem *problem);
 
 /* ids as a PostgreSQL text[] literal. */

@@ -194,7 +194,7 @@ apr_status_t ub_scim_write_group(const ub_request *req, const ub_db_source *dbs,
     apr_status_t rv;
 
     memset(&change, 0, sizeof(change));
-    if (!post && ub_scim_if_match(req->pool, if_match, &tags, &problem) != 0) {
+    if (!post && ub_scim_if_match_tags(req->pool, if_match, &tags, &problem) != 0) {
         return refuse(out, outcome, &problem);
     }
     if (post || put) {

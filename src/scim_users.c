@@ -8,6 +8,7 @@
 #include <apr_lib.h>
 #include "scim_users.h"
 #include "scim_filter.h"
+#include "scim_map.h"
 #include "errors.h"
 #include "fields.h"
 #include "jdoc.h"
@@ -245,112 +246,6 @@ apr_status_t ub_scim_get_user(const ub_request *req, const ub_db_source *dbs,
     return pass_on(cols[1], 200, out, outcome);
 }
 
-/* The request's values for a new user, checked as PUT /users checks the
- * same fields (src/batch.c): lengths of src/userbulk.h, validate.c's
- * formats. */
-typedef struct {
-    const char *user_name, *email, *given, *middle, *family, *display;
-    const char *phone[2];
-    int active;
-} scim_new_user;
-
-/* Whether the document's schemas list the User schema. */
-static int has_user_schema(const ub_jval *doc)
-{
-    const ub_jval *schemas = ub_jobj_get(doc, "schemas");
-    apr_size_t i;
-
-    if (!ub_j_is(schemas, UB_J_ARRAY)) {
-        return 0;
-    }
-    for (i = 0; i < schemas->len; i++) {
-        const ub_jval *s = &schemas->u.items[i];
-
-        if (s->type == UB_J_STRING && strcmp(s->u.str, UB_SCIM_USER_SCHEMA) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The index in the multi-valued attribute arr of the value to keep: the
- * first with primary true, else the first; -1 when arr is empty. -2 when
- * an entry is not an object (recorded as a field error). */
-static int primary_entry(ub_fields *f, const ub_jval *arr, const char *name)
-{
-    apr_size_t i;
-
-    for (i = 0; i < arr->len; i++) {
-        if (arr->u.items[i].type != UB_J_OBJECT) {
-            ub_field_fail(f, apr_psprintf(f->pool, "%s[%" APR_SIZE_T_FMT "]", name, i),
-                          "invalid_type", "must be an object");
-            return -2;
-        }
-    }
-    for (i = 0; i < arr->len; i++) {
-        if (ub_j_is(ub_jobj_get(&arr->u.items[i], "primary"), UB_J_TRUE)) {
-            return (int)i;
-        }
-    }
-    return arr->len > 0 ? 0 : -1;
-}
-
-/* Reads the attributes this directory stores from the User document; the
- * others (externalId, password, groups, locale, ..., and the readOnly id
- * and meta) are ignored, as RFC 7644 section 3.3 allows. */
-static void take_new_user(ub_fields *f, const ub_jval *doc, scim_new_user *u)
-{
-    const ub_jval *emails, *phones, *name;
-    int at;
-
-    if (ub_j_missing(ub_jobj_get(doc, "userName"))) {
-        ub_field_fail(f, "userName", "required", "is required");
-    }
-    else {
-        u->user_name = ub_take_string(f, doc, NULL, "userName", UB_LEN_USER_NAME, NULL, 0);
-        if (u->user_name != NULL && *u->user_name == '\0') {
-            ub_field_fail(f, "userName", "required", "cannot be empty");
-        }
-    }
-    name = ub_take_object(f, doc, NULL, "name");
-    u->given = ub_take_string(f, name, "name", "givenName", UB_LEN_PERSON_NAME, NULL, 0);
-    u->middle = ub_take_string(f, name, "name", "middleName", UB_LEN_PERSON_NAME, NULL, 0);
-    u->family = ub_take_string(f, name, "name", "familyName", UB_LEN_PERSON_NAME, NULL, 0);
-    u->display = ub_take_string(f, doc, NULL, "displayName", UB_LEN_DISPLAY, NULL, 0);
-
-    emails = ub_take(f, doc, NULL, "emails", UB_J_ARRAY, "an array");
-    at = emails != NULL ? primary_entry(f, emails, "emails")
-         : ub_j_missing(ub_jobj_get(doc, "emails")) ? -1 : -2;
-    if (at >= 0) {
-        const char *path = apr_psprintf(f->pool, "emails[%d]", at);
-
-        if (ub_j_missing(ub_jobj_get(&emails->u.items[at], "value"))) {
-            ub_field_fail(f, ub_field_path(f->pool, path, "value"), "required", "is required");
-        }
-        else {
-            u->email = ub_take_string(f, &emails->u.items[at], path, "value", UB_LEN_EMAIL,
-                                      ub_check_email, 0);
-        }
-    }
-    else if (at == -1) {
-        ub_field_fail(f, "emails", "required",
-                      "is required: every user of the directory has an address");
-    }
-
-    phones = ub_take(f, doc, NULL, "phoneNumbers", UB_J_ARRAY, "an array");
-    for (at = 0; phones != NULL && at < 2 && (apr_size_t)at < phones->len; at++) {
-        const ub_jval *e = &phones->u.items[at];
-        const char *path = apr_psprintf(f->pool, "phoneNumbers[%d]", at);
-
-        if (e->type != UB_J_OBJECT) {
-            ub_field_fail(f, path, "invalid_type", "must be an object");
-            break;
-        }
-        u->phone[at] = ub_take_string(f, e, path, "value", UB_LEN_PHONE, ub_check_phone, 0);
-    }
-    u->active = ub_take_bool(f, doc, NULL, "active", 1);
-}
-
 apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
                                  const char *buf, apr_size_t len, const char *base,
                                  apr_table_t *headers, apr_bucket_brigade *out,
@@ -359,7 +254,7 @@ apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
     static const ub_jdoc_limits limits = { 0, UB_SCIM_MAX_CREATE_VALUES };
     ub_problem problem = { 0 };
     ub_fields f = { req->pool, apr_array_make(req->pool, 4, sizeof(ub_field_error)) };
-    scim_new_user u = { 0 };
+    ub_scim_cols u;
     const ub_jval *doc;
     const char *args[13], *cols[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
 
@@ -368,7 +263,7 @@ apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
         problem.scim_type = "invalidSyntax";
         return refuse(out, outcome, &problem);
     }
-    if (doc->type != UB_J_OBJECT || !has_user_schema(doc)) {
+    if (doc->type != UB_J_OBJECT || !ub_scim_has_user_schema(doc)) {
         ub_problem_set(&problem, 400, "invalid_syntax",
                        "the body must be a SCIM User: an object whose schemas include "
                        UB_SCIM_USER_SCHEMA,
@@ -376,7 +271,7 @@ apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
         problem.scim_type = "invalidSyntax";
         return refuse(out, outcome, &problem);
     }
-    take_new_user(&f, doc, &u);
+    ub_scim_read_user(&f, doc, &u);
     if (f.errors->nelts > 0) {
         const ub_field_error *e = &APR_ARRAY_IDX(f.errors, 0, ub_field_error);
 
@@ -390,15 +285,15 @@ apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
     args[0] = req->account;
     args[1] = req->actor;
     args[2] = req->trace_id;
-    args[3] = u.user_name;
-    args[4] = u.email;
-    args[5] = u.given;
-    args[6] = u.middle;
-    args[7] = u.family;
-    args[8] = u.display;
-    args[9] = u.phone[0];
-    args[10] = u.phone[1];
-    args[11] = u.active ? "false" : "true";     /* locked_out */
+    args[3] = u.v[UB_SCIM_COL_USER_NAME];
+    args[4] = u.v[UB_SCIM_COL_EMAIL];
+    args[5] = u.v[UB_SCIM_COL_GIVEN];
+    args[6] = u.v[UB_SCIM_COL_MIDDLE];
+    args[7] = u.v[UB_SCIM_COL_FAMILY];
+    args[8] = u.v[UB_SCIM_COL_DISPLAY];
+    args[9] = u.v[UB_SCIM_COL_PHONE1];
+    args[10] = u.v[UB_SCIM_COL_PHONE2];
+    args[11] = u.v[UB_SCIM_COL_LOCKED_OUT];
     args[12] = base;
     if (select_json(req, dbs, UB_STMT_SCIM_CREATE, 13, args, 6, cols, outcome)
         != APR_SUCCESS) {

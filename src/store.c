@@ -117,6 +117,13 @@ static const char sql_scim_group_change[] =
     "%s::text[], %s::text[], %s::text[], %s, %s::integer, %s::boolean)";
 static const char sql_scim_group_delete[] =
     SCIM_GROUP_COLS "FROM userbulk.scim_group_delete(%s, %s, %s, %s, %s::text[], %s::integer)";
+/* After the caller, the options and the base URL, one array per column
+ * of the operations (src/scim_write.c, ub_scim_write_run). */
+static const char sql_scim_write[] =
+    "SELECT idx, status, id, version, field, code, message, resource "
+    "FROM userbulk.scim_write(%s, %s, %s, %s::jsonb, %s, %s::integer[], %s::text[], "
+    "%s::text[], %s::integer[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])";
 
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
@@ -130,6 +137,7 @@ const ub_statement ub_statements[] = {
     { UB_STMT_SCIM_GROUP_CREATE, sql_scim_group_create },
     { UB_STMT_SCIM_GROUP_CHANGE, sql_scim_group_change },
     { UB_STMT_SCIM_GROUP_DELETE, sql_scim_group_delete },
+    { UB_STMT_SCIM_WRITE, sql_scim_write },
     { NULL, NULL }
 };
 
@@ -568,4 +576,10 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
                                      void *baton)
 {
     return each_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, fn, baton);
+}
+
+apr_status_t ub_store_scim_write(const ub_request *req, ub_db *db, const char **args,
+                                 ub_store_row_fn *fn, void *baton)
+{
+    return each_row(req, db, UB_STMT_SCIM_WRITE, UB_SCIM_WRITE_ARGS, args, fn, baton);
 }

@@ -59,6 +59,7 @@
 #define UB_STMT_SCIM_GROUP_CREATE "userbulk_scim_group_create"
 #define UB_STMT_SCIM_GROUP_CHANGE "userbulk_scim_group_change"
 #define UB_STMT_SCIM_GROUP_DELETE "userbulk_scim_group_delete"
+#define UB_STMT_SCIM_WRITE     "userbulk_scim_write"
 
 typedef enum {
     UB_LOG_ERR,

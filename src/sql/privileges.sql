@@ -15,8 +15,8 @@
 -- trail or create anything in the schema.
 --
 -- The helpers called inside the statements (userbulk.err, put_roles,
--- put_errors, iso, refusal, scim_resource, scim_project, scim_where, the
--- scim_group_* helpers) stay as they are: a SECURITY DEFINER or SET
+-- put_errors, iso, refusal, scim_resource, scim_project, scim_where, scim_diff,
+-- email_taken, the scim_group_* helpers) stay as they are: a SECURITY DEFINER or SET
 -- clause would stop PostgreSQL from inlining the SQL ones. They need no
 -- grant: they run as the owner.
 
@@ -37,6 +37,7 @@ ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog,
 ALTER FUNCTION userbulk.scim_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_create_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION userbulk.scim_write SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_groups SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_group SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_group_create SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -52,8 +53,8 @@ ALTER FUNCTION userbulk.scim_group_delete SECURITY DEFINER SET search_path = pg_
 SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
        format('GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, '
               'userbulk.get_users, userbulk.scim_users, userbulk.scim_user, '
-              'userbulk.scim_create_user, userbulk.scim_groups, userbulk.scim_group, '
-              'userbulk.scim_group_create, userbulk.scim_group_change, '
+              'userbulk.scim_create_user, userbulk.scim_write, userbulk.scim_groups, '
+              'userbulk.scim_group, userbulk.scim_group_create, userbulk.scim_group_change, '
               'userbulk.scim_group_delete TO %I', r.role)
   FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r
 \gexec

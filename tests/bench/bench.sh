@@ -3,7 +3,7 @@
 # PostgreSQL and httpd, next to PostgreSQL's own floor measured in the same
 # run. Prints a table, then one machine-readable line:
 #
-#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M
+#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M scim_bulk_ratio=R scim_list_ms=T
 #
 # Everything lives in .run/bench/ (recreated at each run): pg/ a PostgreSQL
 # cluster with real fsync, httpd/ the server's config and logs, bodies/ the
@@ -51,6 +51,10 @@ ACME=00000000-0000-4000-8000-00000000000a
 RECORDS=1000
 J=application/json
 PATCH=application/json-patch+json
+SCIM_JSON=application/scim+json
+# A page (the server's maximum, 200) of a filter that about 1,100 users match.
+SCIM_LIST_PATH='/scim/v2/Users?filter=userName%20sw%20%22u10%22&count=200'
+
 POST_PATH=/api/v1/account/users/update
 
 for v in USERS N1 N4 NSMALL; do
@@ -291,10 +295,11 @@ declare -A SPEC=(
     [put1]="PUT /users $J 2 put1 put_users"
     [unch]="PUT /users $J 1 unch put_users"
     [post1]="POST $POST_PATH $PATCH 2 post1 account_update"
+    [scim1]="POST /scim/v2/Bulk $SCIM_JSON 2 scim1 scim_write"
 )
 run_1c_rounds() {
     local i s a method path ctype warm list fn sql
-    for s in put1 unch post1; do
+    for s in put1 unch post1 scim1; do
         read -r method path ctype warm list fn <<<"${SPEC[$s]}"
         : >"$OUT/$s.lat"
         : >"$OUT/$s.httpd"
@@ -305,7 +310,7 @@ run_1c_rounds() {
     : >"$OUT/floor.sql"
     sql_reset
     for ((i = 0; i < N1; i++)); do
-        for s in put1 unch post1; do
+        for s in put1 unch post1 scim1; do
             read -r method path ctype warm list fn <<<"${SPEC[$s]}"
             floor_once
             a=$(access_lines)
@@ -323,7 +328,7 @@ run_1c_rounds() {
                 "$(tail -n1 "$OUT/floor.ms")" >>"$OUT/$s.pairs"
         done
     done
-    for s in put1 unch post1; do
+    for s in put1 unch post1 scim1; do
         summarize "$s" sum
         R[$s.httpd_ms]=$(median <"$OUT/$s.httpd" | awk '{ printf "%.1f", $1 }')
         R[$s.sql_ms]=$(median <"$OUT/$s.sql" | awk '{ printf "%.1f", $1 }')
@@ -435,7 +440,7 @@ main() {
     start_pg
     perl "$UB_ROOT/tools/token.pl" --account acme --roles userbulk.admin --sub bench \
         --exp-in 3600 >"$B/token-acme"
-    app_psql -At -F $'\t' -c "SELECT n, u.id FROM generate_series(10001, 16000) AS n
+    app_psql -At -F $'\t' -c "SELECT n, u.id FROM generate_series(1, 16000) AS n
                                JOIN userbulk.users u ON u.user_name = 'u' || n || '.acme'" >"$B/ids.tsv"
     UB_BENCH_MAX_ROLE_IDS=$(sed -n 's/^#define UB_MAX_ROLES \([0-9]*\).*/\1/p' "$UB_ROOT/src/userbulk.h") \
         perl "$UB_ROOT/tests/bench/gen.pl" "$BODIES" "$B/ids.tsv"
@@ -452,6 +457,12 @@ main() {
     run_1c_rounds
     say "worst requests within the limits, 1 client, $N1 of each"
     run_worst
+    say "SCIM: a filtered page of users, 1 client, $N1"
+    : >"$OUT/scimlist.lat"
+    client scimlist-warmup GET "$SCIM_LIST_PATH" "$SCIM_JSON" 0 1 empty
+    client scimlist GET "$SCIM_LIST_PATH" "$SCIM_JSON" 0 "$N1" empty
+    summarize scimlist sum
+    report_non200 scimlist
     say "PUT /users, 4 clients, disjoint users, 4 x $N4"
     run_4c put4d PUT /users "$J" 1 "$N4" put_users put4d-0 put4d-1 put4d-2 put4d-3
     say "PUT /users, 4 clients, the same users, 4 x $N4"
@@ -515,13 +526,16 @@ main() {
     peak_rss_for_tiny_bodies
 
     # --- figures ----------------------------------------------------------------
-    local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch
+    local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch ratio_scim
     floor=$(median <"$OUT/floor.ms")
     floor_p95=$(p95 <"$OUT/floor.ms")
     floor_sql=$(median <"$OUT/floor.sql" | awk '{ printf "%.1f", $1 }')
     ratio_put=$(awk -v a="${R[put1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_post=$(awk -v a="${R[post1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_unch=$(awk -v a="${R[unch.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
+    # /Bulk of 1000 PUT and PATCH operations over the same floor (the
+    # UPDATE of 1000 users)
+    ratio_scim=$(awk -v a="${R[scim1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
 
     # The worst request over a typical request of its endpoint and of its
     # size: the typical one's time, times how much larger the worst body is
@@ -613,9 +627,12 @@ main() {
     printf 'pg_stat_statements (1 client: median; 4 clients: mean; floor: of the UPDATE).\n'
     printf 'Took %s s; logs and latencies in %s/\n\n' \
         "$(($(date +%s) - t0))" "${B#"$UB_ROOT"/}"
-    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s\n' \
+    printf 'SCIM: /Bulk of 1000 PUT and PATCH operations: median %s ms (SQL %s ms), %s x the floor (pairs: %s); a filtered page of 200 users: median %s ms\n' \
+        "$(fmt "${R[scim1.med_ms]}")" "${R[scim1.sql_ms]}" "$ratio_scim" "${R[scim1.pair_ratio]}" \
+        "$(fmt "${R[scimlist.med_ms]}")"
+    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s scim_bulk_ratio=%s scim_list_ms=%s\n' \
         "$ratio_put" "$ratio_post" "${R[put4d.users_s]}" "$overlap" "$ratio_unch" "$growth" \
-        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}"
+        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}" "$ratio_scim" "$(fmt "${R[scimlist.med_ms]}")"
 }
 
 main "$@"

@@ -140,6 +140,37 @@ my @s0 = slice(0);
 list_file('put1', map { write_file("put1-$_.json", put_body(\@s0, $_ ? 'b' : 'a', $_)) } 0, 1);
 list_file('floor', map { write_file("floor-$_.json", put_body(\@s0, $_ ? 'y' : 'x', $_, 1)) } 0, 1);
 
+# SCIM /Bulk, one client: the put1 users, 500 PUT and 500 PATCH operations
+# (every user changes: bodies a and b alternate; a PUT also gives its user
+# another address, so the final-state address check has work).
+sub scim_bulk_body {
+    my ($users, $tag) = @_;
+    my @ops;
+    for my $n (@$users) {
+        my $uid = $id{$n} // die "gen.pl: no id for u$n.acme in $ids_file\n";
+        if ($n % 2) {
+            push @ops, '{"method":"PATCH","path":"/Users/' . $uid . '","data":{"schemas":'
+                . '["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":['
+                . '{"op":"replace","path":"name.givenName","value":' . json_str("Given$n-$tag") . '},'
+                . '{"op":"replace","path":"phoneNumbers[type eq \\"work\\"].value","value":'
+                . json_str(sprintf('+1 555 %d%07d', $tag eq 'a' ? 3 : 4, $n)) . '},'
+                . '{"op":"replace","value":{"active":' . ($tag eq 'a' ? 'true' : 'false') . '}}]}}';
+        }
+        else {
+            push @ops, '{"method":"PUT","path":"/Users/' . $uid . '","data":{"schemas":'
+                . '["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":' . json_str("u$n.acme")
+                . ',"name":{"givenName":' . json_str("Given$n-$tag") . ',"familyName":'
+                . json_str("Family$n") . '},"emails":[{"value":' . json_str("u$n.scim-$tag\@acme.example")
+                . ',"type":"work","primary":true}],"active":true}}';
+        }
+    }
+    return '{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[' . "\n"
+         . join(",\n", @ops) . "]}\n";
+}
+list_file('scim1', map { write_file("scim1-$_.json", scim_bulk_body(\@s0, $_ ? 'b' : 'a')) } 0, 1);
+# GET /scim/v2/Users: no body
+list_file('empty', write_file('empty.json', ''));
+
 # PUT, four clients, disjoint and overlapping.
 for my $c (0 .. 3) {
     my @s = slice(1 + $c);

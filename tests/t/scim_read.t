@@ -94,8 +94,9 @@ sub names_of {
     is $value->{caseExact}, $FALSE, 'emails.value: caseExact false';
     is $attr{active}{type}, 'boolean', 'active: boolean';
     is $attr{id}{mutability}, 'readOnly', 'id readOnly';
-    ok !(grep { $_ ne 'id' && $attr{$_}{mutability} ne 'immutable' } keys %attr),
-        'the others immutable (given at creation, no PUT or PATCH yet)';
+    is $attr{userName}{mutability}, 'immutable', 'userName immutable (the key of PUT /users)';
+    ok !(grep { $_ ne 'id' && $_ ne 'userName' && $attr{$_}{mutability} ne 'readWrite' } keys %attr),
+        'the others readWrite (PUT, PATCH)';
     scim_error(scim('/Schemas/urn:ietf:params:scim:schemas:core:2.0:Nope'), 404, undef, 'an unknown schema');
 }
 
@@ -337,9 +338,13 @@ scim_error(scim('/Users', token => token(account => '')), 403, undef, 'a token w
     my $res = scim('/Users', method => 'PUT');
     scim_error($res, 405, undef, 'PUT /Users');
     is $res->header('Allow'), 'GET, POST', '... Allow: GET, POST (creation: t/scim_create.t)';
-    scim_error(scim("/Users/$BOB", method => 'DELETE'), 405, undef, 'DELETE /Users/{id} (not yet)');
+    $res = scim("/Users/$BOB", method => 'POST');
+    scim_error($res, 405, undef, 'POST /Users/{id}');
+    is $res->header('Allow'), 'GET, PUT, PATCH, DELETE', '... Allow: GET, PUT, PATCH, DELETE (t/scim_write.t)';
     scim_error(scim('/Me'), 404, undef, '/Me (not served)');
-    scim_error(scim('/Bulk', method => 'POST'), 404, undef, '/Bulk (not yet)');
+    $res = scim('/Bulk');
+    scim_error($res, 405, undef, 'GET /Bulk');
+    is $res->header('Allow'), 'POST', '... Allow: POST (t/scim_bulk.t)';
     scim_error(scim(''), 404, undef, 'the base URL itself');
     scim_error(scim("/Users/$BOB/x"), 404, undef, 'a path below a user');
 }

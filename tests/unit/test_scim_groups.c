@@ -105,7 +105,7 @@ static const char *if_match(const char *h)
     ub_problem p = { 0 };
     const char *tags = NULL;
 
-    if (ub_scim_if_match(ut_pool, h, &tags, &p) != 0) {
+    if (ub_scim_if_match_tags(ut_pool, h, &tags, &p) != 0) {
         return "400";
     }
     return tags ? tags : "(none)";

@@ -237,3 +237,39 @@ BEGIN
     RETURN r;
 END
 $$;
+
+-- Addresses against a batch's final state, for PUT /users and the SCIM
+-- writes: the entries are the batch's valid records that give their user
+-- another address (p_addr, folded by userbulk.fold_email) or take it away
+-- (p_addr null: a deletion); the answer is the idx of those that cannot
+-- have theirs. An address asked for is free when no other entry asks for
+-- it and no user keeps it (a user keeps its address unless an entry of its
+-- own gives it another or takes it away). An entry fails when another asks
+-- for the same address, when a user without an entry holds it, or when
+-- the user holding it has an entry that fails (that user keeps its
+-- address): failures spread back along "asks for the address held by",
+-- from the first ones. One statement walks those chains, reaching each
+-- entry once (a user has at most one entry: the callers see to it), so
+-- the cost grows with the batch, not with the length of its chains. A
+-- ring of swaps that no failure reaches succeeds.
+CREATE OR REPLACE FUNCTION userbulk.email_taken(p_idx integer[], p_user uuid[], p_addr text[])
+RETURNS TABLE (idx integer) LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE entry AS MATERIALIZED (
+        SELECT e.idx, e.user_id, e.addr FROM unnest(p_idx, p_user, p_addr) AS e(idx, user_id, addr)
+    ), edge AS MATERIALIZED (
+        -- the user holding the address an entry asks for, if not its own
+        SELECT x.idx, x.user_id, x.addr, u.id AS holder
+          FROM entry x
+          LEFT JOIN userbulk.users u ON u.email_lower = x.addr AND u.id <> x.user_id
+         WHERE x.addr IS NOT NULL
+    ), lost (idx, user_id) AS (
+        SELECT e.idx, e.user_id FROM edge e
+         WHERE e.addr IN (SELECT x.addr FROM entry x WHERE x.addr IS NOT NULL
+                           GROUP BY 1 HAVING count(*) > 1)
+            OR (e.holder IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM entry x WHERE x.user_id = e.holder))
+        UNION
+        SELECT e.idx, e.user_id FROM lost l JOIN edge e ON e.holder = l.user_id
+    )
+    SELECT DISTINCT l.idx FROM lost l
+$$;

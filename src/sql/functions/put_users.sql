@@ -267,41 +267,20 @@ BEGIN
             v_apply := false;
             EXIT WHEN v_changing = 0;
 
-            -- 4. Emails, against the final state of the batch: an address
-            -- asked for is free when no other record asks for it and no
-            -- user keeps it (a user keeps its address unless a valid
-            -- record of the batch changes it). Only records that change
-            -- their address need the check. A record fails when another
-            -- asks for the same address, when a user the batch does not
-            -- change holds it, or when the user holding it has a record
-            -- that fails (that user keeps its address): failures spread
-            -- back along "asks for the address held by", from the first
-            -- ones. One statement walks those chains, reaching each record
-            -- once (a user has at most one record here: the module fails a
-            -- userName named twice), so the cost grows with the batch, not
-            -- with the length of its chains. A ring of swaps that no
-            -- failure reaches succeeds.
-            WITH RECURSIVE want AS MATERIALIZED (
-                SELECT w.idx, w.user_id, userbulk.fold_email(w.email) AS addr
-                  FROM ub_put_work w
-                 WHERE w.errors = '[]' AND w.after ? 'email'
-            ), edge AS MATERIALIZED (
-                -- the user holding the address a record asks for, if not its own
-                SELECT x.idx, x.user_id, x.addr, u.id AS holder
-                  FROM want x
-                  LEFT JOIN userbulk.users u ON u.email_lower = x.addr AND u.id <> x.user_id
-            ), lost (idx, user_id) AS (
-                SELECT e.idx, e.user_id FROM edge e
-                 WHERE e.addr IN (SELECT x.addr FROM want x GROUP BY 1 HAVING count(*) > 1)
-                    OR (e.holder IS NOT NULL
-                        AND NOT EXISTS (SELECT 1 FROM want x WHERE x.user_id = e.holder))
-                UNION
-                SELECT e.idx, e.user_id FROM lost l JOIN edge e ON e.holder = l.user_id
-            )
+            -- 4. Emails, against the final state of the batch
+            -- (userbulk.email_taken): only records that change their
+            -- address need the check; a user has at most one record here
+            -- (the module fails a userName named twice).
             UPDATE ub_put_work w
                SET errors = w.errors || userbulk.err('email', 'email_taken',
                                 'is already the address of another user')
-              FROM (SELECT DISTINCT l.idx FROM lost l) f
+              FROM userbulk.email_taken(
+                       ARRAY(SELECT x.idx FROM ub_put_work x
+                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx),
+                       ARRAY(SELECT x.user_id FROM ub_put_work x
+                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx),
+                       ARRAY(SELECT userbulk.fold_email(x.email) FROM ub_put_work x
+                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx)) f
              WHERE w.idx = f.idx;
 
             -- 5. Lock the users the batch changes, in key order, so that

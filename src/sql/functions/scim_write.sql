@@ -1,0 +1,414 @@
+-- SCIM 2.0, writes (RFC 7644 sections 3.3, 3.5, 3.6, 3.7): one engine for
+-- POST inside /Bulk, PUT, PATCH and DELETE on /Users and every /Bulk
+-- request. Entry function: scim_write. Built on scim_users.sql
+-- (scim_resource) and common.sql (retried, email_taken).
+--
+-- The module (src/scim_write.c) has already read each operation into the
+-- columns it sets: PUT sets them all (an attribute left out clears its
+-- column), PATCH those its operations name (compiled without reading the
+-- row: the resource is flat), DELETE none. Several operations of one Bulk
+-- request on the same user arrive here composed into one (the module
+-- folds them in order), so each user has at most one operation here.
+
+-- The answer: one row per operation, in idx order.
+--   status   the operation's HTTP status: 200 (replaced or patched), 201
+--            (created), 204 (deleted), or the refusal's (400, 404, 409,
+--            412, 424: not applied because another operation of an atomic
+--            request failed; 403: the token's account is not in the
+--            directory); -1: not performed (failOnErrors was reached
+--            before it)
+--   id       the user's id (also for a refusal when known)
+--   version  the version after the operation (a dry run: would be after),
+--            null for a deletion and a refusal
+--   field, code, message: a refusal's attribute, its scimType (or
+--            not_found, precondition, not_applied, unknown_account) and
+--            its text; null for a success
+--   resource the User after the operation, when p_options.resources
+SELECT userbulk.ensure_row_type('scim_write_result', $cols$
+    idx      integer,
+    status   integer,
+    id       uuid,
+    version  bigint,
+    field    text,
+    code     text,
+    message  text,
+    resource json
+$cols$) \g /dev/null
+
+-- The columns an operation sets, as bits of p_set (src/scim_map.h says
+-- the same): 1 user_name, 2 email, 4 first_name, 8 middle_name,
+-- 16 last_name, 32 display_name, 64 phone1, 128 phone2, 256 locked_out.
+
+-- The fields an operation changes, for the audit trail: stored (o_) and
+-- final (n_) values, those that differ, stored (p_after false) or final
+-- (true). The names are those of scim_create_user's audit rows. STABLE
+-- SQL over its arguments, so that it is inlined (see put_diff).
+CREATE OR REPLACE FUNCTION userbulk.scim_diff(p_after boolean,
+    o_email text, n_email text, o_first text, n_first text, o_middle text, n_middle text,
+    o_last text, n_last text, o_display text, n_display text, o_phone1 text, n_phone1 text,
+    o_phone2 text, n_phone2 text, o_locked boolean, n_locked boolean)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT ('{' || concat_ws(',',
+        CASE WHEN o_email IS DISTINCT FROM n_email
+             THEN '"email":' || coalesce(to_json(CASE WHEN p_after THEN n_email ELSE o_email END)::text, 'null') END,
+        CASE WHEN o_first IS DISTINCT FROM n_first
+             THEN '"firstName":' || coalesce(to_json(CASE WHEN p_after THEN n_first ELSE o_first END)::text, 'null') END,
+        CASE WHEN o_middle IS DISTINCT FROM n_middle
+             THEN '"middleName":' || coalesce(to_json(CASE WHEN p_after THEN n_middle ELSE o_middle END)::text, 'null') END,
+        CASE WHEN o_last IS DISTINCT FROM n_last
+             THEN '"lastName":' || coalesce(to_json(CASE WHEN p_after THEN n_last ELSE o_last END)::text, 'null') END,
+        CASE WHEN o_display IS DISTINCT FROM n_display
+             THEN '"displayName":' || coalesce(to_json(CASE WHEN p_after THEN n_display ELSE o_display END)::text, 'null') END,
+        CASE WHEN o_phone1 IS DISTINCT FROM n_phone1
+             THEN '"phoneNumber":' || coalesce(to_json(CASE WHEN p_after THEN n_phone1 ELSE o_phone1 END)::text, 'null') END,
+        CASE WHEN o_phone2 IS DISTINCT FROM n_phone2
+             THEN '"phoneNumber2":' || coalesce(to_json(CASE WHEN p_after THEN n_phone2 ELSE o_phone2 END)::text, 'null') END,
+        CASE WHEN o_locked IS DISTINCT FROM n_locked
+             THEN '"lockedOut":' || coalesce(to_json(CASE WHEN p_after THEN n_locked ELSE o_locked END)::text, 'null') END)
+        || '}')::jsonb
+$$;
+
+-- Applies a batch of operations on p_account's users, in one transaction:
+--   p_op       'create', 'put', 'patch' or 'delete'
+--   p_id       the user's id as the path named it (put, patch, delete);
+--              another account's user, or text that is no id, is not found
+--   p_set      the columns the operation sets (bits above)
+--   p_expected the version the client read (If-Match, a Bulk operation's
+--              version), or null
+--   the values: one array per column, null where the operation clears it
+-- p_options: {"atomic": apply only if every operation passes, "failed":
+-- operations of the request already failed the module's own checks (with
+-- atomic: nothing is applied), "dry_run": decide everything, apply
+-- nothing, "resources": answer each user's resource, "fail_on_errors": N
+-- and "failed_idx": [the idx the module failed]: a Bulk request's
+-- failOnErrors, see 3b below}. p_base: the SCIM
+-- base URL of meta.location.
+--
+-- The users the batch names are locked first, in id order (FOR UPDATE when
+-- the batch deletes, else FOR NO KEY UPDATE), so concurrent batches queue
+-- instead of deadlocking, and everything is decided on the rows as locked.
+-- userName is immutable here (the key of PUT /users): an operation that
+-- sets another than the stored one is refused (mutability); a creation's
+-- userName must be free system-wide and in the batch. Addresses are
+-- checked against the batch's final state as PUT /users checks them
+-- (userbulk.email_taken): a deletion frees its user's address for the
+-- others. A user changes (version + 1, updated_at, updated_by, one audit
+-- row with the fields changed) only when a value differs: an operation
+-- that sets what is stored answers its version and writes nothing.
+-- Deletion is a hard delete (its roles go with it); the audit row keeps
+-- every field as it was in before, and after is {}.
+-- What a concurrent request causes at commit time (an address or userName
+-- taken meanwhile, a deadlock through an index) is retried on fresh data.
+CREATE OR REPLACE FUNCTION userbulk.scim_write(
+    p_account text, p_actor text, p_trace text, p_options jsonb, p_base text,
+    p_idx integer[], p_op text[], p_id text[], p_set integer[], p_expected bigint[],
+    p_user_name text[], p_email text[], p_first_name text[], p_middle_name text[],
+    p_last_name text[], p_display_name text[], p_phone1 text[], p_phone2 text[],
+    p_locked_out boolean[])
+RETURNS SETOF userbulk.scim_write_result
+LANGUAGE plpgsql
+SET jit = off       -- compiling costs more than a batch of 1000 rows runs
+AS $fn$
+DECLARE
+    v_account   uuid;
+    v_attempt   integer := 0;
+    v_dry       boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
+    v_atomic    boolean := coalesce((p_options ->> 'atomic')::boolean, false);
+    v_resources boolean := coalesce((p_options ->> 'resources')::boolean, false);
+    v_apply     boolean := false;
+    v_changes   integer;
+    v_request   bigint;
+    -- failOnErrors (a Bulk request's): the operations after the one that
+    -- makes this many errors are not performed; p_options.failed_idx: the
+    -- operations the module failed (not sent), which count too
+    v_budget    integer := (p_options ->> 'fail_on_errors')::integer;
+    v_failed    integer[] := ARRAY(SELECT x::integer
+                                     FROM jsonb_array_elements_text(
+                                          coalesce(p_options -> 'failed_idx', '[]')) x);
+    v_cut       integer;
+BEGIN
+    SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
+    IF v_account IS NULL THEN
+        RETURN QUERY SELECT b.idx, 403, NULL::uuid, NULL::bigint, NULL::text,
+                            'unknown_account'::text,
+                            'the token''s account is not in the directory'::text, NULL::json
+                       FROM unnest(p_idx) AS b(idx) ORDER BY b.idx;
+        RETURN;
+    END IF;
+
+    -- The working set, as put_users keeps its own (see there): created
+    -- once per connection, emptied at commit, refused unless the owner's.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                WHERE c.oid = to_regclass('pg_temp.ub_scim_work')
+                  AND pg_catalog.pg_get_userbyid(c.relowner) <> current_user) THEN
+        RAISE EXCEPTION 'scim_write: pg_temp.ub_scim_work belongs to another role'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF to_regclass('pg_temp.ub_scim_work') IS NULL THEN
+        CREATE TEMP TABLE ub_scim_work (
+            idx          integer NOT NULL,
+            op           text NOT NULL,
+            user_id      uuid,
+            stored       bigint,      -- the version found; null: no such user
+            -- the final values (create: as sent; put, patch: as sent where
+            -- the operation sets the column, else as stored)
+            user_name    text,
+            email        text,
+            first_name   text,
+            middle_name  text,
+            last_name    text,
+            display_name text,
+            phone1       text,
+            phone2       text,
+            locked_out   boolean,
+            status       integer NOT NULL,
+            field        text,
+            code         text,
+            message      text,
+            before       jsonb,       -- the fields it changes, as stored and
+            after        jsonb        -- as they become; null: no change
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+
+    LOOP
+        BEGIN
+            DELETE FROM ub_scim_work;
+
+            -- 1. The batch's users, locked in id order before anything is
+            -- decided: what follows reads them as locked (each statement of
+            -- READ COMMITTED sees what committed before it began).
+            IF 'delete' = ANY (p_op) THEN
+                PERFORM 1 FROM userbulk.users u
+                 WHERE u.account_id = v_account
+                   AND u.id IN (SELECT x.id::uuid FROM unnest(p_id) AS x(id)
+                                 WHERE x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                 ORDER BY u.id
+                   FOR UPDATE;
+            ELSE
+                PERFORM 1 FROM userbulk.users u
+                 WHERE u.account_id = v_account
+                   AND u.id IN (SELECT x.id::uuid FROM unnest(p_id) AS x(id)
+                                 WHERE x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                 ORDER BY u.id
+                   FOR NO KEY UPDATE;
+            END IF;
+
+            -- 2. One pass: each operation against its user, its final
+            -- values, and what it changes.
+            INSERT INTO ub_scim_work
+            SELECT b.idx, b.op, coalesce(u.id, b.new_id), u.version,
+                   f.user_name, f.email, f.first_name, f.middle_name, f.last_name,
+                   f.display_name, f.phone1, f.phone2, f.locked_out,
+                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 404
+                        WHEN b.rank > 1 THEN 400
+                        WHEN b.op <> 'create' AND b.expected <> u.version THEN 412
+                        WHEN b.op IN ('put', 'patch') AND f.user_name IS DISTINCT FROM u.user_name THEN 400
+                        WHEN b.op = 'create' AND (b.name_rank > 1 OR EXISTS (
+                                 SELECT 1 FROM userbulk.users t WHERE t.user_name = b.user_name)) THEN 409
+                        ELSE 0 END,
+                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN NULL
+                        WHEN b.rank > 1 THEN 'id'
+                        WHEN b.op <> 'create' AND b.expected <> u.version THEN 'version'
+                        ELSE 'userName' END,
+                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 'not_found'
+                        WHEN b.rank > 1 THEN 'invalidValue'
+                        WHEN b.op <> 'create' AND b.expected <> u.version THEN 'precondition'
+                        WHEN b.op IN ('put', 'patch') THEN 'mutability'
+                        ELSE 'uniqueness' END,
+                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 'no user of this account has this id'
+                        WHEN b.rank > 1 THEN 'names a user another operation of the request names'
+                        WHEN b.op <> 'create' AND b.expected <> u.version
+                            THEN format('the user is at version %s, not %s', u.version, b.expected)
+                        WHEN b.op IN ('put', 'patch')
+                            THEN format('is immutable: the user''s userName is %s', to_json(u.user_name))
+                        ELSE 'is already the userName of a user' END,
+                   CASE WHEN b.op = 'delete' AND u.id IS NOT NULL THEN
+                            jsonb_strip_nulls(jsonb_build_object(
+                                'userName', u.user_name, 'email', u.email,
+                                'firstName', u.first_name, 'middleName', u.middle_name,
+                                'lastName', u.last_name, 'displayName', u.display_name,
+                                'phoneNumber', u.phone1, 'phoneNumber2', u.phone2,
+                                'lockedOut', u.locked_out))
+                            || jsonb_build_object('roles', to_jsonb(ARRAY(
+                                   SELECT ur.role_id FROM userbulk.user_roles ur
+                                    WHERE ur.user_id = u.id ORDER BY ur.role_id)))
+                        WHEN b.op = 'create' THEN '{}'::jsonb
+                        WHEN u.id IS NOT NULL THEN nullif(userbulk.scim_diff(false,
+                            u.email, f.email, u.first_name, f.first_name, u.middle_name, f.middle_name,
+                            u.last_name, f.last_name, u.display_name, f.display_name,
+                            u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out), '{}')
+                   END,
+                   CASE WHEN b.op = 'delete' AND u.id IS NOT NULL THEN '{}'::jsonb
+                        WHEN b.op = 'create' THEN jsonb_strip_nulls(jsonb_build_object(
+                                'userName', f.user_name, 'email', f.email,
+                                'firstName', f.first_name, 'middleName', f.middle_name,
+                                'lastName', f.last_name, 'displayName', f.display_name,
+                                'phoneNumber', f.phone1, 'phoneNumber2', f.phone2,
+                                'lockedOut', f.locked_out))
+                        WHEN u.id IS NOT NULL THEN nullif(userbulk.scim_diff(true,
+                            u.email, f.email, u.first_name, f.first_name, u.middle_name, f.middle_name,
+                            u.last_name, f.last_name, u.display_name, f.display_name,
+                            u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out), '{}')
+                   END
+              FROM (SELECT x.*,
+                           CASE WHEN x.op = 'create' THEN gen_random_uuid() END AS new_id,
+                           -- a user named twice: the second is refused (the
+                           -- module composes a Bulk request's operations)
+                           CASE WHEN x.uid IS NULL THEN 1
+                                ELSE row_number() OVER (PARTITION BY x.uid ORDER BY x.idx) END AS rank,
+                           CASE WHEN x.op = 'create'
+                                THEN row_number() OVER (PARTITION BY x.op = 'create', x.user_name
+                                                        ORDER BY x.idx)
+                                ELSE 1 END AS name_rank
+                      FROM (SELECT a.*,
+                                   CASE WHEN a.op <> 'create' AND a.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                        THEN a.id::uuid END AS uid
+                              FROM unnest(p_idx, p_op, p_id, p_set, p_expected, p_user_name,
+                                          p_email, p_first_name, p_middle_name, p_last_name,
+                                          p_display_name, p_phone1, p_phone2, p_locked_out)
+                                   AS a(idx, op, id, set, expected, user_name, email, first_name,
+                                        middle_name, last_name, display_name, phone1, phone2,
+                                        locked_out)) x) b
+              LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.id = b.uid
+             CROSS JOIN LATERAL (
+                   SELECT CASE WHEN b.set & 1 <> 0 OR b.op = 'create' THEN b.user_name ELSE u.user_name END AS user_name,
+                          CASE WHEN b.set & 2 <> 0 OR b.op = 'create' THEN b.email ELSE u.email END AS email,
+                          CASE WHEN b.set & 4 <> 0 OR b.op = 'create' THEN b.first_name ELSE u.first_name END AS first_name,
+                          CASE WHEN b.set & 8 <> 0 OR b.op = 'create' THEN b.middle_name ELSE u.middle_name END AS middle_name,
+                          CASE WHEN b.set & 16 <> 0 OR b.op = 'create' THEN b.last_name ELSE u.last_name END AS last_name,
+                          CASE WHEN b.set & 32 <> 0 OR b.op = 'create' THEN b.display_name ELSE u.display_name END AS display_name,
+                          CASE WHEN b.set & 64 <> 0 OR b.op = 'create' THEN b.phone1 ELSE u.phone1 END AS phone1,
+                          CASE WHEN b.set & 128 <> 0 OR b.op = 'create' THEN b.phone2 ELSE u.phone2 END AS phone2,
+                          CASE WHEN b.set & 256 <> 0 OR b.op = 'create' THEN coalesce(b.locked_out, false)
+                               ELSE u.locked_out END AS locked_out) f;
+
+            LOOP
+                -- 3. Addresses, against the batch's final state: the
+                -- operations that ask for another address than their
+                -- user's, and the deletions, which free theirs.
+                UPDATE ub_scim_work w
+                   SET status = 409, field = 'emails', code = 'uniqueness',
+                       message = 'is already the address of another user'
+                  FROM userbulk.email_taken(
+                           ARRAY(SELECT x.idx FROM ub_scim_work x
+                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
+                                  ORDER BY x.idx),
+                           ARRAY(SELECT x.user_id FROM ub_scim_work x
+                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
+                                  ORDER BY x.idx),
+                           ARRAY(SELECT CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
+                                   FROM ub_scim_work x
+                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
+                                  ORDER BY x.idx)) t
+                 WHERE w.idx = t.idx;
+
+                -- 3b. failOnErrors: the operations after the N-th error (in
+                -- request order, the module's counted) are not performed
+                -- (status -1), and the addresses decided again without
+                -- them: an earlier operation may have counted on one (an
+                -- address it frees). The cut only moves earlier: this ends.
+                EXIT WHEN v_budget IS NULL;
+                SELECT e.idx INTO v_cut
+                  FROM (SELECT f.idx, row_number() OVER (ORDER BY f.idx) AS n
+                          FROM (SELECT w.idx FROM ub_scim_work w WHERE w.status > 0
+                                UNION ALL SELECT unnest(v_failed)) f) e
+                 WHERE e.n = v_budget;
+                EXIT WHEN v_cut IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM ub_scim_work w WHERE w.idx > v_cut AND w.status <> -1);
+                UPDATE ub_scim_work w SET status = -1 WHERE w.idx > v_cut;
+                UPDATE ub_scim_work w SET status = 0 WHERE w.status = 409 AND w.field = 'emails';
+            END LOOP;
+
+            -- 4. Apply, unless this is a dry run or an atomic request of
+            -- which an operation failed. Deletions first (they free
+            -- addresses), then the changes (one statement: swaps hold, the
+            -- address constraint is checked at its end), then creations.
+            v_apply := NOT v_dry AND NOT (v_atomic AND (
+                           coalesce((p_options ->> 'failed')::boolean, false)
+                           OR EXISTS (SELECT 1 FROM ub_scim_work w WHERE w.status <> 0)));
+            SELECT count(*) INTO v_changes FROM ub_scim_work w
+             WHERE w.status = 0 AND w.after IS NOT NULL;
+            IF v_apply AND v_changes > 0 THEN
+                DELETE FROM userbulk.users u
+                 USING ub_scim_work w
+                 WHERE w.op = 'delete' AND w.status = 0
+                   AND u.id = w.user_id AND u.account_id = v_account;
+                UPDATE userbulk.users u
+                   SET email = w.email, first_name = w.first_name,
+                       middle_name = w.middle_name, last_name = w.last_name,
+                       display_name = w.display_name, phone1 = w.phone1, phone2 = w.phone2,
+                       locked_out = w.locked_out,
+                       version = u.version + 1, updated_at = now(), updated_by = p_actor
+                  FROM ub_scim_work w
+                 WHERE w.op IN ('put', 'patch') AND w.status = 0 AND w.after IS NOT NULL
+                   AND u.id = w.user_id AND u.account_id = v_account;
+                INSERT INTO userbulk.users (id, account_id, user_name, email, first_name,
+                                            middle_name, last_name, display_name, phone1,
+                                            phone2, locked_out, updated_by)
+                     SELECT w.user_id, v_account, w.user_name, w.email, w.first_name,
+                            w.middle_name, w.last_name, w.display_name, w.phone1, w.phone2,
+                            w.locked_out, p_actor
+                       FROM ub_scim_work w
+                      WHERE w.op = 'create' AND w.status = 0;
+                -- the account's default roles, as the seed gives its users
+                INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+                     SELECT v_account, w.user_id, ro.id
+                       FROM ub_scim_work w
+                       JOIN userbulk.roles ro ON ro.account_id = v_account AND ro.is_default
+                      WHERE w.op = 'create' AND w.status = 0;
+
+                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
+                     VALUES (v_account, p_actor, p_trace, 'scim')
+                  RETURNING id INTO v_request;
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+                     SELECT v_request, v_account, w.user_id, w.before,
+                            CASE WHEN w.op = 'create'
+                                 THEN w.after || jsonb_build_object('roles', to_jsonb(ARRAY(
+                                          SELECT ro.id FROM userbulk.roles ro
+                                           WHERE ro.account_id = v_account AND ro.is_default
+                                           ORDER BY ro.id)))
+                                 ELSE w.after END
+                       FROM ub_scim_work w
+                      WHERE w.status = 0 AND w.after IS NOT NULL;
+            END IF;
+            EXIT;
+        EXCEPTION
+            WHEN OTHERS THEN
+                v_attempt := v_attempt + 1;
+                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
+                    RAISE;
+                END IF;
+        END;
+    END LOOP;
+
+    -- An operation that passed answers the version it gives (a dry run:
+    -- would give); in an atomic request that failed, it was not applied.
+    RETURN QUERY
+        SELECT w.idx,
+               CASE WHEN w.status <> 0 THEN w.status
+                    WHEN NOT v_apply AND NOT v_dry THEN 424
+                    WHEN w.op = 'create' THEN 201
+                    WHEN w.op = 'delete' THEN 204
+                    ELSE 200 END,
+               w.user_id,
+               CASE WHEN w.status <> 0 OR w.op = 'delete' OR (NOT v_apply AND NOT v_dry) THEN NULL
+                    WHEN w.op = 'create' THEN 1::bigint
+                    ELSE w.stored + CASE WHEN w.after IS NOT NULL THEN 1 ELSE 0 END END,
+               CASE WHEN w.status <> 0 THEN w.field END,
+               CASE WHEN w.status <> 0 THEN w.code
+                    WHEN NOT v_apply AND NOT v_dry THEN 'not_applied' END,
+               CASE WHEN w.status <> 0 THEN w.message
+                    WHEN NOT v_apply AND NOT v_dry
+                        THEN 'not applied: the request is atomic and another of its operations failed' END,
+               CASE WHEN v_resources AND v_apply AND w.status = 0 AND w.op <> 'delete' THEN
+                        (SELECT userbulk.scim_resource(u, p_base)::json
+                           FROM userbulk.users u WHERE u.id = w.user_id)
+                    WHEN v_resources AND NOT v_apply AND w.status = 0 AND w.op <> 'delete'
+                         AND w.op <> 'create' AND w.after IS NULL THEN
+                        (SELECT userbulk.scim_resource(u, p_base)::json
+                           FROM userbulk.users u WHERE u.id = w.user_id)
+               END
+          FROM ub_scim_work w
+         ORDER BY w.idx;
+END
+$fn$;

@@ -68,6 +68,7 @@ my $u = create('put.scim', phoneNumbers => [ { value => '+1 555 0100', type => '
     is $res->header('ETag'), 'W/"2"', '... ETag of the new version';
     is $b->{meta}{version}, 'W/"2"', '... meta.version';
     is $b->{id}, $u->{id}, '... id readOnly (ignored)';
+    scim_valid_ok($b, 'the PUT\'s answer');
     is $b->{externalId}, 'x1', '... externalId stored';
     is_deeply $b->{name}, { givenName => 'Petra' }, '... familyName gone: PUT replaces';
     ok !exists $b->{phoneNumbers}, '... the phone numbers too';

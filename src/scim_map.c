@@ -82,6 +82,24 @@ int ub_scim_has_user_schema(const ub_jval *doc)
     return 0;
 }
 
+int ub_scim_map_takes_type(const ub_scim_map *m, const char *type)
+{
+    apr_size_t n = strlen(type), at;
+    const char *p;
+
+    if (m->types == NULL || n == 0) {
+        return 0;
+    }
+    /* m->types is "|work|" or "|mobile|other|": a whole word between bars */
+    for (p = m->types; (p = strcasestr(p, type)) != NULL; p++) {
+        at = (apr_size_t)(p - m->types);
+        if (at > 0 && m->types[at - 1] == '|' && p[n] == '|') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void set_col(ub_scim_cols *cols, ub_scim_col col, const char *v)
 {
     cols->v[col] = v;
@@ -174,6 +192,28 @@ static int primary_entry(ub_fields *f, const ub_jval *arr, const char *name)
     return arr->len > 0 ? 0 : -1;
 }
 
+/* The entry of the multi-valued attribute arr that row m keeps: the first
+ * whose type is one the row takes (phoneNumbers: work for phone1, mobile
+ * or other for phone2); when no entry has a type, the m->nth-th; -1 for
+ * none (an entry of a type no row takes, fax or home, is not kept). */
+static int typed_entry(const ub_jval *arr, const ub_scim_map *m)
+{
+    apr_size_t i;
+    int typed = 0;
+
+    for (i = 0; i < arr->len; i++) {
+        const ub_jval *t = ub_jobj_get(&arr->u.items[i], "type");
+
+        if (ub_j_is(t, UB_J_STRING)) {
+            typed = 1;
+            if (ub_scim_map_takes_type(m, t->u.str)) {
+                return (int)i;
+            }
+        }
+    }
+    return !typed && (apr_size_t)m->nth < arr->len ? m->nth : -1;
+}
+
 /* One row of the table from a whole User. */
 static void read_row(ub_fields *f, const ub_jval *doc, const ub_scim_map *m,
                      ub_scim_cols *cols)
@@ -219,7 +259,7 @@ static void read_row(ub_fields *f, const ub_jval *doc, const ub_scim_map *m,
             at = primary_entry(f, v, m->attr);
         }
         else {
-            at = (apr_size_t)m->nth < v->len ? m->nth : -1;
+            at = typed_entry(v, m);
             if (at >= 0 && v->u.items[at].type != UB_J_OBJECT) {
                 ub_field_fail(f, apr_psprintf(f->pool, "%s[%d]", m->attr, at),
                               "invalid_type", "must be an object");

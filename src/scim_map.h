@@ -87,6 +87,9 @@ void ub_scim_read_user(ub_fields *f, const ub_jval *doc, ub_scim_cols *cols);
 void ub_scim_map_value(ub_fields *f, const ub_scim_map *m, const char *path,
                        const ub_jval *v, ub_scim_cols *cols);
 
+/* Whether the row m keeps entries of type type (any case). */
+int ub_scim_map_takes_type(const ub_scim_map *m, const char *type);
+
 /* Whether doc's schemas list the User schema. */
 int ub_scim_has_user_schema(const ub_jval *doc);
 

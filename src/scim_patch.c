@@ -215,22 +215,12 @@ static int clear(patch_ctx *c, const ub_scim_map *m, const char *path)
  * type (any case), or NULL. */
 static const ub_scim_map *row_for_type(const patch_path *p, const char *type)
 {
-    char buf[64];
-    apr_size_t n = strlen(type), j, k;
+    apr_size_t k;
 
-    if (n > sizeof(buf) - 3) {
-        return NULL;
-    }
-    buf[0] = '|';
-    for (j = 0; j < n; j++) {
-        buf[j + 1] = (char)apr_tolower(type[j]);
-    }
-    buf[n + 1] = '|';
-    buf[n + 2] = '\0';
     for (k = 0; k < ub_scim_user_map_len; k++) {
         const ub_scim_map *m = &ub_scim_user_map[k];
 
-        if (attr_is(m, p) && m->types != NULL && strstr(m->types, buf) != NULL) {
+        if (attr_is(m, p) && ub_scim_map_takes_type(m, type)) {
             return m;
         }
     }
@@ -239,11 +229,10 @@ static const ub_scim_map *row_for_type(const patch_path *p, const char *type)
 
 /* The row of the multi-valued attribute that entry i (of type type, NULL
  * when untyped) of an add or replace lands in: the one address whatever
- * its type; a phone number by its type when a row takes that type, else
- * by its position. */
+ * its type; a phone number by its type (NULL, not kept, for a type no row
+ * takes: fax, home), an untyped one by its position (as POST reads them). */
 static const ub_scim_map *entry_row(const patch_path *p, int i, const char *type)
 {
-    const ub_scim_map *by_type = type ? row_for_type(p, type) : NULL;
     apr_size_t k;
 
     for (k = 0; k < ub_scim_user_map_len; k++) {
@@ -253,8 +242,8 @@ static const ub_scim_map *entry_row(const patch_path *p, int i, const char *type
             return m;
         }
     }
-    if (by_type != NULL) {
-        return by_type;
+    if (type != NULL) {
+        return row_for_type(p, type);
     }
     for (k = 0; k < ub_scim_user_map_len; k++) {
         const ub_scim_map *m = &ub_scim_user_map[k];
@@ -385,9 +374,11 @@ static int apply_path(patch_ctx *c, patch_op op, const char *text, const ub_jval
             }
         }
         if (m == NULL) {
-            return fail(c, "invalidPath",
-                        apr_psprintf(c->pool, "%s: this directory keeps no such entry (see the "
-                                     "README's mapping)", text));
+            /* an entry of a type this directory keeps no column for
+             * (phoneNumbers[type eq "fax"], emails[type eq "home"]): ignored,
+             * as POST ignores it, so that an IdP's default mapping does not
+             * fail the whole user */
+            return 0;
         }
         if (p.sub != NULL && strcasecmp(p.sub, "value") != 0) {
             if (strcasecmp(p.sub, "type") == 0 || strcasecmp(p.sub, "primary") == 0

@@ -275,6 +275,26 @@ my $entra = create('entra.scim', phoneNumbers => [ { value => '+1 555 0110', typ
                     headers => [ 'If-Match' => 'W/"5"' ]), 412, undef, 'a SCIM PATCH with the version before the POST');
 }
 
+# --- Entra's default attribute mapping: numbers and addresses no column keeps ---------
+{
+    my $res = scim(POST => '/Users', { schemas => [ USER_SCHEMA ], userName => 'fax.scim',
+                                       emails => [ { value => 'fax@scim.example', type => 'work', primary => $TRUE } ],
+                                       phoneNumbers => [ { type => 'mobile', value => '+1 555 0131' },
+                                                         { type => 'fax', value => '+1 555 0132' } ],
+                                       addresses => [ { type => 'work', streetAddress => '1 Main St' } ] });
+    is $res->code, 201, 'a create with a fax number and an address: 201' or diag $res->content;
+    my $b = $res->json // {};
+    is_deeply $b->{phoneNumbers}, [ { value => '+1 555 0131', type => 'mobile' } ],
+        '... the mobile number kept as mobile (by its type, not its position), the fax not kept';
+    $res = scim(PATCH => "/Users/$b->{id}", patch_body(
+        { op => 'Add', path => 'phoneNumbers[type eq "fax"].value', value => '+1 555 0133' },
+        { op => 'Replace', path => 'addresses[type eq "work"].streetAddress', value => '2 Main St' },
+        { op => 'Replace', path => 'phoneNumbers[type eq "work"].value', value => '+1 555 0134' }));
+    is $res->code, 200, 'Entra\'s PATCH with a fax number and an address: 200 (ignored)' or diag $res->content;
+    is_deeply [ map { "$_->{type} $_->{value}" } @{ ($res->json // {})->{phoneNumbers} // [] } ],
+        [ 'work +1 555 0134', 'mobile +1 555 0131' ], '... the work number set, the fax ignored';
+}
+
 # --- externalId and the enterprise extension ------------------------------------------
 {
     my $ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';

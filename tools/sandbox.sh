@@ -147,6 +147,7 @@ cmd_run() {
 mod_userbulk sandbox: $url
   PUT  $url/users
   POST $url/api/v1/account/users/update
+  SCIM $url/scim/v2   (Users, Groups, Bulk: the IdP's base URL; README, SCIM)
   PostgreSQL: tools/pg.sh psql .run/sandbox   ($("$PG" conninfo "$PG_DIR"))
   logs: .run/httpd/logs/error_log, .run/httpd/logs/access_log
 

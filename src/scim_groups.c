@@ -96,36 +96,25 @@ apr_status_t ub_scim_list_groups(const ub_request *req, const ub_db_source *dbs,
                                  apr_bucket_brigade *out, ub_outcome *outcome)
 {
     ub_problem problem = { 0 };
-    const char *filter = NULL, *description = NULL, *attrs, *excluded, *sql_args[8];
+    ub_scim_list_params lp;
+    const char *sql_args[8];
     const char *cols[N_COLS];
-    int start = 1, count = UB_SCIM_MAX_COUNT, served;
+    int served;
     apr_status_t rv;
 
-    if (ub_query_last(req->pool, args, "filter", &filter, &problem) != 0) {
-        problem.scim_type = "invalidValue";
+    if (ub_scim_list_query(req->pool, args, ub_scim_group_filter_parse, &lp, &problem) != 0) {
+        if (lp.bad_filter) {
+            ub_logf(req, UB_LOG_INFO, 0, "UB0660 refused a SCIM group filter: %s",
+                    problem.message);
+        }
         return refuse(out, outcome, &problem);
     }
-    if (ub_scim_int_param(req->pool, args, "startIndex", &start, &problem)
-        || ub_scim_int_param(req->pool, args, "count", &count, &problem)
-        || ub_scim_attr_list(req->pool, args, "attributes", &attrs, &problem)
-        || ub_scim_attr_list(req->pool, args, "excludedAttributes", &excluded, &problem)) {
-        return refuse(out, outcome, &problem);
-    }
-    if (filter != NULL
-        && ub_scim_group_filter_parse(req->pool, filter, &description, &problem) != 0) {
-        ub_logf(req, UB_LOG_INFO, 0, "UB0660 refused a SCIM group filter: %s", problem.message);
-        return refuse(out, outcome, &problem);
-    }
-    /* RFC 7644 section 3.4.2.4, as for /Users. */
-    start = start < 1 ? 1 : start;
-    count = count < 0 ? 0 : count > UB_SCIM_MAX_COUNT ? UB_SCIM_MAX_COUNT : count;
-
     sql_args[0] = req->account;
-    sql_args[1] = description;
-    sql_args[2] = apr_itoa(req->pool, start);
-    sql_args[3] = apr_itoa(req->pool, count);
-    sql_args[4] = attrs;
-    sql_args[5] = excluded;
+    sql_args[1] = lp.filter;
+    sql_args[2] = apr_itoa(req->pool, lp.start);
+    sql_args[3] = apr_itoa(req->pool, lp.count);
+    sql_args[4] = lp.attrs;
+    sql_args[5] = lp.excluded;
     sql_args[6] = base;
     sql_args[7] = apr_itoa(req->pool, UB_SCIM_MAX_GROUP_MEMBERS);
     rv = run(req, dbs, UB_STMT_SCIM_GROUPS, 8, sql_args, cols, out, outcome, &served);

@@ -171,37 +171,53 @@ static apr_status_t pass_on(const char *json, int status, apr_bucket_brigade *ou
     return ub_jw_status(&w);
 }
 
+int ub_scim_list_query(apr_pool_t *pool, const char *args, ub_scim_filter_parse_fn *parse,
+                       ub_scim_list_params *lp, ub_problem *problem)
+{
+    const char *filter;
+    int failed = 0;
+
+    memset(lp, 0, sizeof(*lp));
+    lp->start = 1;
+    lp->count = UB_SCIM_MAX_COUNT;
+    filter = last_value(pool, args, "filter", problem, &failed);
+    if (failed
+        || ub_scim_int_param(pool, args, "startIndex", &lp->start, problem)
+        || ub_scim_int_param(pool, args, "count", &lp->count, problem)
+        || ub_scim_attr_list(pool, args, "attributes", &lp->attrs, problem)
+        || ub_scim_attr_list(pool, args, "excludedAttributes", &lp->excluded, problem)) {
+        return 400;
+    }
+    if (filter != NULL && parse(pool, filter, &lp->filter, problem) != 0) {
+        lp->bad_filter = 1;
+        return 400;
+    }
+    /* RFC 7644 section 3.4.2.4: below 1 is 1, a negative count is 0. */
+    lp->start = lp->start < 1 ? 1 : lp->start;
+    lp->count = lp->count < 0 ? 0 : lp->count > UB_SCIM_MAX_COUNT ? UB_SCIM_MAX_COUNT : lp->count;
+    return 0;
+}
+
 apr_status_t ub_scim_list_users(const ub_request *req, const ub_db_source *dbs,
                                 const char *args, const char *base,
                                 apr_bucket_brigade *out, ub_outcome *outcome)
 {
     ub_problem problem = { 0 };
-    const char *filter, *description = NULL, *attrs, *excluded, *sql_args[7], *json = NULL;
-    int start = 1, count = UB_SCIM_MAX_COUNT, failed = 0;
+    ub_scim_list_params lp;
+    const char *sql_args[7], *json = NULL;
 
-    filter = last_value(req->pool, args, "filter", &problem, &failed);
-    if (failed
-        || ub_scim_int_param(req->pool, args, "startIndex", &start, &problem)
-        || ub_scim_int_param(req->pool, args, "count", &count, &problem)
-        || ub_scim_attr_list(req->pool, args, "attributes", &attrs, &problem)
-        || ub_scim_attr_list(req->pool, args, "excludedAttributes", &excluded, &problem)) {
+    if (ub_scim_list_query(req->pool, args, ub_scim_filter_parse, &lp, &problem) != 0) {
+        if (lp.bad_filter) {
+            ub_logf(req, UB_LOG_INFO, 0, "UB0600 refused a SCIM filter: %s", problem.message);
+        }
         return refuse(out, outcome, &problem);
     }
-    if (filter != NULL
-        && ub_scim_filter_parse(req->pool, filter, &description, &problem) != 0) {
-        ub_logf(req, UB_LOG_INFO, 0, "UB0600 refused a SCIM filter: %s", problem.message);
-        return refuse(out, outcome, &problem);
-    }
-    /* RFC 7644 section 3.4.2.4: below 1 is 1, a negative count is 0. */
-    start = start < 1 ? 1 : start;
-    count = count < 0 ? 0 : count > UB_SCIM_MAX_COUNT ? UB_SCIM_MAX_COUNT : count;
-
     sql_args[0] = req->account;
-    sql_args[1] = description;
-    sql_args[2] = apr_itoa(req->pool, start);
-    sql_args[3] = apr_itoa(req->pool, count);
-    sql_args[4] = attrs;
-    sql_args[5] = excluded;
+    sql_args[1] = lp.filter;
+    sql_args[2] = apr_itoa(req->pool, lp.start);
+    sql_args[3] = apr_itoa(req->pool, lp.count);
+    sql_args[4] = lp.attrs;
+    sql_args[5] = lp.excluded;
     sql_args[6] = base;
     if (select_json(req, dbs, UB_STMT_SCIM_USERS, 7, sql_args, 1, &json, outcome) != APR_SUCCESS
         || json == NULL) {

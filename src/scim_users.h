@@ -46,6 +46,22 @@ apr_status_t ub_scim_get_user(const ub_request *req, const ub_db_source *dbs,
 int ub_scim_attr_list(apr_pool_t *pool, const char *args, const char *name,
                       const char **json, ub_problem *problem);
 
+/* The query of a list (GET /Users, GET /Groups; RFC 7644 section
+ * 3.4.2): the filter parsed by parse into its description (NULL: none),
+ * startIndex from 1 (below 1 is 1), count within 0 and UB_SCIM_MAX_COUNT,
+ * attributes and excludedAttributes as ub_scim_attr_list reads them. 0, or
+ * 400 with problem filled (bad_filter set when the filter was refused). */
+typedef int ub_scim_filter_parse_fn(apr_pool_t *pool, const char *filter,
+                                    const char **description, ub_problem *problem);
+typedef struct {
+    const char *filter, *attrs, *excluded;
+    int start, count;
+    int bad_filter;
+} ub_scim_list_params;
+
+int ub_scim_list_query(apr_pool_t *pool, const char *args, ub_scim_filter_parse_fn *parse,
+                       ub_scim_list_params *lp, ub_problem *problem);
+
 /* The integer query parameter name (startIndex, count) into *value, kept
  * when absent. 0, or 400 with problem filled (scimType invalidValue). */
 int ub_scim_int_param(apr_pool_t *pool, const char *args, const char *name, int *value,

@@ -321,25 +321,39 @@ static int read_whole_user(const ub_request *req, const char *buf, apr_size_t le
     return 0;
 }
 
+/* POST or PUT: the body's User, then the write. */
+static apr_status_t write_whole(const ub_request *req, const ub_db_source *dbs, ub_scim_op *op,
+                                const char *buf, apr_size_t len, const char *base,
+                                apr_table_t *headers, apr_bucket_brigade *out,
+                                ub_outcome *outcome)
+{
+    ub_problem problem = { 0 };
+    const ub_field_error *e;
+
+    if (read_whole_user(req, buf, len, op, &problem, &e) != 0) {
+        if (e != NULL && strcmp(op->op, "create") == 0) {
+            ub_logf(req, UB_LOG_INFO, 0, "UB0620 refused a SCIM user to create: %s %s",
+                    e->field, e->message);
+        }
+        else if (e != NULL) {
+            ub_logf(req, UB_LOG_INFO, 0, "UB0644 refused a SCIM user to replace: %s %s",
+                    e->field, e->message);
+        }
+        return refuse(out, outcome, &problem);
+    }
+    return write_one(req, dbs, op, base, headers, out, outcome);
+}
+
 apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
                                  const char *buf, apr_size_t len, const char *base,
                                  apr_table_t *headers, apr_bucket_brigade *out,
                                  ub_outcome *outcome)
 {
-    ub_problem problem = { 0 };
-    const ub_field_error *e;
     ub_scim_op op;
 
     memset(&op, 0, sizeof(op));
     op.op = "create";
-    if (read_whole_user(req, buf, len, &op, &problem, &e) != 0) {
-        if (e != NULL) {
-            ub_logf(req, UB_LOG_INFO, 0, "UB0620 refused a SCIM user to create: %s %s",
-                    e->field, e->message);
-        }
-        return refuse(out, outcome, &problem);
-    }
-    return write_one(req, dbs, &op, base, headers, out, outcome);
+    return write_whole(req, dbs, &op, buf, len, base, headers, out, outcome);
 }
 
 apr_status_t ub_scim_put_user(const ub_request *req, const ub_db_source *dbs,
@@ -348,20 +362,12 @@ apr_status_t ub_scim_put_user(const ub_request *req, const ub_db_source *dbs,
                               apr_bucket_brigade *out, ub_outcome *outcome)
 {
     ub_problem problem = { 0 };
-    const ub_field_error *e;
     ub_scim_op op;
 
     if (target(req, id, if_match, "put", &op, &problem) != 0) {
         return refuse(out, outcome, &problem);
     }
-    if (read_whole_user(req, buf, len, &op, &problem, &e) != 0) {
-        if (e != NULL) {
-            ub_logf(req, UB_LOG_INFO, 0, "UB0644 refused a SCIM user to replace: %s %s",
-                    e->field, e->message);
-        }
-        return refuse(out, outcome, &problem);
-    }
-    return write_one(req, dbs, &op, base, headers, out, outcome);
+    return write_whole(req, dbs, &op, buf, len, base, headers, out, outcome);
 }
 
 apr_status_t ub_scim_patch_user(const ub_request *req, const ub_db_source *dbs,

@@ -136,6 +136,7 @@ static void user_schema(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_object_begin(w);
     attribute(w, "id", "string", 0, "id", "always", "server", 0);
     ub_jw_object_end(w);
+    simple(w, "externalId", "string", "externalId");
     ub_jw_object_begin(w);
     attribute(w, "userName", "string", 0, "userName", "default", "server", 1);
     ub_jw_object_end(w);
@@ -157,6 +158,38 @@ static void user_schema(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_object_end(w);
 }
 
+/* The enterprise extension (RFC 7643 section 4.3) as far as it is stored:
+ * employeeNumber, department (one of the account's department codes),
+ * manager (value: a user of the account; $ref; displayName is not kept). */
+static void enterprise_schema(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "schemas");
+    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"]");
+    ub_jw_kv_string(w, "id", UB_SCIM_ENTERPRISE_SCHEMA);
+    ub_jw_kv_string(w, "name", "EnterpriseUser");
+    ub_jw_kv_string(w, "description", "Enterprise User");
+    ub_jw_key(w, "attributes");
+    ub_jw_array_begin(w);
+    simple(w, "employeeNumber", "string", NULL);
+    simple(w, "department", "string", NULL);
+    ub_jw_object_begin(w);
+    attribute(w, "manager", "complex", 0, NULL, "default", "none", 0);
+    ub_jw_key(w, "subAttributes");
+    ub_jw_array_begin(w);
+    simple(w, "value", "string", NULL);
+    ub_jw_object_begin(w);
+    attribute(w, "$ref", "reference", 0, NULL, "default", "none", 0);
+    ub_jw_key(w, "referenceTypes");
+    ub_jw_raw(w, "[\"User\"]");
+    ub_jw_object_end(w);
+    ub_jw_array_end(w);
+    ub_jw_object_end(w);
+    ub_jw_array_end(w);
+    meta(w, "Schema", apr_pstrcat(pool, base, "/Schemas/" UB_SCIM_ENTERPRISE_SCHEMA, NULL));
+    ub_jw_object_end(w);
+}
+
 static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
 {
     ub_jw_object_begin(w);
@@ -167,6 +200,8 @@ static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_kv_string(w, "endpoint", "/Users");
     ub_jw_kv_string(w, "description", "User Account");
     ub_jw_kv_string(w, "schema", USER_SCHEMA);
+    ub_jw_key(w, "schemaExtensions");
+    ub_jw_raw(w, "[{\"schema\":\"" UB_SCIM_ENTERPRISE_SCHEMA "\",\"required\":false}]");
     meta(w, "ResourceType", apr_pstrcat(pool, base, "/ResourceTypes/User", NULL));
     ub_jw_object_end(w);
 }
@@ -312,6 +347,7 @@ static int one_or_list(ub_jw *w, apr_pool_t *pool, const char *base, const char 
 
 static const ub_doc_entry schemas[] = {
     { USER_SCHEMA, user_schema },
+    { UB_SCIM_ENTERPRISE_SCHEMA, enterprise_schema },
     { UB_SCIM_GROUP_SCHEMA, group_schema },
 };
 static const ub_doc_entry resource_types[] = {
@@ -332,10 +368,12 @@ apr_status_t ub_scim_discovery(const ub_request *req, ub_scim_doc doc, const cha
         service_provider_config(&w, req->pool, base, limits);
         break;
     case UB_SCIM_SCHEMAS:
-        status = one_or_list(&w, req->pool, base, id, schemas, 2);
+        status = one_or_list(&w, req->pool, base, id, schemas,
+                             (int)(sizeof(schemas) / sizeof(schemas[0])));
         break;
     case UB_SCIM_RESOURCE_TYPES:
-        status = one_or_list(&w, req->pool, base, id, resource_types, 2);
+        status = one_or_list(&w, req->pool, base, id, resource_types,
+                             (int)(sizeof(resource_types) / sizeof(resource_types[0])));
         break;
     }
     outcome->status = status;

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include "scim_map.h"
 #include "scim_filter.h"
+#include "scim_users.h"
 
 /* The mapping (README, SCIM section). The order is the order of the
  * checks, hence of the first error a refusal names. */
@@ -27,13 +28,21 @@ const ub_scim_map ub_scim_user_map[] = {
     { "phoneNumbers", "value", UB_SCIM_COL_PHONE2, UB_SCIM_MAP_NTH, 1, "|mobile|other|",
       UB_LEN_PHONE, ub_check_phone, 0 },
     { "active", NULL, UB_SCIM_COL_LOCKED_OUT, UB_SCIM_MAP_NOT_BOOL, 0, NULL, 0, NULL, 0 },
+    { "externalId", NULL, UB_SCIM_COL_EXTERNAL_ID, UB_SCIM_MAP_STRING, 0, NULL,
+      UB_LEN_EXTERNAL_ID, NULL, 0 },
+    { UB_SCIM_ENTERPRISE_SCHEMA, "employeeNumber", UB_SCIM_COL_EMPLOYEE_CODE,
+      UB_SCIM_MAP_STRING, 0, NULL, UB_LEN_CODE, NULL, 0 },
+    { UB_SCIM_ENTERPRISE_SCHEMA, "department", UB_SCIM_COL_DEPARTMENT, UB_SCIM_MAP_STRING, 0,
+      NULL, UB_LEN_CODE, NULL, 0 },
+    { UB_SCIM_ENTERPRISE_SCHEMA, "manager", UB_SCIM_COL_MANAGER, UB_SCIM_MAP_REF, 0, NULL,
+      36, ub_check_uuid, 0 },
 };
 const apr_size_t ub_scim_user_map_len = sizeof(ub_scim_user_map) / sizeof(ub_scim_user_map[0]);
 
 /* Attributes of the core User schema (RFC 7643 section 4.1) without a
  * column here, and the readOnly ones. */
 static const char *const ignored[] = {
-    "externalId", "nickName", "profileUrl", "title", "userType", "preferredLanguage",
+    "nickName", "profileUrl", "title", "userType", "preferredLanguage",
     "locale", "timezone", "password", "groups", "ims", "photos", "addresses",
     "entitlements", "roles", "x509Certificates", NULL
 };
@@ -52,9 +61,7 @@ static int in_list(const char *const *list, const char *attr, apr_size_t len)
 int ub_scim_ignored_attr(const char *attr, apr_size_t len, int *ro)
 {
     *ro = in_list(read_only, attr, len);
-    return *ro || in_list(ignored, attr, len)
-           /* the enterprise extension's attributes, as a whole or one */
-           || (len >= 52 && strncasecmp(attr, "urn:ietf:params:scim:schemas:extension:enterprise:", 50) == 0);
+    return *ro || in_list(ignored, attr, len);
 }
 
 int ub_scim_has_user_schema(const ub_jval *doc)
@@ -121,6 +128,11 @@ void ub_scim_map_value(ub_fields *f, const ub_scim_map *m, const char *path,
         }
         return;
     }
+    if (m->kind == UB_SCIM_MAP_REF && ub_j_is(v, UB_J_OBJECT)) {
+        /* {"value": id, "$ref": ..., "displayName": ...}: the id counts */
+        path = ub_field_path(f->pool, path, "value");
+        v = ub_jobj_get(v, "value");
+    }
     /* one member {path: v}: the takers of fields.c check it as they check
      * every body's field */
     one.key = path;
@@ -171,13 +183,17 @@ static void read_row(ub_fields *f, const ub_jval *doc, const ub_scim_map *m,
 
     switch (m->kind) {
     case UB_SCIM_MAP_STRING:
+    case UB_SCIM_MAP_REF:
         if (m->sub != NULL) {
             if (!ub_j_missing(v) && v->type != UB_J_OBJECT) {
                 ub_field_fail(f, m->attr, "invalid_type", "must be an object or null");
                 return;
             }
             v = ub_jobj_get(v, m->sub);
-            ub_scim_map_value(f, m, ub_field_path(f->pool, m->attr, m->sub), v, cols);
+            /* an extension's attribute is named "<its URN>:<name>" */
+            ub_scim_map_value(f, m, strncmp(m->attr, "urn:", 4) == 0
+                                    ? apr_pstrcat(f->pool, m->attr, ":", m->sub, NULL)
+                                    : ub_field_path(f->pool, m->attr, m->sub), v, cols);
         }
         else {
             ub_scim_map_value(f, m, m->attr, v, cols);

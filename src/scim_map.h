@@ -8,9 +8,12 @@
  * The resource is flat: one address (emails, its primary entry), two phone
  * numbers (phoneNumbers' first and second entries; in a PATCH path, the
  * entry of type work and the one of type mobile or other), active as the
- * negation of lockedOut. Attributes of the User schema the directory has no
- * column for (externalId, password, locale, ...) are ignored, as RFC 7644
- * section 3.3 allows; readOnly ones (id, meta) too (RFC 7643 section 7).
+ * negation of lockedOut; the enterprise extension's employeeNumber,
+ * department (one of the account's codes: the engine checks it) and
+ * manager (a user of the account). Attributes of the User schema the
+ * directory has no column for (password, locale, ..., the extension's
+ * costCenter, organization, division) are ignored, as RFC 7644 section 3.3
+ * allows; readOnly ones (id, meta) too (RFC 7643 section 7).
  */
 #ifndef UB_SCIM_MAP_H
 #define UB_SCIM_MAP_H
@@ -31,6 +34,10 @@ typedef enum {
     UB_SCIM_COL_PHONE1,
     UB_SCIM_COL_PHONE2,
     UB_SCIM_COL_LOCKED_OUT,
+    UB_SCIM_COL_EXTERNAL_ID,
+    UB_SCIM_COL_EMPLOYEE_CODE,
+    UB_SCIM_COL_DEPARTMENT,
+    UB_SCIM_COL_MANAGER,
     UB_SCIM_NCOLS
 } ub_scim_col;
 
@@ -47,7 +54,9 @@ typedef enum {
     UB_SCIM_MAP_STRING,         /* attr, or attr.sub of a complex attr */
     UB_SCIM_MAP_PRIMARY,        /* attr[primary].sub of a multi-valued attr */
     UB_SCIM_MAP_NTH,            /* attr[nth].sub of a multi-valued attr */
-    UB_SCIM_MAP_NOT_BOOL        /* a boolean stored negated */
+    UB_SCIM_MAP_NOT_BOOL,       /* a boolean stored negated */
+    UB_SCIM_MAP_REF             /* attr.sub's value: {"value": id}, or the id
+                                 * alone (Entra's PATCH of manager) */
 } ub_scim_map_kind;
 
 typedef struct {

@@ -7,6 +7,7 @@
 #include <apr_lib.h>
 #include "scim_patch.h"
 #include "scim_filter.h"
+#include "scim_users.h"
 #include "errors.h"
 
 typedef enum { OP_ADD, OP_REPLACE, OP_REMOVE } patch_op;
@@ -92,12 +93,33 @@ static int parse_filter(patch_ctx *c, const char *s, const char *end, patch_path
 
 static int parse_path(patch_ctx *c, const char *text, patch_path *p)
 {
-    apr_size_t urn = strlen(UB_SCIM_USER_URN);
+    apr_size_t urn = strlen(UB_SCIM_USER_URN), ent = strlen(UB_SCIM_ENTERPRISE_SCHEMA);
     const char *s = text, *e;
 
     memset(p, 0, sizeof(*p));
     if (strncasecmp(s, UB_SCIM_USER_URN, urn) == 0) {
         s += urn;
+    }
+    else if (strncasecmp(s, UB_SCIM_ENTERPRISE_SCHEMA, ent) == 0
+             && (s[ent] == '\0' || s[ent] == ':')) {
+        /* the enterprise extension: "<URN>" (its object) or
+         * "<URN>:employeeNumber", "<URN>:manager", "<URN>:manager.value" */
+        apr_size_t len;
+
+        p->attr = UB_SCIM_ENTERPRISE_SCHEMA;
+        p->attr_len = ent;
+        if (s[ent] == '\0') {
+            return 0;
+        }
+        s += ent + 1;
+        for (e = s; name_char(*e); e++)
+            ;
+        len = (apr_size_t)(e - s);
+        if (len == 0 || (*e != '\0' && strcasecmp(e, ".value") != 0)) {
+            return fail(c, "invalidPath", apr_psprintf(c->pool, "path %s names no attribute", text));
+        }
+        p->sub = apr_pstrndup(c->pool, s, len);
+        return 0;
     }
     else if (strncasecmp(s, "urn:", 4) == 0) {
         /* an extension's attribute: the whole text is its name */
@@ -138,6 +160,16 @@ static int parse_path(patch_ctx *c, const char *text, patch_path *p)
         return fail(c, "invalidPath", apr_psprintf(c->pool, "path %s names no attribute", text));
     }
     return 0;
+}
+
+/* The enterprise extension's attributes without a column here: ignored,
+ * as POST /Users ignores them. */
+static int ignored_sub(const patch_path *p, const char *sub)
+{
+    return p->attr_len == sizeof(UB_SCIM_ENTERPRISE_SCHEMA) - 1
+           && strncasecmp(p->attr, UB_SCIM_ENTERPRISE_SCHEMA, p->attr_len) == 0
+           && (strcasecmp(sub, "costCenter") == 0 || strcasecmp(sub, "organization") == 0
+               || strcasecmp(sub, "division") == 0);
 }
 
 static int attr_is(const ub_scim_map *m, const patch_path *p)
@@ -385,6 +417,9 @@ static int apply_path(patch_ctx *c, patch_op op, const char *text, const ub_jval
                 return op == OP_REMOVE ? clear(c, rows[k], text) : assign(c, rows[k], text, v);
             }
         }
+        if (ignored_sub(&p, p.sub)) {
+            return 0;
+        }
         return fail(c, "invalidPath",
                     apr_psprintf(c->pool, "%s is no attribute of the User schema", text));
     }
@@ -424,7 +459,7 @@ static int apply_path(patch_ctx *c, patch_op op, const char *text, const ub_jval
                     }
                 }
             }
-            if (!found) {
+            if (!found && !ignored_sub(&p, mem->key)) {
                 return fail(c, "invalidPath", apr_psprintf(c->pool, "%s.%s is no attribute of "
                                                            "the User schema", text, mem->key));
             }

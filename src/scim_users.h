@@ -1,11 +1,10 @@
 /*
  * scim_users.h: the SCIM 2.0 User resource (RFC 7644 sections 3.3, 3.4):
  * GET /Users (a ListResponse: filter, page, attribute selection), GET
- * /Users/{id}, and POST /Users (creation). The resources are built by SQL
- * (userbulk.scim_users, userbulk.scim_user in
- * src/sql/functions/scim_users.sql, userbulk.scim_create_user in
- * scim_create.sql) and passed on as they are. Refusals are written as
- * SCIM errors.
+ * /Users/{id} (creation and the other writes: scim_write.h). The resources
+ * are built by SQL (userbulk.scim_users, userbulk.scim_user in
+ * src/sql/functions/scim_users.sql) and passed on as they are. Refusals are
+ * written as SCIM errors.
  */
 #ifndef UB_SCIM_USERS_H
 #define UB_SCIM_USERS_H
@@ -38,19 +37,6 @@ apr_status_t ub_scim_get_user(const ub_request *req, const ub_db_source *dbs,
                               const char *id, const char *args, const char *base,
                               apr_table_t *headers, apr_bucket_brigade *out,
                               ub_outcome *outcome);
-
-/* The values a body of POST /Users may hold (a User is a few dozen): the
- * parse stops past them. */
-#define UB_SCIM_MAX_CREATE_VALUES 10000
-
-/* POST /Users (RFC 7644 section 3.3): buf/len the body, a SCIM User.
- * 201 with the user as GET /Users/{id} answers it, ETag and Location in
- * headers; 400 (invalidSyntax, invalidValue naming the attribute), 409
- * (uniqueness: userName or an address taken), as SCIM errors. */
-apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
-                                 const char *buf, apr_size_t len, const char *base,
-                                 apr_table_t *headers, apr_bucket_brigade *out,
-                                 ub_outcome *outcome);
 
 /* The query's attributes= (or excludedAttributes=) as a JSON array of
  * paths, the User schema's URN prefix removed and the enterprise

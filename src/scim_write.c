@@ -16,8 +16,8 @@
 #include "textbuf.h"
 
 /* The engine's array arguments, in its order after the five scalars. */
-enum { A_IDX, A_OP, A_ID, A_SET, A_EXPECTED, A_COLS, A_LOCKED = A_COLS + UB_SCIM_COL_LOCKED_OUT,
-       N_ARRAYS };
+enum { A_IDX, A_OP, A_ID, A_SET, A_EXPECTED, A_COLS, N_ARRAYS = A_COLS + UB_SCIM_NCOLS };
+_Static_assert(5 + N_ARRAYS == UB_SCIM_WRITE_ARGS, "the engine takes 5 scalars and the arrays");
 
 typedef struct {
     const ub_request *req;
@@ -251,6 +251,10 @@ static apr_status_t write_one(const ub_request *req, const ub_db_source *dbs,
         return refuse(out, outcome, &problem);
     }
     apr_table_setn(headers, "ETag", apr_pstrcat(req->pool, "W/\"", op->version, "\"", NULL));
+    if (op->status == 201 && op->user_id != NULL) {
+        apr_table_setn(headers, "Location",
+                       apr_pstrcat(req->pool, base, "/Users/", op->user_id, NULL));
+    }
     ub_jw_init(&w, out);
     ub_jw_raw(&w, op->resource);
     return ub_jw_status(&w);
@@ -280,41 +284,81 @@ static const ub_jval *parse(const ub_request *req, const char *buf, apr_size_t l
     return doc;
 }
 
+/* A whole User from the body (POST, PUT) into op->cols. 0, or 400 with
+ * problem filled and *field_error the attribute's error when it was one
+ * (else NULL: the body is no User). */
+static int read_whole_user(const ub_request *req, const char *buf, apr_size_t len,
+                           ub_scim_op *op, ub_problem *problem,
+                           const ub_field_error **field_error)
+{
+    ub_fields f = { req->pool, apr_array_make(req->pool, 4, sizeof(ub_field_error)) };
+    const ub_jval *doc;
+
+    *field_error = NULL;
+    doc = parse(req, buf, len, UB_SCIM_MAX_PUT_VALUES, problem);
+    if (doc == NULL) {
+        return 400;
+    }
+    if (doc->type != UB_J_OBJECT || !ub_scim_has_user_schema(doc)) {
+        ub_problem_set(problem, 400, "invalidSyntax",
+                       "the body must be a SCIM User: an object whose schemas include "
+                       UB_SCIM_USER_SCHEMA,
+                       "Send {\"schemas\":[\"" UB_SCIM_USER_SCHEMA "\"],\"userName\":...}.");
+        problem->scim_type = "invalidSyntax";
+        return 400;
+    }
+    ub_scim_read_user(&f, doc, &op->cols);
+    if (f.errors->nelts > 0) {
+        const ub_field_error *e = &APR_ARRAY_IDX(f.errors, 0, ub_field_error);
+
+        ub_problem_set(problem, 400, "invalidValue",
+                       apr_psprintf(req->pool, "%s %s", e->field, e->message),
+                       "See the attribute mapping in the README's SCIM section.");
+        problem->scim_type = "invalidValue";
+        *field_error = e;
+        return 400;
+    }
+    return 0;
+}
+
+apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
+                                 const char *buf, apr_size_t len, const char *base,
+                                 apr_table_t *headers, apr_bucket_brigade *out,
+                                 ub_outcome *outcome)
+{
+    ub_problem problem = { 0 };
+    const ub_field_error *e;
+    ub_scim_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = "create";
+    if (read_whole_user(req, buf, len, &op, &problem, &e) != 0) {
+        if (e != NULL) {
+            ub_logf(req, UB_LOG_INFO, 0, "UB0620 refused a SCIM user to create: %s %s",
+                    e->field, e->message);
+        }
+        return refuse(out, outcome, &problem);
+    }
+    return write_one(req, dbs, &op, base, headers, out, outcome);
+}
+
 apr_status_t ub_scim_put_user(const ub_request *req, const ub_db_source *dbs,
                               const char *id, const char *if_match, const char *buf,
                               apr_size_t len, const char *base, apr_table_t *headers,
                               apr_bucket_brigade *out, ub_outcome *outcome)
 {
     ub_problem problem = { 0 };
-    ub_fields f = { req->pool, apr_array_make(req->pool, 4, sizeof(ub_field_error)) };
-    const ub_jval *doc;
+    const ub_field_error *e;
     ub_scim_op op;
 
     if (target(req, id, if_match, "put", &op, &problem) != 0) {
         return refuse(out, outcome, &problem);
     }
-    doc = parse(req, buf, len, UB_SCIM_MAX_PUT_VALUES, &problem);
-    if (doc == NULL) {
-        return refuse(out, outcome, &problem);
-    }
-    if (doc->type != UB_J_OBJECT || !ub_scim_has_user_schema(doc)) {
-        ub_problem_set(&problem, 400, "invalidSyntax",
-                       "the body must be a SCIM User: an object whose schemas include "
-                       UB_SCIM_USER_SCHEMA,
-                       "Send {\"schemas\":[\"" UB_SCIM_USER_SCHEMA "\"],\"userName\":...}.");
-        problem.scim_type = "invalidSyntax";
-        return refuse(out, outcome, &problem);
-    }
-    ub_scim_read_user(&f, doc, &op.cols);
-    if (f.errors->nelts > 0) {
-        const ub_field_error *e = &APR_ARRAY_IDX(f.errors, 0, ub_field_error);
-
-        ub_problem_set(&problem, 400, "invalidValue",
-                       apr_psprintf(req->pool, "%s %s", e->field, e->message),
-                       "See the attribute mapping in the README's SCIM section.");
-        problem.scim_type = "invalidValue";
-        ub_logf(req, UB_LOG_INFO, 0, "UB0644 refused a SCIM user to replace: %s %s",
-                e->field, e->message);
+    if (read_whole_user(req, buf, len, &op, &problem, &e) != 0) {
+        if (e != NULL) {
+            ub_logf(req, UB_LOG_INFO, 0, "UB0644 refused a SCIM user to replace: %s %s",
+                    e->field, e->message);
+        }
         return refuse(out, outcome, &problem);
     }
     return write_one(req, dbs, &op, base, headers, out, outcome);

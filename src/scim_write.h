@@ -42,10 +42,20 @@ int ub_scim_if_match_version(apr_pool_t *pool, const char *header, long long *ve
 /* An engine's refusal (status, code, field, message) as a SCIM error. */
 void ub_scim_op_problem(apr_pool_t *pool, const ub_scim_op *op, ub_problem *problem);
 
-/* The values a body of PUT /Users/{id} may hold (as POST's). */
+/* The values a body of POST /Users or PUT /Users/{id} may hold (a User is
+ * a few dozen): the parse stops past them. */
 #define UB_SCIM_MAX_PUT_VALUES 10000
 /* ... and of a PATCH: its operations and their values. */
 #define UB_SCIM_MAX_PATCH_VALUES 40000
+
+/* POST /Users (RFC 7644 section 3.3): buf/len the body, a SCIM User.
+ * 201 with the user as GET /Users/{id} answers it, ETag and Location in
+ * headers; 400 (invalidSyntax, invalidValue naming the attribute), 409
+ * (uniqueness: userName or an address taken), as SCIM errors. */
+apr_status_t ub_scim_create_user(const ub_request *req, const ub_db_source *dbs,
+                                 const char *buf, apr_size_t len, const char *base,
+                                 apr_table_t *headers, apr_bucket_brigade *out,
+                                 ub_outcome *outcome);
 
 /* id: the path segment after /Users/; if_match: the header or NULL;
  * base: the SCIM base URL. */

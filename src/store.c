@@ -98,10 +98,6 @@ static const char sql_scim_users[] =
     "%s::jsonb, %s)";
 static const char sql_scim_user[] =
     "SELECT version, resource FROM userbulk.scim_user(%s, %s, %s::jsonb, %s::jsonb, %s)";
-static const char sql_scim_create[] =
-    "SELECT version, resource, field, code, message, id "
-    "FROM userbulk.scim_create_user(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s::boolean, %s)";
 
 /* SCIM Groups: every function answers one row of these columns. */
 #define SCIM_GROUP_COLS "SELECT etag, resource, status, scim_type, detail, id "
@@ -123,7 +119,8 @@ static const char sql_scim_write[] =
     "SELECT idx, status, id, version, field, code, message, resource "
     "FROM userbulk.scim_write(%s, %s, %s, %s::jsonb, %s, %s::integer[], %s::text[], "
     "%s::text[], %s::integer[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[])";
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[])";
 
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
@@ -131,7 +128,6 @@ const ub_statement ub_statements[] = {
     { UB_STMT_GET_USERS, sql_get_users },
     { UB_STMT_SCIM_USERS, sql_scim_users },
     { UB_STMT_SCIM_USER, sql_scim_user },
-    { UB_STMT_SCIM_CREATE, sql_scim_create },
     { UB_STMT_SCIM_GROUPS, sql_scim_groups },
     { UB_STMT_SCIM_GROUP, sql_scim_group },
     { UB_STMT_SCIM_GROUP_CREATE, sql_scim_group_create },

@@ -46,6 +46,7 @@
 #define UB_LEN_ROLE_NAME   100
 #define UB_LEN_LOGIN_NAME  100
 #define UB_LEN_PROFILE_PIC 2048
+#define UB_LEN_EXTERNAL_ID 256    /* SCIM externalId (migration 010) */
 
 /* Labels of the prepared statements (apr_dbd wants them lowercase). */
 #define UB_STMT_PUT_USERS      "userbulk_put_users"
@@ -53,7 +54,6 @@
 #define UB_STMT_GET_USERS      "userbulk_get_users"
 #define UB_STMT_SCIM_USERS     "userbulk_scim_users"
 #define UB_STMT_SCIM_USER      "userbulk_scim_user"
-#define UB_STMT_SCIM_CREATE    "userbulk_scim_create"
 #define UB_STMT_SCIM_GROUPS    "userbulk_scim_groups"
 #define UB_STMT_SCIM_GROUP     "userbulk_scim_group"
 #define UB_STMT_SCIM_GROUP_CREATE "userbulk_scim_group_create"

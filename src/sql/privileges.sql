@@ -36,7 +36,6 @@ ALTER FUNCTION userbulk.account_update SECURITY DEFINER SET search_path = pg_cat
 ALTER FUNCTION userbulk.get_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_users SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION userbulk.scim_create_user SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_write SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_groups SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_group SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -53,7 +52,7 @@ ALTER FUNCTION userbulk.scim_group_delete SECURITY DEFINER SET search_path = pg_
 SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
        format('GRANT EXECUTE ON FUNCTION userbulk.put_users, userbulk.account_update, '
               'userbulk.get_users, userbulk.scim_users, userbulk.scim_user, '
-              'userbulk.scim_create_user, userbulk.scim_write, userbulk.scim_groups, '
+              'userbulk.scim_write, userbulk.scim_groups, '
               'userbulk.scim_group, userbulk.scim_group_create, userbulk.scim_group_change, '
               'userbulk.scim_group_delete TO %I', r.role)
   FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r

@@ -2,11 +2,11 @@
 -- module calls it, as the API role. Users u1..u6 of account tap
 -- (lib/setup.sql), ids ...0101 to ...0106; x1 of tap2 is ...0109.
 \ir lib/setup.sql
-SELECT plan(27);
+SELECT plan(41);
 
 -- The engine from operations as JSON: op, id, set (bits), version and the
 -- values (userName, email, given, middle, family, display, phone1, phone2,
--- lockedOut); idx is the position.
+-- lockedOut, externalId, employee, department, manager); idx is the position.
 CREATE FUNCTION pg_temp.w(p_ops jsonb, p_options jsonb DEFAULT '{}', p_account text DEFAULT 'tap')
 RETURNS SETOF userbulk.scim_write_result LANGUAGE sql AS $$
     SELECT * FROM userbulk.scim_write(p_account, 'tap-actor', 'tap-w', p_options, 'https://h/scim/v2',
@@ -23,7 +23,11 @@ RETURNS SETOF userbulk.scim_write_result LANGUAGE sql AS $$
         (SELECT array_agg(e ->> 'display' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
         (SELECT array_agg(e ->> 'phone1' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
         (SELECT array_agg(e ->> 'phone2' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'lockedOut')::boolean ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)))
+        (SELECT array_agg((e ->> 'lockedOut')::boolean ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
+        (SELECT array_agg(e ->> 'externalId' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
+        (SELECT array_agg(e ->> 'employee' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
+        (SELECT array_agg(e ->> 'department' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
+        (SELECT array_agg(e ->> 'manager' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)))
 $$;
 -- "idx:status:code" of each row, comma-separated
 CREATE FUNCTION pg_temp.wcodes(p_ops jsonb, p_options jsonb DEFAULT '{}')
@@ -121,5 +125,59 @@ SELECT is((SELECT string_agg(p.idx || ':' || p.errors::text, ',')
 SELECT is((SELECT string_agg(p.idx || ':' || (p.errors -> 0 ->> 'code'), ',')
              FROM pg_temp.put('[{"userName":"u1.tap","email":"n3@tap.example"}]') p),
           '0:email_taken', '... an address kept by a user without a record is taken');
+RESET ROLE;
+SET LOCAL ROLE userbulk_api;
+-- --- creation (POST /Users is a batch of one) ---------------------------------------------
+SELECT is((SELECT status || ' ' || version || ' ' || (resource ->> 'userName') || ' '
+                  || (resource #>> '{meta,location}' = 'https://h/scim/v2/Users/' || id)
+             FROM pg_temp.w('[{"op":"create","set":8191,"userName":"c1.tap","email":"C1@Tap.example","given":"Cee","externalId":"okta-c1"}]',
+                            '{"resources":true}')),
+          '201 1 c1.tap true', 'a creation: 201, version 1, the resource at its location');
+RESET ROLE;
+SELECT is((SELECT r.endpoint || ' ' || (c.before = '{}') || ' ' || (c.after ->> 'email') || ' ' || (c.after ->> 'externalId')
+             FROM userbulk.audit_request r JOIN userbulk.audit_change c ON c.request_id = r.id
+             JOIN userbulk.users u ON u.id = c.user_id WHERE u.user_name = 'c1.tap'),
+          'scim true C1@Tap.example okta-c1', '... its audit row: before {}, after the fields created');
+SET LOCAL ROLE userbulk_api;
+
+-- --- externalId and the enterprise extension ------------------------------------------------
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":7680,
+                            "externalId":"ext-2","employee":"E-2","department":"D2",
+                            "manager":"7a000000-0000-4000-8000-000000000101"}]'),
+          '0:200:', 'externalId, employeeNumber, department, manager set');
+RESET ROLE;
+SELECT is((SELECT external_id || ' ' || employee_code || ' ' || department_code || ' ' || manager_id
+             FROM userbulk.users WHERE id = '7a000000-0000-4000-8000-000000000102'),
+          'ext-2 E-2 D2 7a000000-0000-4000-8000-000000000101', '... stored');
+SELECT is((SELECT c.after::text FROM userbulk.audit_change c
+            WHERE c.user_id = '7a000000-0000-4000-8000-000000000102' AND c.after ? 'managerId'),
+          '{"externalId": "ext-2", "managerId": "7a000000-0000-4000-8000-000000000101", "departmentId": "D2", "employeeCode": "E-2"}'::jsonb::text,
+          '... the audit row names them');
+SET LOCAL ROLE userbulk_api;
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":2048,"department":"DX"}]'),
+          '0:400:invalidValue', 'a department code of another account: 400');
+SELECT is((SELECT field FROM pg_temp.w('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":2048,"department":"NOPE"}]')),
+          'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department', '... naming the attribute');
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":4096,"manager":"7a000000-0000-4000-8000-000000000109"}]'),
+          '0:400:invalidValue', 'a manager of another account: 400');
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":4096,"manager":"7a000000-0000-4000-8000-000000000102"}]'),
+          '0:400:invalidValue', 'the user itself as manager: 400');
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000103","set":4096,"manager":"7a000000-0000-4000-8000-000000000101"},
+                          {"op":"delete","id":"7a000000-0000-4000-8000-000000000101"}]', '{"dry_run":true}'),
+          '0:400:invalidValue,1:204:', 'a manager the same request deletes: 400');
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":4,"given":"Two"},
+                          {"op":"delete","id":"7a000000-0000-4000-8000-000000000101"}]'),
+          '0:200:,1:204:', 'deleting the manager of a user another operation patches: both pass');
+RESET ROLE;
+SELECT is((SELECT first_name || ' ' || coalesce(manager_id::text, 'none') FROM userbulk.users
+            WHERE id = '7a000000-0000-4000-8000-000000000102'), 'Two none',
+          '... the user keeps no reference to a deleted manager');
+SELECT is((SELECT c.after ->> 'managerId' FROM userbulk.audit_change c
+            WHERE c.user_id = '7a000000-0000-4000-8000-000000000102' AND c.after ? 'firstName'
+              AND c.after ->> 'firstName' = 'Two'), NULL, '... which its audit row says (managerId null)');
+SET LOCAL ROLE userbulk_api;
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000102","set":512,"externalId":null}]'),
+          '0:200:', 'externalId cleared');
+
 SELECT * FROM finish();
 ROLLBACK;

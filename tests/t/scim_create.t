@@ -60,7 +60,7 @@ my $created;
     is $created->{emails}[0]{value}, 'test.user@okta.local', '... emails[0].value';
     is $created->{displayName}, 'Test User', '... displayName';
     is $created->{active}, $TRUE, '... active';
-    ok !exists $created->{externalId}, '... externalId ignored (no column)';
+    is $created->{externalId}, '00ujl29u0le5T6Aj10h7', '... externalId (Okta\'s id of the user)';
     ok !exists $created->{password}, '... password ignored, never answered';
     is $created->{meta}{location}, $res->header('Location'), '... meta.location is the Location';
 
@@ -88,7 +88,7 @@ my $created;
     is_deeply(JSON::PP->new->decode($a->[4]),
         { userName => 'test.user@okta.local', email => 'test.user@okta.local', firstName => 'Test',
           lastName => 'User', displayName => 'Test User', lockedOut => $FALSE,
-          roles => [ '10000000-0000-4000-8000-000000000003' ] }, 'audit: after, the fields created');
+          externalId => '00ujl29u0le5T6Aj10h7', roles => [ '10000000-0000-4000-8000-000000000003' ] }, 'audit: after, the fields created');
 }
 
 # --- the created user through the seed APIs ---------------------------------------

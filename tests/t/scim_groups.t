@@ -50,6 +50,7 @@ sub version { my ($id) = @_; return db_query("SELECT version FROM userbulk.users
     like $g->{meta}{location}, qr{/scim/v2/Groups/\Q$VIEWER\E$}, '... meta.location';
     like $res->header('ETag') // '', qr/^W\/"[0-9a-f]{32}"$/, '... a weak ETag';
     is $g->{meta}{version}, $res->header('ETag'), '... meta.version is the ETag';
+    scim_valid_ok($g, 'GET /Groups/{id}', as => 'Group');
 
     # Entra: excludedAttributes=members, by filter
     $res = scim(GET => '/Groups?excludedAttributes=members&filter=' . uri_escape_utf8('displayName eq "viewer"'));
@@ -58,6 +59,7 @@ sub version { my ($id) = @_; return db_query("SELECT version FROM userbulk.users
     is_deeply $l->{schemas}, [ LIST_SCHEMA ], '... a ListResponse';
     is $l->{totalResults}, 1, '... the one group (displayName without case)';
     ok !exists $l->{Resources}[0]{members}, '... without members';
+    scim_valid_ok(scim(GET => '/Groups')->json, 'GET /Groups (with members)', as => 'Group');
     is scim(GET => '/Groups')->json->{totalResults}, 3, 'the list: the account\'s three roles';
     is scim(GET => '/Groups?count=1&startIndex=2')->json->{Resources}[0]{id}, $REVIEWER, '... paged in id order';
     is scim(GET => '/Groups?filter=' . uri_escape_utf8('displayName sw "Rev"'))->json->{totalResults}, 1, 'filter sw';

@@ -79,16 +79,23 @@ sub names_of {
     is $b->{Resources}[0]{endpoint}, '/Users', '... at /Users';
     is $b->{Resources}[0]{schema}, USER_SCHEMA, '... with the core User schema';
     is scim('/ResourceTypes/User')->json->{id}, 'User', '/ResourceTypes/User';
+    is_deeply $b->{Resources}[0]{schemaExtensions},
+        [ { schema => 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', required => $FALSE } ],
+        '... with the enterprise extension, optional';
     scim_error(scim('/ResourceTypes/Bulk'), 404, undef, '/ResourceTypes/Bulk (no such resource)');
 }
 {
     my $b = scim('/Schemas')->json;
-    is $b->{totalResults}, 2, 'Schemas: User and Group';
+    is $b->{totalResults}, 3, 'Schemas: User, the enterprise extension and Group';
     my $s = scim("/Schemas/" . USER_SCHEMA)->json;
     is $s->{id}, USER_SCHEMA, '/Schemas/{User schema}';
     my %attr = map { $_->{name} => $_ } @{ $s->{attributes} };
     is $attr{userName}{caseExact}, $FALSE, 'userName: caseExact false (RFC 7643)';
     is $attr{id}{caseExact}, $TRUE, 'id: caseExact true';
+    is $attr{externalId}{caseExact}, $TRUE, 'externalId: caseExact true (RFC 7643)';
+    my $ent = scim('/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User')->json;
+    is_deeply [ map { $_->{name} } @{ $ent->{attributes} } ], [ 'employeeNumber', 'department', 'manager' ],
+        '/Schemas/{the enterprise extension}: the attributes kept';
     is $attr{id}{returned}, 'always', 'id: returned always';
     my ($value) = grep { $_->{name} eq 'value' } @{ $attr{emails}{subAttributes} };
     is $value->{caseExact}, $FALSE, 'emails.value: caseExact false';

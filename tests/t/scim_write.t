@@ -10,6 +10,7 @@ use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
 use JSON::PP ();
+use URI::Escape ();
 use UserBulk::Test qw(:all);
 use UserBulk::Scim qw(:all);
 
@@ -24,6 +25,14 @@ sub scim {
     my ($method, $path, $body, %o) = @_;
     return json_request($method, "/scim/v2$path", exists $o{token} ? $o{token} : token(),
                         $body, [ @$SCIM, @{ $o{headers} // [] } ]);
+}
+
+# The userNames a GET /Users?filter= lists, comma-separated.
+sub names_by_filter {
+    my ($filter) = @_;
+    my $res = json_request(GET => '/scim/v2/Users?filter=' . URI::Escape::uri_escape_utf8($filter), token(),
+                           undef, $SCIM);
+    return join ',', map { $_->{userName} } @{ ($res->json // {})->{Resources} // [] };
 }
 
 sub patch_body { return { schemas => [ PATCH_SCHEMA ], Operations => [ @_ ] } }
@@ -59,6 +68,8 @@ my $u = create('put.scim', phoneNumbers => [ { value => '+1 555 0100', type => '
     is $res->header('ETag'), 'W/"2"', '... ETag of the new version';
     is $b->{meta}{version}, 'W/"2"', '... meta.version';
     is $b->{id}, $u->{id}, '... id readOnly (ignored)';
+    scim_valid_ok($b, 'the PUT\'s answer');
+    is $b->{externalId}, 'x1', '... externalId stored';
     is_deeply $b->{name}, { givenName => 'Petra' }, '... familyName gone: PUT replaces';
     ok !exists $b->{phoneNumbers}, '... the phone numbers too';
     is $b->{emails}[0]{value}, 'petra@scim.example', '... the new address';
@@ -67,14 +78,15 @@ my $u = create('put.scim', phoneNumbers => [ { value => '+1 555 0100', type => '
     is_deeply audit_of($res),
         [ { endpoint => 'scim', user => $u->{id},
             before => { email => 'put.scim@scim.example', lastName => 'Family', firstName => 'Given',
-                        displayName => undef, phoneNumber => '+1 555 0100' },
+                        displayName => undef, phoneNumber => '+1 555 0100', externalId => undef },
             after => { email => 'petra@scim.example', lastName => undef, firstName => 'Petra',
-                       displayName => 'Petra P', phoneNumber => undef } } ],
+                       displayName => 'Petra P', phoneNumber => undef, externalId => 'x1' } } ],
         'the audit row: before and after of the changed fields only';
 
     $res = scim(PUT => "/Users/$u->{id}", { schemas => [ USER_SCHEMA ], userName => 'put.scim',
                                            name => { givenName => 'Petra' }, displayName => 'Petra P',
-                                           emails => [ { value => 'petra@scim.example' } ] });
+                                           emails => [ { value => 'petra@scim.example' } ],
+                                           externalId => 'x1' });
     is $res->code, 200, 'the same PUT again: 200';
     is $res->header('ETag'), 'W/"2"', '... the version stays';
     is_deeply audit_of($res), [], '... and no audit row';
@@ -97,7 +109,7 @@ my $u = create('put.scim', phoneNumbers => [ { value => '+1 555 0100', type => '
 # --- If-Match --------------------------------------------------------------------
 {
     my $body = { schemas => [ USER_SCHEMA ], userName => 'put.scim', displayName => 'Match',
-                 emails => [ { value => 'petra@scim.example' } ] };
+                 emails => [ { value => 'petra@scim.example' } ], externalId => 'x1' };
     my $e = scim_error(scim(PUT => "/Users/$u->{id}", $body, headers => [ 'If-Match' => 'W/"1"' ]),
                        412, undef, 'If-Match of an older version');
     like $e->{detail}, qr/version 2, not 1/, '... says both versions';
@@ -153,12 +165,15 @@ my $entra = create('entra.scim', phoneNumbers => [ { value => '+1 555 0110', typ
     $res = scim(PATCH => "/Users/$entra->{id}", patch_body(
         { op => 'Replace', value => { 'name.givenName' => 'Eve', displayName => 'Eve E',
                                       'urn:ietf:params:scim:schemas:core:2.0:User:name.familyName' => 'Entra',
-                                      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department' => 'ignored',
+                                      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department' => 'SALES',
+                                      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter' => 'ignored',
                                       active => 'False' } }));
     is $res->code, 200, 'Entra\'s pathless Replace: 200' or diag $res->content;
     $b = $res->json // {};
     is_deeply $b->{name}, { givenName => 'Eve', familyName => 'Entra' }, '... dotted and URN-prefixed keys';
     is $b->{displayName}, 'Eve E', '... displayName';
+    is $b->{'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'}{department}, 'SALES',
+        '... the enterprise department (costCenter, which has no column, ignored)';
     is $b->{active}, $FALSE, '... active "False" (a string, as some tenants send it)';
 
     # "Remove"
@@ -258,6 +273,68 @@ my $entra = create('entra.scim', phoneNumbers => [ { value => '+1 555 0110', typ
     is scim(GET => "/Users/$okta->{id}")->header('ETag'), 'W/"6"', 'SCIM sees the POST\'s change';
     scim_error(scim(PATCH => "/Users/$okta->{id}", patch_body({ op => 'replace', path => 'displayName', value => 'x' }),
                     headers => [ 'If-Match' => 'W/"5"' ]), 412, undef, 'a SCIM PATCH with the version before the POST');
+}
+
+# --- externalId and the enterprise extension ------------------------------------------
+{
+    my $ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+    my $ALICE = '20000000-0000-4000-8000-000000000001';
+    # Okta's create with its enterprise attributes (the extension's object)
+    my $res = scim(POST => '/Users', { schemas => [ USER_SCHEMA, $ENT ], userName => 'ent.scim',
+                                       externalId => '00u1ent', emails => [ { value => 'ent@scim.example' } ],
+                                       $ENT => { employeeNumber => 'E-100', department => 'ENG',
+                                                 manager => { value => $ALICE }, costCenter => 'CC-9' } });
+    is $res->code, 201, 'a create with the enterprise extension: 201' or diag $res->content;
+    my $b = $res->json // {};
+    scim_valid_ok($b, '... the answer');
+    is_deeply $b->{$ENT}, { employeeNumber => 'E-100', department => 'ENG',
+                            manager => { value => $ALICE, '$ref' => $b->{meta}{location} =~ s/[^\/]+$/$ALICE/r } },
+        '... employeeNumber, department, manager stored (costCenter: no column, ignored)';
+    is $b->{externalId}, '00u1ent', '... externalId';
+    is db_query("SELECT employee_code || ' ' || department_code || ' ' || manager_id FROM userbulk.users WHERE id = '$b->{id}'"),
+       "E-100 ENG $ALICE", '... in the columns the seed APIs read';
+    is names_by_filter('externalId eq "00u1ent"'), 'ent.scim', 'Entra finds it by externalId';
+
+    my $e = scim_error(scim(POST => '/Users', { schemas => [ USER_SCHEMA ], userName => 'ent2.scim',
+                                                emails => [ { value => 'ent2@scim.example' } ],
+                                                $ENT => { department => 'NOPE' } }),
+                       400, 'invalidValue', 'a department code the account does not have');
+    like $e->{detail}, qr/^\Q$ENT\E:department "NOPE" is not a department code/, '... names the attribute';
+    is db_query(q{SELECT count(*) FROM userbulk.users WHERE user_name = 'ent2.scim'}), 0, '... nothing created';
+    $e = scim_error(scim(POST => '/Users', { schemas => [ USER_SCHEMA ], userName => 'ent2.scim',
+                                             emails => [ { value => 'ent2@scim.example' } ],
+                                             $ENT => { manager => { value => 'not-an-id' } } }),
+                    400, 'invalidValue', 'a manager that is no id');
+    like $e->{detail}, qr/manager\.value/, '... names manager.value';
+    scim_error(scim(POST => '/Users', { schemas => [ USER_SCHEMA ], userName => 'ent2.scim',
+                                        emails => [ { value => 'ent2@scim.example' } ],
+                                        $ENT => { manager => { value => '20000000-0000-4000-8000-000000000011' } } }),
+               400, 'invalidValue', 'a manager of another account');
+
+    # Entra's PATCH of the extension: the manager as a bare id, then removed
+    $res = scim(PATCH => "/Users/$b->{id}", patch_body(
+        { op => 'Add', path => "$ENT:manager", value => '20000000-0000-4000-8000-000000000002' },
+        { op => 'Replace', path => "$ENT:employeeNumber", value => 'E-101' },
+        { op => 'Replace', path => 'externalId', value => '00u1ent-b' }));
+    is $res->code, 200, 'Entra: Add manager (a bare id), Replace employeeNumber, externalId' or diag $res->content;
+    $b = $res->json // {};
+    is $b->{$ENT}{manager}{value}, '20000000-0000-4000-8000-000000000002', '... the manager';
+    is $b->{$ENT}{employeeNumber}, 'E-101', '... employeeNumber';
+    is $b->{externalId}, '00u1ent-b', '... externalId';
+    $res = scim(PATCH => "/Users/$b->{id}", patch_body({ op => 'Remove', path => "$ENT:manager" },
+                                                       { op => 'replace', path => "$ENT:department", value => 'SALES' }));
+    is $res->code, 200, 'Remove manager, replace department: 200' or diag $res->content;
+    $b = $res->json // {};
+    ok !exists $b->{$ENT}{manager}, '... no manager';
+    is $b->{$ENT}{department}, 'SALES', '... department';
+    Apache::TestRequest::module('userbulk_readback');
+    my ($read) = @{ json_request(GET => PUT_USERS . '?userName=ent.scim', token())->json // [] };
+    Apache::TestRequest::module('default');
+    is $read->{departmentId}, 'SALES', 'the seed API\'s read-back sees the department';
+    scim_error(scim(PATCH => "/Users/$b->{id}", patch_body({ op => 'replace', path => "$ENT:department", value => 'NOPE' })),
+               400, 'invalidValue', 'PATCH of a department the account does not have');
+    scim_error(scim(PATCH => "/Users/$b->{id}", patch_body({ op => 'replace', path => "$ENT:nickname", value => 'x' })),
+               400, 'invalidPath', 'PATCH of an attribute the extension does not have');
 }
 
 done_testing();

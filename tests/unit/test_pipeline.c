@@ -543,7 +543,7 @@ START_TEST(scim_discovery_without_the_database)
     ut_assert_json_str(doc, "endpoint", "/Groups");
     c = scim_call("GET", "/scim/v2/Schemas");
     doc = serve(c);
-    ck_assert_int_eq(json_integer_value(json_object_get(doc, "totalResults")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "totalResults")), 3);
 }
 END_TEST
 

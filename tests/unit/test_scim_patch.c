@@ -73,14 +73,37 @@ START_TEST(patch_entra_forms)
     ck_assert_str_eq(c.v[UB_SCIM_COL_PHONE2], "+1 555 0101");
     ck_assert_str_eq(c.v[UB_SCIM_COL_FAMILY], "F");
 
-    /* pathless, dotted and URN keys, active as a string, ignored extension */
+    /* pathless, dotted and URN keys, active as a string, the extension's
+     * attributes (costCenter: no column, ignored) */
     c = ok(PATCH_OPS("[{\"op\":\"Replace\",\"value\":{\"name.givenName\":\"G\","
                      "\"urn:ietf:params:scim:schemas:core:2.0:User:displayName\":\"D\","
                      "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department\":\"X\","
+                     "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\":\"C\","
                      "\"externalId\":\"e1\",\"active\":\"False\"}}]"));
     ck_assert_uint_eq(c.set, BIT(UB_SCIM_COL_GIVEN) | BIT(UB_SCIM_COL_DISPLAY)
-                             | BIT(UB_SCIM_COL_LOCKED_OUT));
+                             | BIT(UB_SCIM_COL_LOCKED_OUT) | BIT(UB_SCIM_COL_DEPARTMENT)
+                             | BIT(UB_SCIM_COL_EXTERNAL_ID));
     ck_assert_str_eq(c.v[UB_SCIM_COL_LOCKED_OUT], "true");
+    ck_assert_str_eq(c.v[UB_SCIM_COL_DEPARTMENT], "X");
+    ck_assert_str_eq(c.v[UB_SCIM_COL_EXTERNAL_ID], "e1");
+
+    /* the extension's object (Okta), the manager as a bare id (Entra) or
+     * as {"value": id}, manager.value, and its removal */
+    c = ok(PATCH_OPS("[{\"op\":\"replace\",\"value\":{"
+                     "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\":"
+                     "{\"employeeNumber\":\"E1\",\"manager\":{\"value\":"
+                     "\"20000000-0000-4000-8000-000000000001\"}}}}]"));
+    ck_assert_uint_eq(c.set, BIT(UB_SCIM_COL_EMPLOYEE_CODE) | BIT(UB_SCIM_COL_MANAGER));
+    ck_assert_str_eq(c.v[UB_SCIM_COL_EMPLOYEE_CODE], "E1");
+    ck_assert_str_eq(c.v[UB_SCIM_COL_MANAGER], "20000000-0000-4000-8000-000000000001");
+    c = ok(PATCH_OPS("[{\"op\":\"Add\",\"path\":"
+                     "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager\","
+                     "\"value\":\"20000000-0000-4000-8000-000000000002\"}]"));
+    ck_assert_str_eq(c.v[UB_SCIM_COL_MANAGER], "20000000-0000-4000-8000-000000000002");
+    c = ok(PATCH_OPS("[{\"op\":\"remove\",\"path\":"
+                     "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value\"}]"));
+    ck_assert_uint_eq(c.set, BIT(UB_SCIM_COL_MANAGER));
+    ck_assert_ptr_null(c.v[UB_SCIM_COL_MANAGER]);
 
     /* Remove */
     c = ok(PATCH_OPS("[{\"op\":\"Remove\",\"path\":\"phoneNumbers[type eq \\\"mobile\\\"].value\"},"
@@ -119,6 +142,12 @@ START_TEST(patch_refusals)
 {
     refused("{\"Operations\":[]}", "invalidSyntax", "PatchOp");
     refused(PATCH_OPS("[]"), "invalidSyntax", "Operations");
+    refused(PATCH_OPS("[{\"op\":\"replace\",\"path\":"
+                      "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager\","
+                      "\"value\":\"not-an-id\"}]"), "invalidValue", "manager");
+    refused(PATCH_OPS("[{\"op\":\"replace\",\"path\":"
+                      "\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nickName\","
+                      "\"value\":\"x\"}]"), "invalidPath", "nickName");
     refused(PATCH_OPS("[{\"op\":\"move\",\"path\":\"displayName\"}]"), "invalidSyntax",
             "Operations[0]");
     refused(PATCH_OPS("[{\"op\":\"remove\",\"path\":\"emails\"}]"), "invalidValue", "emails");

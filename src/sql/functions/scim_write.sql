@@ -37,7 +37,9 @@ $cols$) \g /dev/null
 
 -- The columns an operation sets, as bits of p_set (src/scim_map.h says
 -- the same): 1 user_name, 2 email, 4 first_name, 8 middle_name,
--- 16 last_name, 32 display_name, 64 phone1, 128 phone2, 256 locked_out.
+-- 16 last_name, 32 display_name, 64 phone1, 128 phone2, 256 locked_out,
+-- 512 external_id, 1024 employee_code, 2048 department_code (one of the
+-- account's department codes), 4096 manager_id (a user of the account).
 
 -- The fields an operation changes, for the audit trail: stored (o_) and
 -- final (n_) values, those that differ, stored (p_after false) or final
@@ -46,7 +48,9 @@ $cols$) \g /dev/null
 CREATE OR REPLACE FUNCTION userbulk.scim_diff(p_after boolean,
     o_email text, n_email text, o_first text, n_first text, o_middle text, n_middle text,
     o_last text, n_last text, o_display text, n_display text, o_phone1 text, n_phone1 text,
-    o_phone2 text, n_phone2 text, o_locked boolean, n_locked boolean)
+    o_phone2 text, n_phone2 text, o_locked boolean, n_locked boolean,
+    o_external text, n_external text, o_employee text, n_employee text,
+    o_department text, n_department text, o_manager uuid, n_manager uuid)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT ('{' || concat_ws(',',
         CASE WHEN o_email IS DISTINCT FROM n_email
@@ -64,7 +68,15 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         CASE WHEN o_phone2 IS DISTINCT FROM n_phone2
              THEN '"phoneNumber2":' || coalesce(to_json(CASE WHEN p_after THEN n_phone2 ELSE o_phone2 END)::text, 'null') END,
         CASE WHEN o_locked IS DISTINCT FROM n_locked
-             THEN '"lockedOut":' || coalesce(to_json(CASE WHEN p_after THEN n_locked ELSE o_locked END)::text, 'null') END)
+             THEN '"lockedOut":' || coalesce(to_json(CASE WHEN p_after THEN n_locked ELSE o_locked END)::text, 'null') END,
+        CASE WHEN o_external IS DISTINCT FROM n_external
+             THEN '"externalId":' || coalesce(to_json(CASE WHEN p_after THEN n_external ELSE o_external END)::text, 'null') END,
+        CASE WHEN o_employee IS DISTINCT FROM n_employee
+             THEN '"employeeCode":' || coalesce(to_json(CASE WHEN p_after THEN n_employee ELSE o_employee END)::text, 'null') END,
+        CASE WHEN o_department IS DISTINCT FROM n_department
+             THEN '"departmentId":' || coalesce(to_json(CASE WHEN p_after THEN n_department ELSE o_department END)::text, 'null') END,
+        CASE WHEN o_manager IS DISTINCT FROM n_manager
+             THEN '"managerId":' || coalesce(to_json(CASE WHEN p_after THEN n_manager ELSE o_manager END)::text, 'null') END)
         || '}')::jsonb
 $$;
 
@@ -104,7 +116,8 @@ CREATE OR REPLACE FUNCTION userbulk.scim_write(
     p_idx integer[], p_op text[], p_id text[], p_set integer[], p_expected bigint[],
     p_user_name text[], p_email text[], p_first_name text[], p_middle_name text[],
     p_last_name text[], p_display_name text[], p_phone1 text[], p_phone2 text[],
-    p_locked_out boolean[])
+    p_locked_out boolean[], p_external_id text[], p_employee_code text[],
+    p_department text[], p_manager text[])
 RETURNS SETOF userbulk.scim_write_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
@@ -126,6 +139,10 @@ DECLARE
                                      FROM jsonb_array_elements_text(
                                           coalesce(p_options -> 'failed_idx', '[]')) x);
     v_cut       integer;
+    -- the users the batch deletes: no user may be given one as its manager
+    v_deleted   uuid[] := ARRAY(SELECT x.id::uuid FROM unnest(p_op, p_id) AS x(op, id)
+                                 WHERE x.op = 'delete'
+                                   AND x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$');
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF v_account IS NULL THEN
@@ -144,6 +161,12 @@ BEGIN
         RAISE EXCEPTION 'scim_write: pg_temp.ub_scim_work belongs to another role'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- (A session that predates a schema upgrade has an older shape: drop it.)
+    IF to_regclass('pg_temp.ub_scim_work') IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = to_regclass('pg_temp.ub_scim_work') AND a.attname = 'manager_id') THEN
+        DROP TABLE pg_temp.ub_scim_work;
+    END IF;
     IF to_regclass('pg_temp.ub_scim_work') IS NULL THEN
         CREATE TEMP TABLE ub_scim_work (
             idx          integer NOT NULL,
@@ -161,6 +184,10 @@ BEGIN
             phone1       text,
             phone2       text,
             locked_out   boolean,
+            external_id  text,
+            employee_code text,
+            department_code text,
+            manager_id   uuid,
             status       integer NOT NULL,
             field        text,
             code         text,
@@ -199,36 +226,37 @@ BEGIN
             SELECT b.idx, b.op, coalesce(u.id, b.new_id), u.version,
                    f.user_name, f.email, f.first_name, f.middle_name, f.last_name,
                    f.display_name, f.phone1, f.phone2, f.locked_out,
-                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 404
-                        WHEN b.rank > 1 THEN 400
-                        WHEN b.op <> 'create' AND b.expected <> u.version THEN 412
-                        WHEN b.op IN ('put', 'patch') AND f.user_name IS DISTINCT FROM u.user_name THEN 400
-                        WHEN b.op = 'create' AND (b.name_rank > 1 OR EXISTS (
-                                 SELECT 1 FROM userbulk.users t WHERE t.user_name = b.user_name)) THEN 409
-                        ELSE 0 END,
-                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN NULL
-                        WHEN b.rank > 1 THEN 'id'
-                        WHEN b.op <> 'create' AND b.expected <> u.version THEN 'version'
-                        ELSE 'userName' END,
-                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 'not_found'
-                        WHEN b.rank > 1 THEN 'invalidValue'
-                        WHEN b.op <> 'create' AND b.expected <> u.version THEN 'precondition'
-                        WHEN b.op IN ('put', 'patch') THEN 'mutability'
-                        ELSE 'uniqueness' END,
-                   CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 'no user of this account has this id'
-                        WHEN b.rank > 1 THEN 'names a user another operation of the request names'
-                        WHEN b.op <> 'create' AND b.expected <> u.version
-                            THEN format('the user is at version %s, not %s', u.version, b.expected)
-                        WHEN b.op IN ('put', 'patch')
-                            THEN format('is immutable: the user''s userName is %s', to_json(u.user_name))
-                        ELSE 'is already the userName of a user' END,
+                   f.external_id, f.employee_code, f.department_code, m.id,
+                   CASE WHEN r.why IS NULL THEN 0 WHEN r.why = 'not_found' THEN 404
+                        WHEN r.why = 'version' THEN 412 WHEN r.why = 'name_taken' THEN 409
+                        ELSE 400 END,
+                   CASE r.why WHEN 'twice' THEN 'id' WHEN 'version' THEN 'version'
+                              WHEN 'immutable' THEN 'userName' WHEN 'name_taken' THEN 'userName'
+                              WHEN 'department' THEN 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department'
+                              WHEN 'manager' THEN 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value'
+                   END,
+                   CASE r.why WHEN 'not_found' THEN 'not_found' WHEN 'version' THEN 'precondition'
+                              WHEN 'immutable' THEN 'mutability' WHEN 'name_taken' THEN 'uniqueness'
+                              WHEN 'twice' THEN 'invalidValue' WHEN 'department' THEN 'invalidValue'
+                              WHEN 'manager' THEN 'invalidValue' END,
+                   CASE r.why
+                        WHEN 'not_found' THEN 'no user of this account has this id'
+                        WHEN 'twice' THEN 'names a user another operation of the request names'
+                        WHEN 'version' THEN format('the user is at version %s, not %s', u.version, b.expected)
+                        WHEN 'immutable' THEN format('is immutable: the user''s userName is %s', to_json(u.user_name))
+                        WHEN 'name_taken' THEN 'is already the userName of a user'
+                        WHEN 'department' THEN format('%s is not a department code of the account', to_json(f.department_code))
+                        WHEN 'manager' THEN 'names no other user of the account (or one this request deletes)'
+                   END,
                    CASE WHEN b.op = 'delete' AND u.id IS NOT NULL THEN
                             jsonb_strip_nulls(jsonb_build_object(
                                 'userName', u.user_name, 'email', u.email,
                                 'firstName', u.first_name, 'middleName', u.middle_name,
                                 'lastName', u.last_name, 'displayName', u.display_name,
                                 'phoneNumber', u.phone1, 'phoneNumber2', u.phone2,
-                                'lockedOut', u.locked_out))
+                                'lockedOut', u.locked_out, 'externalId', u.external_id,
+                                'employeeCode', u.employee_code, 'departmentId', u.department_code,
+                                'managerId', u.manager_id))
                             || jsonb_build_object('roles', to_jsonb(ARRAY(
                                    SELECT ur.role_id FROM userbulk.user_roles ur
                                     WHERE ur.user_id = u.id ORDER BY ur.role_id)))
@@ -236,7 +264,9 @@ BEGIN
                         WHEN u.id IS NOT NULL THEN nullif(userbulk.scim_diff(false,
                             u.email, f.email, u.first_name, f.first_name, u.middle_name, f.middle_name,
                             u.last_name, f.last_name, u.display_name, f.display_name,
-                            u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out), '{}')
+                            u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out,
+                            u.external_id, f.external_id, u.employee_code, f.employee_code,
+                            u.department_code, f.department_code, u.manager_id, m.id), '{}')
                    END,
                    CASE WHEN b.op = 'delete' AND u.id IS NOT NULL THEN '{}'::jsonb
                         WHEN b.op = 'create' THEN jsonb_strip_nulls(jsonb_build_object(
@@ -244,11 +274,15 @@ BEGIN
                                 'firstName', f.first_name, 'middleName', f.middle_name,
                                 'lastName', f.last_name, 'displayName', f.display_name,
                                 'phoneNumber', f.phone1, 'phoneNumber2', f.phone2,
-                                'lockedOut', f.locked_out))
+                                'lockedOut', f.locked_out, 'externalId', f.external_id,
+                                'employeeCode', f.employee_code, 'departmentId', f.department_code,
+                                'managerId', m.id))
                         WHEN u.id IS NOT NULL THEN nullif(userbulk.scim_diff(true,
                             u.email, f.email, u.first_name, f.first_name, u.middle_name, f.middle_name,
                             u.last_name, f.last_name, u.display_name, f.display_name,
-                            u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out), '{}')
+                            u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out,
+                            u.external_id, f.external_id, u.employee_code, f.employee_code,
+                            u.department_code, f.department_code, u.manager_id, m.id), '{}')
                    END
               FROM (SELECT x.*,
                            CASE WHEN x.op = 'create' THEN gen_random_uuid() END AS new_id,
@@ -265,10 +299,12 @@ BEGIN
                                         THEN a.id::uuid END AS uid
                               FROM unnest(p_idx, p_op, p_id, p_set, p_expected, p_user_name,
                                           p_email, p_first_name, p_middle_name, p_last_name,
-                                          p_display_name, p_phone1, p_phone2, p_locked_out)
+                                          p_display_name, p_phone1, p_phone2, p_locked_out,
+                                          p_external_id, p_employee_code, p_department, p_manager)
                                    AS a(idx, op, id, set, expected, user_name, email, first_name,
                                         middle_name, last_name, display_name, phone1, phone2,
-                                        locked_out)) x) b
+                                        locked_out, external_id, employee_code, department,
+                                        manager)) x) b
               LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.id = b.uid
              CROSS JOIN LATERAL (
                    SELECT CASE WHEN b.set & 1 <> 0 OR b.op = 'create' THEN b.user_name ELSE u.user_name END AS user_name,
@@ -280,7 +316,40 @@ BEGIN
                           CASE WHEN b.set & 64 <> 0 OR b.op = 'create' THEN b.phone1 ELSE u.phone1 END AS phone1,
                           CASE WHEN b.set & 128 <> 0 OR b.op = 'create' THEN b.phone2 ELSE u.phone2 END AS phone2,
                           CASE WHEN b.set & 256 <> 0 OR b.op = 'create' THEN coalesce(b.locked_out, false)
-                               ELSE u.locked_out END AS locked_out) f;
+                               ELSE u.locked_out END AS locked_out,
+                          CASE WHEN b.set & 512 <> 0 OR b.op = 'create' THEN b.external_id ELSE u.external_id END AS external_id,
+                          CASE WHEN b.set & 1024 <> 0 OR b.op = 'create' THEN b.employee_code ELSE u.employee_code END AS employee_code,
+                          CASE WHEN b.set & 2048 <> 0 OR b.op = 'create' THEN b.department ELSE u.department_code END AS department_code,
+                          CASE WHEN b.set & 4096 <> 0 OR b.op = 'create' THEN b.manager ELSE u.manager_id::text END AS manager) f
+              -- the codes and the manager the final values name, within the account
+              LEFT JOIN userbulk.departments d
+                     ON d.account_id = v_account AND d.code = f.department_code
+              LEFT JOIN userbulk.users mgr
+                     ON mgr.account_id = v_account
+                    AND mgr.id = CASE WHEN f.manager ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                      THEN f.manager::uuid END
+             CROSS JOIN LATERAL (
+                   -- the manager kept: one this request deletes is cleared
+                   -- (as the key's ON DELETE SET NULL would)
+                   SELECT CASE WHEN mgr.id = ANY (v_deleted) THEN NULL ELSE mgr.id END AS id) m
+             CROSS JOIN LATERAL (
+                   -- why the operation is refused, the first reason in this order; NULL: it passes
+                   SELECT CASE WHEN b.op <> 'create' AND u.id IS NULL THEN 'not_found'
+                               WHEN b.rank > 1 THEN 'twice'
+                               WHEN b.op <> 'create' AND b.expected <> u.version THEN 'version'
+                               WHEN b.op IN ('put', 'patch') AND f.user_name IS DISTINCT FROM u.user_name
+                                   THEN 'immutable'
+                               WHEN b.op = 'create' AND (b.name_rank > 1 OR EXISTS (
+                                        SELECT 1 FROM userbulk.users t WHERE t.user_name = b.user_name))
+                                   THEN 'name_taken'
+                               WHEN b.op = 'delete' THEN NULL
+                               -- (stored values are valid: the keys hold them)
+                               WHEN (b.set & 2048 <> 0 OR b.op = 'create')
+                                    AND f.department_code IS NOT NULL AND d.code IS NULL THEN 'department'
+                               WHEN (b.set & 4096 <> 0 OR b.op = 'create') AND f.manager IS NOT NULL
+                                    AND (mgr.id IS NULL OR mgr.id = u.id OR mgr.id = ANY (v_deleted))
+                                   THEN 'manager'
+                          END AS why) r;
 
             LOOP
                 -- 3. Addresses, against the batch's final state: the
@@ -337,17 +406,21 @@ BEGIN
                    SET email = w.email, first_name = w.first_name,
                        middle_name = w.middle_name, last_name = w.last_name,
                        display_name = w.display_name, phone1 = w.phone1, phone2 = w.phone2,
-                       locked_out = w.locked_out,
+                       locked_out = w.locked_out, external_id = w.external_id,
+                       employee_code = w.employee_code, department_code = w.department_code,
+                       manager_id = w.manager_id,
                        version = u.version + 1, updated_at = now(), updated_by = p_actor
                   FROM ub_scim_work w
                  WHERE w.op IN ('put', 'patch') AND w.status = 0 AND w.after IS NOT NULL
                    AND u.id = w.user_id AND u.account_id = v_account;
                 INSERT INTO userbulk.users (id, account_id, user_name, email, first_name,
                                             middle_name, last_name, display_name, phone1,
-                                            phone2, locked_out, updated_by)
+                                            phone2, locked_out, external_id, employee_code,
+                                            department_code, manager_id, updated_by)
                      SELECT w.user_id, v_account, w.user_name, w.email, w.first_name,
                             w.middle_name, w.last_name, w.display_name, w.phone1, w.phone2,
-                            w.locked_out, p_actor
+                            w.locked_out, w.external_id, w.employee_code, w.department_code,
+                            w.manager_id, p_actor
                        FROM ub_scim_work w
                       WHERE w.op = 'create' AND w.status = 0;
                 -- the account's default roles, as the seed gives its users

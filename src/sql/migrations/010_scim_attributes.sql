@@ -29,3 +29,9 @@ CREATE INDEX users_external_id ON userbulk.users (account_id, external_id)
     WHERE external_id IS NOT NULL;
 CREATE INDEX users_manager ON userbulk.users (account_id, manager_id)
     WHERE manager_id IS NOT NULL;
+
+-- POST /Users now goes through the SCIM writes' engine (scim_write) like
+-- every other write: the function of the read side's release goes, with
+-- its grant.
+DROP FUNCTION IF EXISTS userbulk.scim_create_user(text, text, text, text, text, text, text,
+                                                  text, text, text, text, boolean, text);

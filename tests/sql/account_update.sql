@@ -6,7 +6,7 @@
 -- pg_temp.post adds the refusal as one JSON object (error) and the role
 -- model as json, as the assertions read them.
 \ir lib/setup.sql
-SELECT plan(28);
+SELECT plan(34);
 
 CREATE FUNCTION pg_temp.post(p_change jsonb)
 RETURNS TABLE (kind text, error jsonb, role_id uuid, role_model json, user_id uuid, role_ids uuid[],
@@ -102,6 +102,50 @@ SELECT is((SELECT error FROM pg_temp.post('{"targets":["7a000000-0000-4000-8000-
           'an expiry before the stored activation: refused, naming the target');
 SELECT throws_ok($$SELECT * FROM userbulk.account_update('tap', 'a', 't', '{"targets":["not-a-uuid"],"first_name":"X"}')$$,
                  '22P02', NULL, 'a target that is no uuid fails the statement (the module checks them first)');
+
+-- --- noofUsers: kept in role_user_counts (migration 014) ---------------------------
+-- Each role's sum of deltas against count(*) of its links, for every role.
+CREATE FUNCTION pg_temp.counts_off() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM (
+        SELECT r.account_id, r.id,
+               (SELECT count(*) FROM userbulk.user_roles ur
+                 WHERE ur.account_id = r.account_id AND ur.role_id = r.id) AS links,
+               (SELECT coalesce(sum(c.delta), 0) FROM userbulk.role_user_counts c
+                 WHERE c.account_id = r.account_id AND c.role_id = r.id) AS kept
+          FROM userbulk.roles r) x
+     WHERE x.links <> x.kept
+$$;
+SELECT is((SELECT (pg_temp.post('{"targets":["7a000000-0000-4000-8000-000000000102","7a000000-0000-4000-8000-000000000103"],"role_ids":["7a000000-0000-4000-8000-0000000000a1","7a000000-0000-4000-8000-0000000000a2"]}')
+                  ).role_model ->> 'noofUsers' LIMIT 1), '3',
+          'noofUsers: the Reader role after two more targets take it: 3 (kept, not counted)');
+SELECT is(pg_temp.counts_off(), 0::bigint, 'every role''s kept count is its number of links');
+-- 70 statements of one link each, on and off: the rows of a role are
+-- folded now and then, the sum stays right.
+DO $$
+BEGIN
+    FOR i IN 1 .. 35 LOOP
+        INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES
+            ('7a000000-0000-4000-8000-000000000001', '7a000000-0000-4000-8000-000000000104',
+             '7a000000-0000-4000-8000-0000000000a2');
+        DELETE FROM userbulk.user_roles WHERE user_id = '7a000000-0000-4000-8000-000000000104'
+           AND role_id = '7a000000-0000-4000-8000-0000000000a2';
+    END LOOP;
+    INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES
+        ('7a000000-0000-4000-8000-000000000001', '7a000000-0000-4000-8000-000000000104',
+         '7a000000-0000-4000-8000-0000000000a2');
+END
+$$;
+SELECT is(pg_temp.counts_off(), 0::bigint, '... after 71 statements of one link each');
+SELECT cmp_ok((SELECT count(*) FROM userbulk.role_user_counts
+                WHERE role_id = '7a000000-0000-4000-8000-0000000000a2'), '<=', 65::bigint,
+              '... whose rows were folded (at most 65 rows for the role)');
+-- a link changed in place, and a user deleted (its links go by cascade)
+UPDATE userbulk.user_roles SET role_id = '7a000000-0000-4000-8000-0000000000a1'
+ WHERE user_id = '7a000000-0000-4000-8000-000000000104' AND role_id = '7a000000-0000-4000-8000-0000000000a2';
+DELETE FROM userbulk.users WHERE id = '7a000000-0000-4000-8000-000000000102';
+SELECT is(pg_temp.counts_off(), 0::bigint, '... after a link changed in place and a user deleted with its links');
+TRUNCATE userbulk.user_roles;
+SELECT is((SELECT count(*) FROM userbulk.role_user_counts), 0::bigint, 'TRUNCATE of the links empties the counts');
 
 SELECT * FROM finish();
 ROLLBACK;

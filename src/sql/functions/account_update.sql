@@ -353,10 +353,11 @@ BEGIN
          CROSS JOIN LATERAL (
                SELECT r.id AS "userRoleId",
                       r.name AS "userRoleName",
-                      -- the role's users in the account: one index-only
-                      -- scan of user_roles_role per role
-                      (SELECT count(*) FROM userbulk.user_roles ur
-                        WHERE ur.account_id = v_account AND ur.role_id = r.id) AS "noofUsers",
+                      -- the role's users in the account: the sum of its
+                      -- few rows of role_user_counts (migration 014), as
+                      -- count(*) of its links in this snapshot would be
+                      (SELECT coalesce(sum(c.delta), 0)::bigint FROM userbulk.role_user_counts c
+                        WHERE c.account_id = v_account AND c.role_id = r.id) AS "noofUsers",
                       NULL AS "users",
                       coalesce((
                           SELECT array_to_json(array_agg(to_json(pm) ORDER BY p.code))

@@ -23,6 +23,32 @@
 -- row with idx -1 when the fingerprint differs. A dry run keeps its key
 -- too: replayed, it answers the same dry-run answer; the same key on a real
 -- run is another request.
+-- The working set of one put_users call: one element per record, held in
+-- a variable of the call (userbulk.put_work[]), so it lives no longer than
+-- the call. (A temporary table would outlive the transaction: creating it
+-- is catalog work, and a session that had one must commit its removal at
+-- exit, which under synchronous replication can hold up a fast shutdown.)
+SELECT userbulk.ensure_row_type('put_work', $cols$
+    idx                integer,
+    user_name          text,
+    email              text,
+    first_name         text,
+    middle_name        text,
+    last_name          text,
+    phone              text,
+    department         text,
+    location           text,
+    program_admin_role text,
+    locked_out         boolean,
+    user_id            uuid,
+    at                 tid,
+    role_ids           uuid[],
+    errors             jsonb,
+    before             jsonb,
+    after              jsonb,
+    version            bigint
+$cols$) \g /dev/null
+
 CREATE OR REPLACE FUNCTION userbulk.put_users(
     p_account text, p_actor text, p_trace text, p_options jsonb,
     p_idx integer[], p_user_name text[], p_email text[], p_first_name text[],
@@ -52,6 +78,11 @@ DECLARE
     v_locked   integer;
     v_request  bigint;     -- the request's row in userbulk.audit_request
     v_lists    text[];     -- the batch's distinct role lists
+    -- the records as decided: user, place (at), role ids, errors ('[]':
+    -- none), the fields changed before and after (NULL: no change), and
+    -- the version found
+    v_work     userbulk.put_work[];
+    v_taken    integer[];  -- the idx whose address is taken
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
 
@@ -95,50 +126,8 @@ BEGIN
         END IF;
     END IF;
 
-    -- Working set of this call; created once per connection, emptied at
-    -- commit, so no catalog churn per request.
-    -- It must be this function's own: put_users runs with its owner's
-    -- rights (privileges.sql), and a table of that name made beforehand
-    -- by the session's role could carry triggers that would run with them.
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-                WHERE c.oid = to_regclass('pg_temp.ub_put_work')
-                  AND pg_catalog.pg_get_userbyid(c.relowner) <> current_user) THEN
-        RAISE EXCEPTION 'put_users: pg_temp.ub_put_work belongs to another role'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    -- (A session that predates a schema upgrade has an older shape: drop it.)
-    IF to_regclass('pg_temp.ub_put_work') IS NOT NULL AND NOT EXISTS (
-           SELECT 1 FROM pg_attribute a
-            WHERE a.attrelid = to_regclass('pg_temp.ub_put_work') AND a.attname = 'at') THEN
-        DROP TABLE pg_temp.ub_put_work;
-    END IF;
-    IF to_regclass('pg_temp.ub_put_work') IS NULL THEN
-        CREATE TEMP TABLE ub_put_work (
-            idx                integer NOT NULL,   -- no index: only ever read whole
-            user_name          text,
-            email              text,
-            first_name         text,
-            middle_name        text,
-            last_name          text,
-            phone              text,
-            department         text,
-            location           text,
-            program_admin_role text,
-            locked_out         boolean,
-            user_id            uuid,
-            at                 tid,     -- where the user's row was read
-            role_ids           uuid[] NOT NULL DEFAULT '{}',
-            errors             jsonb NOT NULL DEFAULT '[]',
-            before             jsonb,   -- the fields the record changes, as
-            after              jsonb,   -- stored and as sent; NULL: no change
-            version            bigint
-        ) ON COMMIT DELETE ROWS;
-    END IF;
-
     LOOP
         BEGIN
-            DELETE FROM ub_put_work;
-
             -- 1. After a concurrent change was seen (below), lock every user
             -- of the batch first, in key order, and decide under the locks.
             IF v_lock_all THEN
@@ -158,7 +147,7 @@ BEGIN
             -- subquery in its arguments PostgreSQL would not inline it, and
             -- it would look each entry up on its own.
             v_lists := ARRAY(SELECT DISTINCT x.roles FROM unnest(p_roles) AS x(roles));
-            INSERT INTO ub_put_work
+            v_work := ARRAY(
             WITH spec AS MATERIALIZED (
                 SELECT l.roles, g.ids, g.errs
                   FROM (SELECT q.list,
@@ -174,7 +163,7 @@ BEGIN
                           FROM userbulk.put_roles(v_account, v_lists) q
                          GROUP BY q.list) g
                   JOIN unnest(v_lists) WITH ORDINALITY AS l(roles, list) ON l.list = g.list)
-            SELECT b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
+            SELECT ROW(b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
                    b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
                    u.id, u.ctid, coalesce(spec.ids, '{}'),
                    CASE WHEN u.id IS NULL
@@ -228,7 +217,7 @@ BEGIN
                         u.last_name, b.last_name, u.phone1, b.phone, u.department_code, b.department,
                         u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
                         u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
-                   u.version
+                   u.version)::userbulk.put_work
               FROM unnest(p_idx, p_user_name, p_email, p_first_name, p_middle_name, p_last_name,
                           p_phone, p_department, p_location, p_program_admin_role, p_locked_out,
                           p_roles, p_access_automation, p_access_certification, p_access_complete,
@@ -257,12 +246,12 @@ BEGIN
                                (b.email, b.first_name, b.middle_name, b.last_name, b.phone,
                                 b.department, b.location, b.program_admin_role, b.locked_out)
                                OR cur.ids IS DISTINCT FROM coalesce(spec.ids, '{}')) AS changed
-                   OFFSET 0) ch;
+                   OFFSET 0) ch);
 
             -- 3. A batch that changes nothing (a daily sync resending what
             -- is stored) is answered now: no email can conflict, nothing to
             -- lock or write.
-            SELECT count(*) INTO v_changing FROM ub_put_work w
+            SELECT count(*) INTO v_changing FROM unnest(v_work) w
              WHERE w.errors = '[]' AND w.after IS NOT NULL;
             v_apply := false;
             EXIT WHEN v_changing = 0;
@@ -271,17 +260,26 @@ BEGIN
             -- (userbulk.email_taken): only records that change their
             -- address need the check; a user has at most one record here
             -- (the module fails a userName named twice).
-            UPDATE ub_put_work w
-               SET errors = w.errors || userbulk.err('email', 'email_taken',
-                                'is already the address of another user')
-              FROM userbulk.email_taken(
-                       ARRAY(SELECT x.idx FROM ub_put_work x
+            v_taken := ARRAY(
+                SELECT f.idx FROM userbulk.email_taken(
+                       ARRAY(SELECT x.idx FROM unnest(v_work) x
                               WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx),
-                       ARRAY(SELECT x.user_id FROM ub_put_work x
+                       ARRAY(SELECT x.user_id FROM unnest(v_work) x
                               WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx),
-                       ARRAY(SELECT userbulk.fold_email(x.email) FROM ub_put_work x
-                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx)) f
-             WHERE w.idx = f.idx;
+                       ARRAY(SELECT userbulk.fold_email(x.email) FROM unnest(v_work) x
+                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx)) f);
+            IF cardinality(v_taken) > 0 THEN
+                v_work := ARRAY(
+                    SELECT ROW(w.idx, w.user_name, w.email, w.first_name, w.middle_name,
+                               w.last_name, w.phone, w.department, w.location,
+                               w.program_admin_role, w.locked_out, w.user_id, w.at, w.role_ids,
+                               CASE WHEN w.idx = ANY (v_taken)
+                                    THEN w.errors || userbulk.err('email', 'email_taken',
+                                             'is already the address of another user')
+                                    ELSE w.errors END,
+                               w.before, w.after, w.version)::userbulk.put_work
+                      FROM unnest(v_work) w);
+            END IF;
 
             -- 5. Lock the users the batch changes, in key order, so that
             -- concurrent batches queue instead of deadlocking, and apply
@@ -300,11 +298,11 @@ BEGIN
             -- stays where it is until this statement updates it.
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false)
-                           OR EXISTS (SELECT 1 FROM ub_put_work w WHERE w.errors <> '[]')));
+                           OR EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.errors <> '[]')));
             IF v_apply THEN
                 WITH locked AS MATERIALIZED (
                     SELECT u.ctid AS at, u.id, u.version <> w.version AS moved
-                      FROM ub_put_work w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                      FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
                      WHERE w.errors = '[]' AND w.after IS NOT NULL
                      ORDER BY u.id
                        FOR NO KEY UPDATE OF u),
@@ -319,7 +317,7 @@ BEGIN
                            program_admin_role_code = w.program_admin_role,
                            locked_out = w.locked_out,
                            version = u.version + 1, updated_at = now(), updated_by = p_actor
-                      FROM locked l JOIN ub_put_work w ON w.user_id = l.id
+                      FROM locked l JOIN unnest(v_work) w ON w.user_id = l.id
                      WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved
                        AND u.account_id = v_account
                     RETURNING 1)
@@ -329,13 +327,13 @@ BEGIN
             ELSE
                 SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_locked
                   FROM (SELECT u.version <> w.version AS moved
-                          FROM ub_put_work w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                          FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
                          WHERE w.errors = '[]' AND w.after IS NOT NULL
                          ORDER BY u.id
                            FOR NO KEY UPDATE OF u) l;
             END IF;
             -- a row no longer where it was read moved too
-            v_failed := v_failed + (SELECT count(*) FROM ub_put_work w
+            v_failed := v_failed + (SELECT count(*) FROM unnest(v_work) w
                                      WHERE w.errors = '[]' AND w.after IS NOT NULL) - v_locked;
             IF v_failed > 0 THEN
                 RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
@@ -349,13 +347,13 @@ BEGIN
             END IF;
 
             DELETE FROM userbulk.user_roles ur
-             USING ub_put_work w
+             USING unnest(v_work) w
              WHERE ur.user_id = w.user_id AND ur.account_id = v_account
                AND w.errors = '[]' AND w.after ? 'roles'
                AND NOT (ur.role_id = ANY (w.role_ids));
             INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
                  SELECT v_account, w.user_id, r.role_id
-                   FROM ub_put_work w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
+                   FROM unnest(v_work) w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
                   WHERE w.errors = '[]' AND w.after ? 'roles'
             ON CONFLICT DO NOTHING;
 
@@ -366,7 +364,7 @@ BEGIN
                   RETURNING id INTO v_request;
                 INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
                      SELECT v_request, v_account, w.user_id, w.before, w.after
-                       FROM ub_put_work w
+                       FROM unnest(v_work) w
                       WHERE w.errors = '[]' AND w.after IS NOT NULL;
             END IF;
             EXIT;
@@ -390,7 +388,7 @@ BEGIN
                                      'version', w.version + CASE WHEN (v_apply OR v_dry)
                                          AND w.errors = '[]' AND w.after IS NOT NULL THEN 1 ELSE 0 END,
                                      'errors', w.errors) ORDER BY w.idx), '[]')
-                            FROM ub_put_work w)
+                            FROM unnest(v_work) w)
          WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
     END IF;
     RETURN QUERY
@@ -398,7 +396,7 @@ BEGIN
                w.version + CASE WHEN (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
                                 THEN 1 ELSE 0 END,
                e.field, e.code, e.message
-          FROM ub_put_work w
+          FROM unnest(v_work) w
           LEFT JOIN LATERAL userbulk.put_errors(w.errors) e ON true
          ORDER BY w.idx, e.ord;
 END

@@ -31,6 +31,7 @@ typedef struct {
     apr_off_t max_body;
     int retry_after;
     int read_back;              /* GET /users answers users as PUT takes them */
+    int change_feed;            /* GET /users/changes answers the change feed */
     unsigned int set;           /* which of the above this level set */
 } ub_dir_conf;
 

@@ -18,6 +18,7 @@
 #define SET_RETRY_AFTER  (1u << 4)
 #define SET_NOT_BEFORE   (1u << 5)
 #define SET_READ_BACK    (1u << 6)
+#define SET_CHANGE_FEED  (1u << 7)
 
 /* The largest UserBulkMaxBodySize, 1 GiB: the body is held in memory whole
  * (and parsed into several times its size), its columns reach PostgreSQL
@@ -43,6 +44,7 @@ void *ub_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->max_body = (add->set & SET_MAX_BODY) ? add->max_body : base->max_body;
     conf->retry_after = (add->set & SET_RETRY_AFTER) ? add->retry_after : base->retry_after;
     conf->read_back = (add->set & SET_READ_BACK) ? add->read_back : base->read_back;
+    conf->change_feed = (add->set & SET_CHANGE_FEED) ? add->change_feed : base->change_feed;
     conf->set = base->set | add->set;
     return conf;
 }
@@ -137,6 +139,15 @@ static const char *set_read_back(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_change_feed(cmd_parms *cmd, void *dconf, int flag)
+{
+    ub_dir_conf *c = dconf;
+
+    c->change_feed = flag;
+    c->set |= SET_CHANGE_FEED;
+    return NULL;
+}
+
 static const char *set_not_before(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ub_dir_conf *c = dconf;
@@ -224,6 +235,9 @@ const command_rec ub_cmds[] = {
     AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, DIR_CONTEXT,
                   "On: GET on the PUT /users location answers the users named "
                   "by ?userName= as PUT takes them (default Off)"),
+    AP_INIT_FLAG("UserBulkChangeFeed", set_change_feed, NULL, DIR_CONTEXT,
+                  "On: GET .../changes under the PUT /users location answers the "
+                  "account's changes from the audit trail (default Off)"),
     AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, DIR_CONTEXT,
                   "Most user records one request may hold (default 1000)"),
     AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, DIR_CONTEXT,

@@ -13,7 +13,7 @@ const int ub_ctr_statuses[UB_CTR_STATUSES] = {
 
 const char *const ub_ctr_endpoint_names[UB_CTR_ENDPOINTS] = {
     "PUT /users", "GET /users", "POST /api/v1/account/users/update", "error body",
-    "GET /scim/v2"
+    "GET /scim/v2", "GET /users/changes"
 };
 
 static int column(int status)

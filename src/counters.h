@@ -16,6 +16,7 @@ typedef enum {
     UB_CTR_ACCOUNT_UPDATE,
     UB_CTR_ERROR_BODY,          /* 401/403 bodies served for the auth module */
     UB_CTR_SCIM,                /* GET /scim/v2/... */
+    UB_CTR_CHANGES,             /* GET /users/changes */
     UB_CTR_ENDPOINTS
 } ub_ctr_endpoint;
 

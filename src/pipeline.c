@@ -13,6 +13,7 @@
 #include "put_users.h"
 #include "account_update.h"
 #include "read_users.h"
+#include "changes.h"
 #include "scim_users.h"
 #include "scim_config.h"
 #include "scim_groups.h"
@@ -41,7 +42,7 @@ typedef apr_status_t ub_route_fn(ub_request *req, const ub_http_in *in,
                                  const ub_db_source *dbs,
                                  apr_bucket_brigade *body, ub_http_out *out);
 
-static ub_route_fn serve_put_users, serve_get_users, serve_account_update,
+static ub_route_fn serve_put_users, serve_get_users, serve_get_changes, serve_account_update,
                    serve_scim_users, serve_scim_create_user, serve_scim_user,
                    serve_scim_config, serve_scim_groups, serve_scim_group,
                    serve_scim_group_write, serve_scim_put_user, serve_scim_patch_user,
@@ -51,12 +52,15 @@ static ub_route_fn serve_put_users, serve_get_users, serve_account_update,
 /* Which handler, path and method reach which endpoint. A handler's methods
  * are listed in the order the Allow header names them. path: NULL for a
  * handler that serves its location alone; else the path after the
- * location, "/Users/{}" for one more segment. */
+ * location, "/Users/{}" for one more segment. needs: a directive that
+ * must be On for the route to exist. */
+#define NEEDS_READ_BACK   1     /* UserBulkReadBack */
+#define NEEDS_CHANGE_FEED 2     /* UserBulkChangeFeed */
 typedef struct {
     ub_handler handler;
     const char *path;
     const char *method;
-    int needs_read_back;        /* only where UserBulkReadBack is on */
+    int needs;                  /* 0, NEEDS_READ_BACK or NEEDS_CHANGE_FEED */
     ub_endpoint form;           /* how its errors are spelled */
     ub_ctr_endpoint counter;
     const char *key;            /* the endpoint in the request's log line */
@@ -64,8 +68,10 @@ typedef struct {
 } ub_route;
 
 static const ub_route routes[] = {
-    { UB_HANDLER_USERS, NULL, "GET", 1, UB_EP_PUT_USERS, UB_CTR_GET_USERS, "get_users",
-      serve_get_users },
+    { UB_HANDLER_USERS, NULL, "GET", NEEDS_READ_BACK, UB_EP_PUT_USERS, UB_CTR_GET_USERS,
+      "get_users", serve_get_users },
+    { UB_HANDLER_USERS, "/changes", "GET", NEEDS_CHANGE_FEED, UB_EP_PUT_USERS, UB_CTR_CHANGES,
+      "user_changes", serve_get_changes },
     { UB_HANDLER_USERS, NULL, "PUT", 0, UB_EP_PUT_USERS, UB_CTR_PUT_USERS, "put_users",
       serve_put_users },
     { UB_HANDLER_ACCOUNT, NULL, "POST", 0, UB_EP_ACCOUNT_UPDATE, UB_CTR_ACCOUNT_UPDATE,
@@ -176,8 +182,17 @@ static int path_matches(const char *pattern, const char *path)
 
 static int route_open(const ub_route *rt, const ub_http_in *in, const char *path)
 {
-    return rt->handler == in->handler && (!rt->needs_read_back || in->read_back)
-           && (rt->path == NULL || path_matches(rt->path, path));
+    return rt->handler == in->handler
+           && (rt->needs != NEEDS_READ_BACK || in->read_back)
+           && (rt->needs != NEEDS_CHANGE_FEED || in->change_feed)
+           && (rt->path == NULL ? path == NULL : path_matches(rt->path, path));
+}
+
+/* The users location's own paths after it: "/changes" (the change feed)
+ * for a URI ending in it, else NULL (the location itself: PUT, GET). */
+static const char *users_path(const char *uri)
+{
+    return ends_with_segment(uri, strlen(uri), "/changes") ? "/changes" : NULL;
 }
 
 static const ub_route *find_route(const ub_http_in *in, const char *path)
@@ -348,6 +363,15 @@ static apr_status_t serve_account_update(ub_request *req, const ub_http_in *in,
     }
     rv = ub_account_update(req, dbs, buf, len, body, &out->outcome);
     return finish(req, in, UB_EP_ACCOUNT_UPDATE, rv, out);
+}
+
+static apr_status_t serve_get_changes(ub_request *req, const ub_http_in *in,
+                                      const ub_db_source *dbs,
+                                      apr_bucket_brigade *body, ub_http_out *out)
+{
+    apr_status_t rv = ub_read_changes(req, dbs, in->args, body, &out->outcome);
+
+    return finish(req, in, UB_EP_PUT_USERS, rv, out);
 }
 
 static apr_status_t serve_get_users(ub_request *req, const ub_http_in *in,
@@ -646,6 +670,15 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
                        "This server has /Users, /Groups, /Bulk, /ServiceProviderConfig, /Schemas "
                        "and /ResourceTypes.");
         return refuse(req, in, form, &problem, 0, body, out);
+    }
+    /* The change feed's path where UserBulkChangeFeed is Off. */
+    if (in->handler == UB_HANDLER_USERS) {
+        path = users_path(in->uri);
+        if (path != NULL && *allowed_methods(req->pool, in, path) == '\0') {
+            ub_problem_set(&problem, 404, "not_found", "no such resource",
+                           "The change feed is off here (UserBulkChangeFeed).");
+            return refuse(req, in, form, &problem, 0, body, out);
+        }
     }
     rt = find_route(in, path);
     if (rt == NULL) {

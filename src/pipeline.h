@@ -47,6 +47,7 @@ typedef struct {
     const char *not_before;     /* UserBulkNotBefore's value, NULL if not set */
     apr_time_t request_time;
     int read_back;              /* UserBulkReadBack */
+    int change_feed;            /* UserBulkChangeFeed */
     int max_records;
     apr_off_t max_body;
     int retry_after;

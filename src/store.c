@@ -93,6 +93,9 @@ static apr_status_t fail(const ub_request *req, const char *tag, const char *err
 }
 
 static const char sql_get_users[] = "SELECT userbulk.get_users(%s, %s::jsonb)";
+static const char sql_user_changes[] =
+    "SELECT status, changes, more, next_seq, next_user "
+    "FROM userbulk.user_changes(%s, %s::bigint, %s::uuid, %s::boolean, %s::integer)";
 static const char sql_scim_users[] =
     "SELECT userbulk.scim_users(%s, %s::jsonb, %s::integer, %s::integer, %s::jsonb, "
     "%s::jsonb, %s)";
@@ -126,6 +129,7 @@ const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
     { UB_STMT_ACCOUNT_UPDATE, sql_account_update },
     { UB_STMT_GET_USERS, sql_get_users },
+    { UB_STMT_USER_CHANGES, sql_user_changes },
     { UB_STMT_SCIM_USERS, sql_scim_users },
     { UB_STMT_SCIM_USER, sql_scim_user },
     { UB_STMT_SCIM_GROUPS, sql_scim_groups },

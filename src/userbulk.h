@@ -52,6 +52,7 @@
 #define UB_STMT_PUT_USERS      "userbulk_put_users"
 #define UB_STMT_ACCOUNT_UPDATE "userbulk_account_update"
 #define UB_STMT_GET_USERS      "userbulk_get_users"
+#define UB_STMT_USER_CHANGES   "userbulk_user_changes"
 #define UB_STMT_SCIM_USERS     "userbulk_scim_users"
 #define UB_STMT_SCIM_USER      "userbulk_scim_user"
 #define UB_STMT_SCIM_GROUPS    "userbulk_scim_groups"

@@ -3,7 +3,7 @@
 # PostgreSQL and httpd, next to PostgreSQL's own floor measured in the same
 # run. Prints a table, then one machine-readable line:
 #
-#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M scim_bulk_ratio=R scim_list_ms=T
+#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M scim_bulk_ratio=R scim_list_ms=T feed_ratio=R
 #
 # Everything lives in .run/bench/ (recreated at each run): pg/ a PostgreSQL
 # cluster with real fsync, httpd/ the server's config and logs, bodies/ the
@@ -463,6 +463,23 @@ main() {
     client scimlist GET "$SCIM_LIST_PATH" "$SCIM_JSON" 0 "$N1" empty
     summarize scimlist sum
     report_non200 scimlist
+    # The change feed: a page of 1000 changes, the whole of one of the
+    # 1000-user PUTs above (cursor: just before it), against the same floor.
+    local feed_seq feed_tag
+    feed_seq=$(admin_psql -At -c "
+        SELECT f.seq FROM userbulk.audit_feed f JOIN userbulk.audit_request r ON r.id = f.request_id
+         WHERE f.account_id = '$ACME' AND r.endpoint = 'PUT /users'
+           AND (SELECT count(*) FROM userbulk.audit_change c WHERE c.request_id = r.id) = $RECORDS
+         ORDER BY f.seq LIMIT 1")
+    [[ -n $feed_seq ]] || ub_die "feed: no request of $RECORDS changes in the audit trail"
+    # the cursor's account tag (src/changes.c): FNV-1a of the account code
+    feed_tag=$(perl -e 'my $h = 2166136261; for (unpack "C*", "acme") { $h ^= $_; $h = ($h * 16777619) % 4294967296 } printf "%08x", $h')
+    say "the change feed: a page of $RECORDS changes, 1 client, $N1"
+    : >"$OUT/feed.lat"
+    client feed-warmup GET "/users/changes?since=c1.$feed_tag.$((feed_seq - 1))&limit=$RECORDS" "$J" 0 1 empty
+    client feed GET "/users/changes?since=c1.$feed_tag.$((feed_seq - 1))&limit=$RECORDS" "$J" 0 "$N1" empty
+    summarize feed sum
+    report_non200 feed
     say "PUT /users, 4 clients, disjoint users, 4 x $N4"
     run_4c put4d PUT /users "$J" 1 "$N4" put_users put4d-0 put4d-1 put4d-2 put4d-3
     say "PUT /users, 4 clients, the same users, 4 x $N4"
@@ -526,7 +543,7 @@ main() {
     peak_rss_for_tiny_bodies
 
     # --- figures ----------------------------------------------------------------
-    local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch ratio_scim
+    local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch ratio_scim ratio_feed
     floor=$(median <"$OUT/floor.ms")
     floor_p95=$(p95 <"$OUT/floor.ms")
     floor_sql=$(median <"$OUT/floor.sql" | awk '{ printf "%.1f", $1 }')
@@ -536,6 +553,7 @@ main() {
     # /Bulk of 1000 PUT and PATCH operations over the same floor (the
     # UPDATE of 1000 users)
     ratio_scim=$(awk -v a="${R[scim1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
+    ratio_feed=$(awk -v a="${R[feed.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
 
     # The worst request over a typical request of its endpoint and of its
     # size: the typical one's time, times how much larger the worst body is
@@ -630,9 +648,11 @@ main() {
     printf 'SCIM: /Bulk of 1000 PUT and PATCH operations: median %s ms (SQL %s ms), %s x the floor (pairs: %s); a filtered page of 200 users: median %s ms\n' \
         "$(fmt "${R[scim1.med_ms]}")" "${R[scim1.sql_ms]}" "$ratio_scim" "${R[scim1.pair_ratio]}" \
         "$(fmt "${R[scimlist.med_ms]}")"
-    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s scim_bulk_ratio=%s scim_list_ms=%s\n' \
+    printf 'the change feed: a page of %s changes: median %s ms, %s x the floor\n' \
+        "$RECORDS" "$(fmt "${R[feed.med_ms]}")" "$ratio_feed"
+    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s scim_bulk_ratio=%s scim_list_ms=%s feed_ratio=%s\n' \
         "$ratio_put" "$ratio_post" "${R[put4d.users_s]}" "$overlap" "$ratio_unch" "$growth" \
-        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}" "$ratio_scim" "$(fmt "${R[scimlist.med_ms]}")"
+        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}" "$ratio_scim" "$(fmt "${R[scimlist.med_ms]}")" "$ratio_feed"
 }
 
 main "$@"

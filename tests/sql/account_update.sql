@@ -103,7 +103,7 @@ SELECT is((SELECT error FROM pg_temp.post('{"targets":["7a000000-0000-4000-8000-
 SELECT throws_ok($$SELECT * FROM userbulk.account_update('tap', 'a', 't', '{"targets":["not-a-uuid"],"first_name":"X"}')$$,
                  '22P02', NULL, 'a target that is no uuid fails the statement (the module checks them first)');
 
--- --- noofUsers: kept in role_user_counts (migration 014) ---------------------------
+-- --- noofUsers: kept in role_user_counts (migration 013) ---------------------------
 -- Each role's sum of deltas against count(*) of its links, for every role.
 CREATE FUNCTION pg_temp.counts_off() RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM (

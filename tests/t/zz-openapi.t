@@ -27,7 +27,7 @@ my $NOBODY = '20000000-0000-4000-8000-0000000000ff';
 
 # --- the document itself ----------------------------------------------------------
 like $doc->{openapi}, qr/^3\.1\.\d+$/, 'an OpenAPI 3.1 document';
-my %ops = (PUT => '/users', POST => '/api/v1/account/users/update');
+my %ops = (PUT => '/users', POST => '/api/v1/account/users/update', GET => '/users/changes');
 for my $m (sort keys %ops) {
     my $op = $api->operation($m, $ops{$m});
     ok $op, "documents $m $ops{$m}";
@@ -87,6 +87,26 @@ for my $r (@own) {
     json_request($m, $p, $t, $b, $h);
 }
 
+# The change feed: on in the vhost userbulk_feed, off (404) here.
+json_request(GET => '/users/changes', token());
+{
+    Apache::TestRequest::module('userbulk_feed');
+    my $latest = json_request(GET => '/users/changes?since=latest', token());
+    json_request(GET => '/users/changes?since=' . $latest->json->{next}, token());
+    json_request(GET => '/users/changes?since=nonsense', token());
+    json_request(GET => '/users/changes', undef);
+    json_request(GET => '/users/changes', token(roles => ['viewer']));
+    json_request(PUT => '/users/changes', token(), []);
+    # 410: a cursor before what retention pruned (an old request of acme
+    # made for the purpose)
+    db_query("INSERT INTO userbulk.audit_request (account_id, at, actor, trace_id, endpoint)
+              SELECT id, now() - interval '3000 days', 'openapi', 'openapi-410', 'PUT /users'
+                FROM userbulk.accounts WHERE code = 'acme'");
+    db_query("SELECT userbulk.prune_audit(now() - interval '2900 days')");
+    json_request(GET => '/users/changes?since=' . ($latest->json->{next} =~ s/\.\d+$/.0/r), token());
+    Apache::TestRequest::module('default');
+}
+
 # 503: an httpd of its own whose database does not exist.
 {
     my $h = UserBulk::Httpd->new(
@@ -95,12 +115,14 @@ for my $r (@own) {
               . "DBDParams \"host=127.0.0.1 port=" . UserBulk::Httpd::free_port()
               . " dbname=userbulk user=userbulk_api connect_timeout=2\"\n"
               . UserBulk::Httpd::demo_oauth2_include()
-              . UserBulk::Httpd::api_locations());
+              . UserBulk::Httpd::api_locations()
+              . "<Location /users>\n    UserBulkChangeFeed On\n</Location>\n");
     $h->start;
     my $put = json_request(PUT => $h->url('/users'), token(), [ { userName => 'bob.acme', email => 'bob@acme.example' } ]);
     is $put->code, 503, 'PUT /users without a database: 503';
     my $post = json_request(POST => $h->url($ops{POST}), token(), { userId => $BOB }, $json_patch);
     is $post->code, 503, 'POST without a database: 503';
+    is json_request(GET => $h->url('/users/changes'), token())->code, 503, 'the change feed without a database: 503';
     $h->stop;
 }
 

@@ -354,7 +354,7 @@ BEGIN
                SELECT r.id AS "userRoleId",
                       r.name AS "userRoleName",
                       -- the role's users in the account: the sum of its
-                      -- few rows of role_user_counts (migration 014), as
+                      -- few rows of role_user_counts (migration 013), as
                       -- count(*) of its links in this snapshot would be
                       (SELECT coalesce(sum(c.delta), 0)::bigint FROM userbulk.role_user_counts c
                         WHERE c.account_id = v_account AND c.role_id = r.id) AS "noofUsers",

@@ -43,7 +43,7 @@ $cols$) \g /dev/null
 
 -- The fields an operation changes, for the audit trail: stored (o_) and
 -- final (n_) values, those that differ, stored (p_after false) or final
--- (true). The names are those of scim_create_user's audit rows. STABLE
+-- (true). The names are those of put_users' audit rows. STABLE
 -- SQL over its arguments, so that it is inlined (see put_diff).
 CREATE OR REPLACE FUNCTION userbulk.scim_diff(p_after boolean,
     o_email text, n_email text, o_first text, n_first text, o_middle text, n_middle text,

@@ -1,4 +1,4 @@
--- 014: a role's number of users (the POST's noofUsers) kept, not counted.
+-- 013: a role's number of users (the POST's noofUsers) kept, not counted.
 --
 -- Counting a role's links at each POST reads the role's whole range of
 -- the index user_roles_role: for the role every user of an account holds,

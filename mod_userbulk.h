@@ -31,6 +31,8 @@ typedef struct {
     apr_off_t max_body;
     int retry_after;
     int read_back;              /* GET /users answers users as PUT takes them */
+    int revert;                 /* POST .../requests/{id}/revert */
+    int diff;                   /* ?diff=true */
     unsigned int set;           /* which of the above this level set */
 } ub_dir_conf;
 

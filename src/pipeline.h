@@ -47,6 +47,8 @@ typedef struct {
     const char *not_before;     /* UserBulkNotBefore's value, NULL if not set */
     apr_time_t request_time;
     int read_back;              /* UserBulkReadBack */
+    int revert;                 /* UserBulkRevert: POST .../requests/{id}/revert */
+    int diff;                   /* UserBulkDiff: ?diff=true */
     int max_records;
     apr_off_t max_body;
     int retry_after;

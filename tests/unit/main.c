@@ -36,6 +36,7 @@ int main(void)
     srunner_add_suite(sr, scim_filter_suite());
     srunner_add_suite(sr, scim_groups_suite());
     srunner_add_suite(sr, scim_patch_suite());
+    srunner_add_suite(sr, revert_suite());
 
     srunner_run_all(sr, CK_ENV);    /* CK_VERBOSITY=verbose lists every test */
     failed = srunner_ntests_failed(sr);

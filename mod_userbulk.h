@@ -32,6 +32,8 @@ typedef struct {
     int retry_after;
     int read_back;              /* GET /users answers users as PUT takes them */
     int change_feed;            /* GET /users/changes answers the change feed */
+    int revert;                 /* POST .../requests/{id}/revert */
+    int diff;                   /* ?diff=true */
     unsigned int set;           /* which of the above this level set */
 } ub_dir_conf;
 

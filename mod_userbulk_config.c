@@ -19,6 +19,8 @@
 #define SET_NOT_BEFORE   (1u << 5)
 #define SET_READ_BACK    (1u << 6)
 #define SET_CHANGE_FEED  (1u << 7)
+#define SET_REVERT       (1u << 8)
+#define SET_DIFF         (1u << 9)
 
 /* The largest UserBulkMaxBodySize, 1 GiB: the body is held in memory whole
  * (and parsed into several times its size), its columns reach PostgreSQL
@@ -45,6 +47,8 @@ void *ub_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->retry_after = (add->set & SET_RETRY_AFTER) ? add->retry_after : base->retry_after;
     conf->read_back = (add->set & SET_READ_BACK) ? add->read_back : base->read_back;
     conf->change_feed = (add->set & SET_CHANGE_FEED) ? add->change_feed : base->change_feed;
+    conf->revert = (add->set & SET_REVERT) ? add->revert : base->revert;
+    conf->diff = (add->set & SET_DIFF) ? add->diff : base->diff;
     conf->set = base->set | add->set;
     return conf;
 }
@@ -148,6 +152,24 @@ static const char *set_change_feed(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+static const char *set_revert(cmd_parms *cmd, void *dconf, int flag)
+{
+    ub_dir_conf *c = dconf;
+
+    c->revert = flag;
+    c->set |= SET_REVERT;
+    return NULL;
+}
+
+static const char *set_diff(cmd_parms *cmd, void *dconf, int flag)
+{
+    ub_dir_conf *c = dconf;
+
+    c->diff = flag;
+    c->set |= SET_DIFF;
+    return NULL;
+}
+
 static const char *set_not_before(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ub_dir_conf *c = dconf;
@@ -238,6 +260,12 @@ const command_rec ub_cmds[] = {
     AP_INIT_FLAG("UserBulkChangeFeed", set_change_feed, NULL, DIR_CONTEXT,
                   "On: GET .../changes under the PUT /users location answers the "
                   "account's changes from the audit trail (default Off)"),
+    AP_INIT_FLAG("UserBulkRevert", set_revert, NULL, DIR_CONTEXT,
+                  "On: POST .../requests/{requestId}/revert below the PUT /users "
+                  "location undoes a request of the audit trail (default Off)"),
+    AP_INIT_FLAG("UserBulkDiff", set_diff, NULL, DIR_CONTEXT,
+                  "On: ?diff=true answers the fields each record changes, before "
+                  "and after (PUT /users, revert; default Off)"),
     AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, DIR_CONTEXT,
                   "Most user records one request may hold (default 1000)"),
     AP_INIT_TAKE1("UserBulkMaxBodySize", set_max_body, NULL, DIR_CONTEXT,

@@ -47,6 +47,8 @@ void ub_describe_request(request_rec *r, const ub_request *req, ub_handler handl
     in->request_time = r->request_time;
     in->read_back = conf->read_back;
     in->change_feed = conf->change_feed;
+    in->revert = conf->revert;
+    in->diff = conf->diff;
     in->max_records = ub_conf_max_records(conf);
     in->max_body = ub_conf_max_body(conf);
     in->retry_after = ub_conf_retry_after(conf);

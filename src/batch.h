@@ -35,6 +35,9 @@ typedef struct {
     ub_put_row row;             /* meaningful only while errors is empty */
     const char *user_id;        /* set by the store for applied records */
     long long version;          /* the user's version after the request */
+    const char *changed_before; /* ?diff=true: the fields the record changes, */
+    const char *changed_after;  /* as stored and as they become (JSON, the
+                                 * audit row's text); NULL: no change */
 } ub_put_record;
 
 typedef struct {

@@ -11,6 +11,7 @@
 #include "headers.h"
 #include "render.h"
 #include "put_users.h"
+#include "query.h"
 #include "account_update.h"
 #include "read_users.h"
 #include "changes.h"
@@ -19,6 +20,7 @@
 #include "scim_groups.h"
 #include "scim_write.h"
 #include "scim_bulk.h"
+#include "revert.h"
 
 /* Clock skew allowed between the token issuer and this server. */
 #define NOT_BEFORE_LEEWAY 60
@@ -47,7 +49,7 @@ static ub_route_fn serve_put_users, serve_get_users, serve_get_changes, serve_ac
                    serve_scim_config, serve_scim_groups, serve_scim_group,
                    serve_scim_group_write, serve_scim_put_user, serve_scim_patch_user,
                    serve_scim_delete_user, serve_scim_bulk,
-                   serve_scim_schemas, serve_scim_resource_types;
+                   serve_scim_schemas, serve_scim_resource_types, serve_revert;
 
 /* Which handler, path and method reach which endpoint. A handler's methods
  * are listed in the order the Allow header names them. path: NULL for a
@@ -56,11 +58,12 @@ static ub_route_fn serve_put_users, serve_get_users, serve_get_changes, serve_ac
  * must be On for the route to exist. */
 #define NEEDS_READ_BACK   1     /* UserBulkReadBack */
 #define NEEDS_CHANGE_FEED 2     /* UserBulkChangeFeed */
+#define NEEDS_REVERT      3     /* UserBulkRevert */
 typedef struct {
     ub_handler handler;
     const char *path;
     const char *method;
-    int needs;                  /* 0, NEEDS_READ_BACK or NEEDS_CHANGE_FEED */
+    int needs;                  /* 0, or the NEEDS_ directive that must be On */
     ub_endpoint form;           /* how its errors are spelled */
     ub_ctr_endpoint counter;
     const char *key;            /* the endpoint in the request's log line */
@@ -74,6 +77,8 @@ static const ub_route routes[] = {
       "user_changes", serve_get_changes },
     { UB_HANDLER_USERS, NULL, "PUT", 0, UB_EP_PUT_USERS, UB_CTR_PUT_USERS, "put_users",
       serve_put_users },
+    { UB_HANDLER_USERS, "/requests/{}/revert", "POST", NEEDS_REVERT, UB_EP_PUT_USERS, UB_CTR_PUT_USERS,
+      "revert", serve_revert },
     { UB_HANDLER_ACCOUNT, NULL, "POST", 0, UB_EP_ACCOUNT_UPDATE, UB_CTR_ACCOUNT_UPDATE,
       "account_update", serve_account_update },
     { UB_HANDLER_SCIM, "/Users", "GET", 0, UB_EP_SCIM, UB_CTR_SCIM, "scim_users",
@@ -165,10 +170,11 @@ int ub_scim_split_uri(apr_pool_t *pool, const char *uri, const char **base,
     return 0;
 }
 
-/* Whether path matches a route's pattern ("{}": one segment, not empty). */
+/* Whether path matches a route's pattern ("{}": one segment, not empty;
+ * what follows it in the pattern must follow it in path). */
 static int path_matches(const char *pattern, const char *path)
 {
-    const char *id = strstr(pattern, "{}");
+    const char *id = strstr(pattern, "{}"), *seg_end;
 
     if (path == NULL) {
         return 0;
@@ -176,15 +182,22 @@ static int path_matches(const char *pattern, const char *path)
     if (id == NULL) {
         return strcmp(pattern, path) == 0;
     }
-    return strncmp(pattern, path, (apr_size_t)(id - pattern)) == 0
-           && path[id - pattern] != '\0' && strchr(path + (id - pattern), '/') == NULL;
+    if (strncmp(pattern, path, (apr_size_t)(id - pattern)) != 0 || path[id - pattern] == '\0') {
+        return 0;
+    }
+    seg_end = strchr(path + (id - pattern), '/');
+    return seg_end == NULL ? id[2] == '\0'
+                           : seg_end > path + (id - pattern) && strcmp(seg_end, id + 2) == 0;
 }
 
+/* A route without a path serves its location alone: not a path below it
+ * that another route of the handler names (a revert's). */
 static int route_open(const ub_route *rt, const ub_http_in *in, const char *path)
 {
     return rt->handler == in->handler
            && (rt->needs != NEEDS_READ_BACK || in->read_back)
            && (rt->needs != NEEDS_CHANGE_FEED || in->change_feed)
+           && (rt->needs != NEEDS_REVERT || in->revert)
            && (rt->path == NULL ? path == NULL : path_matches(rt->path, path));
 }
 
@@ -322,6 +335,52 @@ static apr_status_t read_body(ub_request *req, const ub_http_in *in, ub_endpoint
     return APR_SUCCESS;
 }
 
+/* ?diff=true, where UserBulkDiff is on: 0, or the status of *problem. */
+static int ub_read_diff_option(ub_request *req, const ub_http_in *in, ub_problem *problem)
+{
+    int diff = ub_query_boolean(req->pool, in->args, "diff", problem);
+
+    if (diff < 0) {
+        return problem->status;
+    }
+    if (diff && !in->diff) {
+        ub_problem_set(problem, 400, "diff_not_enabled",
+                       "this location does not answer diffs (?diff=true)",
+                       "Leave ?diff out, or ask the administrator for UserBulkDiff On.");
+        return problem->status;
+    }
+    req->diff = diff;
+    return 0;
+}
+
+/* POST .../requests/{requestId}/revert: the id from the path, the options,
+ * then the revert (no body is read: the options are the query's). */
+static apr_status_t serve_revert(ub_request *req, const ub_http_in *in,
+                                 const ub_db_source *dbs,
+                                 apr_bucket_brigade *body, ub_http_out *out)
+{
+    ub_problem problem = { 0 };
+    const char *path = NULL, *id = NULL;
+    int rollback = 0;
+
+    /* ub_serve routed the request by this split: it holds */
+    (void)ub_revert_split_uri(req->pool, in->uri, &path, &id);
+    if (ub_read_revert_options(req, in->args, in->prefer, &rollback, &problem)) {
+        return refuse(req, in, UB_EP_PUT_USERS, &problem, 1, body, out);
+    }
+    if (req->diff && !in->diff) {
+        ub_problem_set(&problem, 400, "diff_not_enabled",
+                       "this location does not answer diffs (?diff=true)",
+                       "Leave ?diff out, or ask the administrator for UserBulkDiff On.");
+        return refuse(req, in, UB_EP_PUT_USERS, &problem, 1, body, out);
+    }
+    if (rollback) {
+        apr_table_setn(out->headers, "Preference-Applied", "tx=rollback");
+    }
+    return finish(req, in, UB_EP_PUT_USERS,
+                  ub_revert(req, dbs, id, body, &out->outcome), out);
+}
+
 static apr_status_t serve_put_users(ub_request *req, const ub_http_in *in,
                                     const ub_db_source *dbs,
                                     apr_bucket_brigade *body, ub_http_out *out)
@@ -334,6 +393,9 @@ static apr_status_t serve_put_users(ub_request *req, const ub_http_in *in,
 
     if (ub_read_put_options(req, in->args, in->prefer, &rollback, &problem)
         || ub_read_idempotency_key(in->idempotency_key, &req->idempotency_key, &problem)) {
+        return refuse(req, in, UB_EP_PUT_USERS, &problem, 1, body, out);
+    }
+    if (ub_read_diff_option(req, in, &problem)) {
         return refuse(req, in, UB_EP_PUT_USERS, &problem, 1, body, out);
     }
     if (rollback) {
@@ -671,10 +733,16 @@ apr_status_t ub_serve(ub_request *req, const ub_http_in *in,
                        "and /ResourceTypes.");
         return refuse(req, in, form, &problem, 0, body, out);
     }
-    /* The change feed's path where UserBulkChangeFeed is Off. */
+    /* Below the users location: a revert's path where UserBulkRevert is
+     * On; the change feed's, which is 404 where UserBulkChangeFeed is Off. */
     if (in->handler == UB_HANDLER_USERS) {
-        path = users_path(in->uri);
-        if (path != NULL && *allowed_methods(req->pool, in, path) == '\0') {
+        const char *id;
+
+        if (!in->revert || !ub_revert_split_uri(req->pool, in->uri, &path, &id)) {
+            path = users_path(in->uri);
+        }
+        if (path != NULL && strcmp(path, "/changes") == 0
+            && *allowed_methods(req->pool, in, path) == '\0') {
             ub_problem_set(&problem, 404, "not_found", "no such resource",
                            "The change feed is off here (UserBulkChangeFeed).");
             return refuse(req, in, form, &problem, 0, body, out);

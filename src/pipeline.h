@@ -48,6 +48,8 @@ typedef struct {
     apr_time_t request_time;
     int read_back;              /* UserBulkReadBack */
     int change_feed;            /* UserBulkChangeFeed */
+    int revert;                 /* UserBulkRevert: POST .../requests/{id}/revert */
+    int diff;                   /* UserBulkDiff: ?diff=true */
     int max_records;
     apr_off_t max_body;
     int retry_after;

@@ -103,6 +103,17 @@ static void failed_record(ub_jw *w, const ub_put_record *rec)
     ub_jw_object_end(w);
 }
 
+void ub_render_changes(ub_jw *w, const char *before, const char *after)
+{
+    ub_jw_key(w, "changes");
+    ub_jw_object_begin(w);
+    ub_jw_key(w, "before");
+    ub_jw_raw(w, before);
+    ub_jw_key(w, "after");
+    ub_jw_raw(w, after);
+    ub_jw_object_end(w);
+}
+
 apr_status_t ub_render_put_results(apr_bucket_brigade *bb,
                                    const ub_put_batch *batch, int *status)
 {
@@ -127,6 +138,9 @@ apr_status_t ub_render_put_results(apr_bucket_brigade *bb,
             ub_jw_kv_string(&w, "userName", recs[i].user_name);
             ub_jw_kv_string(&w, "userId", recs[i].user_id);
             ub_jw_kv_int(&w, "version", recs[i].version);
+            if (recs[i].changed_before != NULL) {
+                ub_render_changes(&w, recs[i].changed_before, recs[i].changed_after);
+            }
             ub_jw_object_end(&w);
         }
     }

@@ -24,6 +24,11 @@ apr_status_t ub_render_scim_problem(apr_bucket_brigade *bb, const ub_problem *p)
  * operation's response). */
 void ub_jw_scim_problem(ub_jw *w, apr_pool_t *pool, const ub_problem *p);
 
+/* "changes": {"before": ..., "after": ...} (?diff=true): the fields a
+ * record changes, as the database wrote them (JSON text, written as it
+ * is: the audit row's bytes). */
+void ub_render_changes(ub_jw *w, const char *before, const char *after);
+
 /* The seed's results body; *status becomes 200 when at least one record
  * was applied, 400 when none was. */
 apr_status_t ub_render_put_results(apr_bucket_brigade *bb,

@@ -125,6 +125,14 @@ static const char sql_scim_write[] =
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], "
     "%s::text[], %s::text[], %s::text[], %s::text[])";
 
+/* ?diff=true: the fields each record changes, read from put_users' working
+ * set in the same transaction (src/sql/functions/diff.sql). */
+static const char sql_put_changes[] =
+    "SELECT idx, before, after FROM userbulk.put_changes()";
+static const char sql_revert[] =
+    "SELECT idx, user_id, user_name, version, code, message, before, after, request_id, reverts "
+    "FROM userbulk.revert_request(%s, %s, %s, %s, %s::jsonb)";
+
 const ub_statement ub_statements[] = {
     { UB_STMT_PUT_USERS, sql_put_users },
     { UB_STMT_ACCOUNT_UPDATE, sql_account_update },
@@ -138,6 +146,8 @@ const ub_statement ub_statements[] = {
     { UB_STMT_SCIM_GROUP_CHANGE, sql_scim_group_change },
     { UB_STMT_SCIM_GROUP_DELETE, sql_scim_group_delete },
     { UB_STMT_SCIM_WRITE, sql_scim_write },
+    { UB_STMT_PUT_CHANGES, sql_put_changes },
+    { UB_STMT_REVERT, sql_revert },
     { NULL, NULL }
 };
 
@@ -442,17 +452,80 @@ static apr_status_t each_row(const ub_request *req, ub_db *db, const char *label
     return finish(req, db, &tx, fn(baton, NULL));
 }
 
+/* Runs the statement under label inside the transaction each_row opened
+ * (after its statement's rows were all read) and hands each row to fn;
+ * not fn's NULL call. A failure is the request's: each_row rolls back. */
+static apr_status_t rows_in_tx(const ub_request *req, ub_db *db, const char *label,
+                               int nargs, const char **args, ub_store_row_fn *fn,
+                               void *baton)
+{
+    apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
+    ub_store_rows rows;
+    apr_status_t rv;
+    int rc;
+
+    rows.req = req;
+    rows.db = db;
+    rows.res = NULL;
+    rows.row = NULL;
+    db->calls++;
+    /* the session may have been reconnected before this transaction began
+     * (run_statement prepared only its own statement again) */
+    if (stmt == NULL && prepare(req, db, label, &stmt) != 0) {
+        return fail(req, "UB0720 preparing the diff statement failed", db_error(req, db, -1));
+    }
+    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, &rows.res, stmt, 1, nargs, args);
+    if (rc != 0) {
+        return fail(req, apr_pstrcat(req->pool, "UB0721 statement ", label, " failed", NULL),
+                    db_error(req, db, rc));
+    }
+    while ((rc = apr_dbd_get_row(db->driver, req->pool, rows.res, &rows.row, -1)) == 0) {
+        rv = fn(baton, &rows);
+        if (rv != APR_SUCCESS) {
+            while (apr_dbd_get_row(db->driver, req->pool, rows.res, &rows.row, -1) == 0)
+                ;
+            return rv;
+        }
+    }
+    if (rc != -1) {
+        return fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc));
+    }
+    return APR_SUCCESS;
+}
+
 /* PUT /users's answer (userbulk.put_result): one row per error of a
  * record, one for a record without any; every row of a record carries its
  * user_id and version. idx -1: the Idempotency-Key was used for another
  * request. */
 typedef struct {
     const ub_request *req;
+    ub_db *db;
     ub_put_batch *batch;
     int *key_reused;
     int found;                  /* the columns below were looked up */
     int idx, user_id, version, field, code, message;
 } put_answer;
+
+/* A row of userbulk.put_changes: the record idx changes before into
+ * after. */
+static apr_status_t take_put_change(void *baton, const ub_store_rows *rows)
+{
+    put_answer *p = baton;
+    const char *idx = ub_store_value(rows, 0), *before = ub_store_value(rows, 1),
+               *after = ub_store_value(rows, 2);
+    int i = idx ? atoi(idx) : -1;
+    ub_put_record *rec;
+
+    if (i < 0 || i >= p->batch->records->nelts || before == NULL || after == NULL) {
+        ub_logf(p->req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0722 the store answered a change of unknown record %s", idx ? idx : "(null)");
+        return APR_EGENERAL;
+    }
+    rec = &((ub_put_record *)p->batch->records->elts)[i];
+    rec->changed_before = apr_pstrdup(p->req->pool, before);
+    rec->changed_after = apr_pstrdup(p->req->pool, after);
+    return APR_SUCCESS;
+}
 
 static apr_status_t take_put_row(void *baton, const ub_store_rows *rows)
 {
@@ -463,7 +536,11 @@ static apr_status_t take_put_row(void *baton, const ub_store_rows *rows)
     int i;
 
     if (rows == NULL) {
-        return APR_SUCCESS;
+        /* every row read, the transaction still open: the changes of a
+         * diff, from the engine's working set, before COMMIT */
+        return p->req->diff && !*p->key_reused
+               ? rows_in_tx(req, p->db, UB_STMT_PUT_CHANGES, 0, NULL, take_put_change, p)
+               : APR_SUCCESS;
     }
     if (!p->found) {
         p->idx = ub_store_column(rows, "idx");
@@ -536,6 +613,7 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     }
     memset(&p, 0, sizeof(p));
     p.req = req;
+    p.db = db;
     p.batch = batch;
     p.key_reused = key_reused;
     /* Only once every row is read and checked is the change committed. */
@@ -576,6 +654,12 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
                                      void *baton)
 {
     return each_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, fn, baton);
+}
+
+apr_status_t ub_store_revert(const ub_request *req, ub_db *db, const char **args,
+                             ub_store_row_fn *fn, void *baton)
+{
+    return each_row(req, db, UB_STMT_REVERT, 5, args, fn, baton);
 }
 
 apr_status_t ub_store_scim_write(const ub_request *req, ub_db *db, const char **args,

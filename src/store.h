@@ -77,4 +77,10 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
 apr_status_t ub_store_scim_write(const ub_request *req, ub_db *db, const char **args,
                                  ub_store_row_fn *fn, void *baton);
 
+/* Runs userbulk.revert_request (args: account, actor, trace id, the
+ * request id or trace id to revert, the options as JSON) and hands each
+ * row to fn as ub_store_account_update does. */
+apr_status_t ub_store_revert(const ub_request *req, ub_db *db, const char **args,
+                             ub_store_row_fn *fn, void *baton);
+
 #endif

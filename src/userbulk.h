@@ -61,6 +61,8 @@
 #define UB_STMT_SCIM_GROUP_CHANGE "userbulk_scim_group_change"
 #define UB_STMT_SCIM_GROUP_DELETE "userbulk_scim_group_delete"
 #define UB_STMT_SCIM_WRITE     "userbulk_scim_write"
+#define UB_STMT_PUT_CHANGES    "userbulk_put_changes"
+#define UB_STMT_REVERT         "userbulk_revert"
 
 typedef enum {
     UB_LOG_ERR,
@@ -90,6 +92,8 @@ typedef struct {
      * tx=rollback, Idempotency-Key); POST's If-Match. */
     int atomic;
     int dry_run;
+    int diff;                   /* ?diff=true: answer each change's fields */
+    int force;                  /* revert: ?force=true */
     const char *idempotency_key;
     const char *if_match;
 } ub_request;

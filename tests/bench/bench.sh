@@ -3,7 +3,7 @@
 # PostgreSQL and httpd, next to PostgreSQL's own floor measured in the same
 # run. Prints a table, then one machine-readable line:
 #
-#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M scim_bulk_ratio=R scim_list_ms=T feed_ratio=R
+#   bench: put_ratio=R post_ratio=R put_4c_users_s=N overlap_errors=N unchanged_ratio=R rss_growth_pct=P worst_ratio=R peak_rss_mb=M scim_bulk_ratio=R scim_list_ms=T feed_ratio=R revert_ratio=R
 #
 # Everything lives in .run/bench/ (recreated at each run): pg/ a PostgreSQL
 # cluster with real fsync, httpd/ the server's config and logs, bodies/ the
@@ -296,11 +296,26 @@ declare -A SPEC=(
     [unch]="PUT /users $J 1 unch put_users"
     [post1]="POST $POST_PATH $PATCH 2 post1 account_update"
     [scim1]="POST /scim/v2/Bulk $SCIM_JSON 2 scim1 scim_write"
+    [rev1]="POST /users/requests/{id}/revert?force=true $J 1 empty revert_request"
 )
+# rev1 undoes the PUT of its round (the last audited PUT /users: about 990
+# users): its path names that request, so it is made for each request.
+# ?force=true: the round's POST and /Bulk changed some of those users
+# since, and a conflict would answer without doing the work.
+spec_path() {
+    local path=$1 id
+    if [[ $path == *'{id}'* ]]; then
+        id=$(admin_psql -At -c "SELECT max(id) FROM userbulk.audit_request WHERE endpoint = 'PUT /users'")
+        [[ -n $id ]] || ub_die "rev1: no PUT /users request in the audit trail to revert"
+        path=${path/\{id\}/$id}
+    fi
+    printf '%s' "$path"
+}
 run_1c_rounds() {
     local i s a method path ctype warm list fn sql
-    for s in put1 unch post1 scim1; do
+    for s in put1 unch post1 scim1 rev1; do
         read -r method path ctype warm list fn <<<"${SPEC[$s]}"
+        path=$(spec_path "$path")
         : >"$OUT/$s.lat"
         : >"$OUT/$s.httpd"
         : >"$OUT/$s.sql"
@@ -310,8 +325,9 @@ run_1c_rounds() {
     : >"$OUT/floor.sql"
     sql_reset
     for ((i = 0; i < N1; i++)); do
-        for s in put1 unch post1 scim1; do
+        for s in put1 unch post1 scim1 rev1; do
             read -r method path ctype warm list fn <<<"${SPEC[$s]}"
+            path=$(spec_path "$path")
             floor_once
             a=$(access_lines)
             client "$s" "$method" "$path" "$ctype" $((warm + i)) 1 "$list"
@@ -328,7 +344,7 @@ run_1c_rounds() {
                 "$(tail -n1 "$OUT/floor.ms")" >>"$OUT/$s.pairs"
         done
     done
-    for s in put1 unch post1 scim1; do
+    for s in put1 unch post1 scim1 rev1; do
         summarize "$s" sum
         R[$s.httpd_ms]=$(median <"$OUT/$s.httpd" | awk '{ printf "%.1f", $1 }')
         R[$s.sql_ms]=$(median <"$OUT/$s.sql" | awk '{ printf "%.1f", $1 }')
@@ -543,7 +559,7 @@ main() {
     peak_rss_for_tiny_bodies
 
     # --- figures ----------------------------------------------------------------
-    local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch ratio_scim ratio_feed
+    local floor floor_p95 floor_sql ratio_put ratio_post ratio_unch ratio_scim ratio_feed ratio_rev
     floor=$(median <"$OUT/floor.ms")
     floor_p95=$(p95 <"$OUT/floor.ms")
     floor_sql=$(median <"$OUT/floor.sql" | awk '{ printf "%.1f", $1 }')
@@ -554,6 +570,8 @@ main() {
     # UPDATE of 1000 users)
     ratio_scim=$(awk -v a="${R[scim1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     ratio_feed=$(awk -v a="${R[feed.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
+    # the revert of the round's PUT (about 990 users) over the same floor
+    ratio_rev=$(awk -v a="${R[rev1.med_ms]}" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
 
     # The worst request over a typical request of its endpoint and of its
     # size: the typical one's time, times how much larger the worst body is
@@ -648,11 +666,13 @@ main() {
     printf 'SCIM: /Bulk of 1000 PUT and PATCH operations: median %s ms (SQL %s ms), %s x the floor (pairs: %s); a filtered page of 200 users: median %s ms\n' \
         "$(fmt "${R[scim1.med_ms]}")" "${R[scim1.sql_ms]}" "$ratio_scim" "${R[scim1.pair_ratio]}" \
         "$(fmt "${R[scimlist.med_ms]}")"
+    printf 'revert of a PUT of 1000 records (about 990 users changed, ?force=true): median %s ms (SQL %s ms), %s x the floor (pairs: %s)\n' \
+        "$(fmt "${R[rev1.med_ms]}")" "${R[rev1.sql_ms]}" "$ratio_rev" "${R[rev1.pair_ratio]}"
     printf 'the change feed: a page of %s changes: median %s ms, %s x the floor\n' \
-        "$RECORDS" "$(fmt "${R[feed.med_ms]}")" "$ratio_feed"
-    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s scim_bulk_ratio=%s scim_list_ms=%s feed_ratio=%s\n' \
+        "$RECORDS" "$(fmt "${R[feed.med_ms]}")" "$ratio_feed" "$ratio_rev"
+    printf 'bench: put_ratio=%s post_ratio=%s put_4c_users_s=%s overlap_errors=%s unchanged_ratio=%s rss_growth_pct=%s worst_ratio=%s peak_rss_mb=%s scim_bulk_ratio=%s scim_list_ms=%s feed_ratio=%s revert_ratio=%s\n' \
         "$ratio_put" "$ratio_post" "${R[put4d.users_s]}" "$overlap" "$ratio_unch" "$growth" \
-        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}" "$ratio_scim" "$(fmt "${R[scimlist.med_ms]}")" "$ratio_feed"
+        "$(fmt "$worst_ratio" 2)" "${R[peak.rss_mb]}" "$ratio_scim" "$(fmt "${R[scimlist.med_ms]}")" "$ratio_feed" "$ratio_rev"
 }
 
 main "$@"

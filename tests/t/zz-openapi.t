@@ -133,7 +133,7 @@ my (%groups, %seen_status);
 my ($checked, $skipped) = (0, 0);
 while (my $line = <$fh>) {
     my $r = JSON::PP->new->decode($line);
-    my $path = $r->{path};
+    my $path = $api->path_of($r->{path}) // $r->{path};
     if (!$api->operation($r->{method}, $path) && !$doc->{paths}{$path}) {
         $skipped++;    # not an API path (e.g. the smoke test's 404 page)
         next;

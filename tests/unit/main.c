@@ -37,6 +37,7 @@ int main(void)
     srunner_add_suite(sr, scim_groups_suite());
     srunner_add_suite(sr, scim_patch_suite());
     srunner_add_suite(sr, changes_suite());
+    srunner_add_suite(sr, revert_suite());
 
     srunner_run_all(sr, CK_ENV);    /* CK_VERBOSITY=verbose lists every test */
     failed = srunner_ntests_failed(sr);

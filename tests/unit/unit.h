@@ -35,6 +35,7 @@ Suite *scim_filter_suite(void);
 Suite *scim_groups_suite(void);
 Suite *scim_patch_suite(void);
 Suite *changes_suite(void);
+Suite *revert_suite(void);
 
 /* The current test's pool. */
 extern apr_pool_t *ut_pool;

@@ -41,8 +41,23 @@ sub load {
 sub doc { $_[0]{doc} }
 
 # The operation object of METHOD PATH, or undef.
+# The document's path that path is an instance of: itself, or a templated
+# one ("/users/requests/{requestId}/revert", a {name} standing for one
+# segment); undef when none.
+sub path_of {
+    my ($self, $path) = @_;
+    return $path if $self->{doc}{paths}{$path};
+    for my $p (sort keys %{ $self->{doc}{paths} }) {
+        next unless $p =~ /\{/;
+        my $re = join '[^/]+', map { quotemeta } split /\{[^}]*\}/, $p, -1;
+        return $p if $path =~ /^$re$/;
+    }
+    return undef;
+}
+
 sub operation {
     my ($self, $method, $path) = @_;
+    $path = $self->path_of($path) // return undef;
     my $item = $self->{doc}{paths}{$path} or return undef;
     return $item->{ lc $method };
 }

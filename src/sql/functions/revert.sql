@@ -1,0 +1,333 @@
+-- Undo a request (POST /users/requests/{requestId}/revert): put back, for
+-- every user the request changed, the fields it changed, to their values
+-- before it, as one new audited request (endpoint 'revert'), itself
+-- revertible.
+--
+-- The audit rows of the endpoints name the fields in two vocabularies:
+-- PUT /users, the SCIM writes and SCIM group membership write the seed's
+-- camelCase names (email, firstName, phoneNumber, departmentId, roles,
+-- ...), the POST its snake_case ones (first_name, phone1, team_id,
+-- role_ids, ...). userbulk.revert_fields reads a user in both, so a
+-- revert's own audit rows name the fields as the request it undoes did,
+-- and a revert of a revert reads them the same way.
+--
+-- Not undone (a per-user not_revertible): a creation (before {}: SCIM
+-- POST /Users and a Bulk POST; undo it with DELETE /Users/{id}) and a
+-- deletion (after {}: the user is gone with its roles; its fields stay in
+-- the audit row's before), or a field no vocabulary knows.
+
+-- Every field of a user an audit row can name, as the endpoints write it
+-- (dates as userbulk.iso answers them, roles as sorted ids). p_roles: the
+-- user's role ids, sorted, or null when no audit row at hand names roles.
+CREATE OR REPLACE FUNCTION userbulk.revert_fields(u userbulk.users, p_roles uuid[])
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'email', u.email, 'firstName', u.first_name, 'middleName', u.middle_name,
+        'lastName', u.last_name, 'displayName', u.display_name,
+        'phoneNumber', u.phone1, 'phoneNumber2', u.phone2,
+        'departmentId', u.department_code, 'locationId', u.location_code,
+        'programAdminRoleId', u.program_admin_role_code, 'lockedOut', u.locked_out,
+        'roles', to_jsonb(p_roles))
+        || jsonb_build_object(
+        'first_name', u.first_name, 'middle_name', u.middle_name, 'last_name', u.last_name,
+        'name', u.display_name, 'phone1', u.phone1, 'phone2', u.phone2,
+        'login_name', u.login_name, 'employee_code', u.employee_code,
+        'profile_pic', u.profile_pic, 'team_id', u.team_id, 'status_id', u.status_id,
+        'timezone_id', u.timezone_id, 'reset_password_state', u.reset_password_state,
+        'activation_date', userbulk.iso(u.activation_date),
+        'expiry_date', userbulk.iso(u.expiry_date), 'is_sso_user', u.is_sso_user,
+        'is_employee', u.is_employee, 'is_two_factor_enabled', u.is_two_factor_enabled,
+        'role_ids', to_jsonb(p_roles))
+$$;
+
+-- The answer: one row per user the request changed, in user id order
+-- (idx from 0), or one row with idx -1 when the request cannot be
+-- reverted at all (code not_found: no request of the account has this id
+-- or trace id; ambiguous: the trace id names several).
+--   version  the user's version after the revert (a dry run: would be),
+--            else the one found; null when the user is gone
+--   code, message  null when the user is put back (or already was);
+--            conflict (changed since, without force), not_revertible,
+--            not_found (deleted since), email_taken, unknown_code,
+--            unknown_role, not_applied (an atomic revert of which a
+--            user failed)
+--   before, after  the fields the revert changes, as stored now and as
+--            they become (its audit row's); null: nothing to change
+--   request_id  the revert's own audit request, null when nothing written
+--   reverts  the request reverted (audit_request.id)
+SELECT userbulk.ensure_row_type('revert_result', $cols$
+    idx        integer,
+    user_id    uuid,
+    user_name  text,
+    version    bigint,
+    code       text,
+    message    text,
+    before     jsonb,
+    after      jsonb,
+    request_id bigint,
+    reverts    bigint
+$cols$) \g /dev/null
+
+-- p_request: the audit request's id (digits) or the trace id it names
+-- (the X-Trace-Id the request was answered with). p_options: {"atomic":
+-- revert only if every user can be, "dry_run": decide everything, apply
+-- nothing, "force": put the fields back also on users changed since}.
+-- The users are locked in id order before anything is read for a
+-- decision; addresses are checked against the final state
+-- (userbulk.email_taken); what collides at commit time is retried on
+-- fresh data (userbulk.retried).
+CREATE OR REPLACE FUNCTION userbulk.revert_request(
+    p_account text, p_actor text, p_trace text, p_request text, p_options jsonb)
+RETURNS SETOF userbulk.revert_result
+LANGUAGE plpgsql
+SET jit = off
+AS $fn$
+DECLARE
+    v_account uuid;
+    v_req     bigint;
+    v_n       integer;
+    v_dry     boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
+    v_atomic  boolean := coalesce((p_options ->> 'atomic')::boolean, false);
+    v_force   boolean := coalesce((p_options ->> 'force')::boolean, false);
+    v_apply   boolean := false;
+    v_new     bigint;
+    v_attempt integer := 0;
+BEGIN
+    SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
+    IF p_request ~ '^[0-9]{1,18}$' THEN
+        SELECT r.id INTO v_req FROM userbulk.audit_request r
+         WHERE r.id = p_request::bigint AND r.account_id = v_account;
+        v_n := CASE WHEN v_req IS NULL THEN 0 ELSE 1 END;
+    ELSE
+        SELECT max(r.id), count(*) INTO v_req, v_n FROM userbulk.audit_request r
+         WHERE r.trace_id = p_request AND r.account_id = v_account;
+    END IF;
+    IF v_n <> 1 THEN
+        RETURN QUERY SELECT -1, NULL::uuid, NULL::text, NULL::bigint,
+            CASE WHEN v_n = 0 THEN 'not_found' ELSE 'ambiguous' END,
+            CASE WHEN v_n = 0 THEN 'no request of this account has this id'
+                 ELSE format('the trace id names %s requests: name one by its number', v_n) END,
+            NULL::jsonb, NULL::jsonb, NULL::bigint, NULL::bigint;
+        RETURN;
+    END IF;
+
+    -- The working set, as put_users keeps its own (see there).
+    IF to_regclass('pg_temp.ub_revert_work') IS NOT NULL
+       AND NOT userbulk.work_table_ok('ub_revert_work') THEN
+        RAISE EXCEPTION 'unreachable';
+    END IF;
+    IF to_regclass('pg_temp.ub_revert_work') IS NULL THEN
+        CREATE TEMP TABLE ub_revert_work (
+            idx        integer NOT NULL,
+            user_id    uuid NOT NULL,
+            user_name  text,
+            at         tid,
+            version    bigint,
+            target     jsonb NOT NULL,    -- the request's before: what comes back
+            role_ids   uuid[],            -- the roles target names, if it does
+            code       text,
+            message    text,
+            before     jsonb,             -- the revert's own audit row; null:
+            after      jsonb              -- nothing to change
+        ) ON COMMIT DELETE ROWS;
+    END IF;
+
+    LOOP
+        BEGIN
+            DELETE FROM ub_revert_work;
+
+            -- 1. The users the request changed, locked in id order before
+            -- anything is read for a decision. (audit_change's rows of one
+            -- request are found through its BRIN summary on request_id.)
+            PERFORM 1 FROM userbulk.users u
+             WHERE u.account_id = v_account
+               AND u.id IN (SELECT c.user_id FROM userbulk.audit_change c
+                             WHERE c.request_id = v_req AND c.account_id = v_account)
+             ORDER BY u.id
+               FOR NO KEY UPDATE;
+
+            -- 2. One pass: each user against the request's row for it.
+            INSERT INTO ub_revert_work
+            SELECT (row_number() OVER (ORDER BY c.user_id) - 1)::integer, c.user_id,
+                   u.user_name, u.ctid, u.version, c.before,
+                   CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
+                        ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
+                                  coalesce(c.before -> 'roles', c.before -> 'role_ids')) x
+                               ORDER BY 1) END,
+                   k.code,
+                   CASE k.code
+                        WHEN 'not_revertible' THEN
+                            CASE WHEN c.before = '{}'
+                                 THEN 'the request created this user: delete it to undo (DELETE /scim/v2/Users/{id})'
+                                 WHEN c.after = '{}'
+                                 THEN 'the request deleted this user: it cannot be put back (its fields are in the audit trail)'
+                                 ELSE 'the request changed a field a revert cannot set' END
+                        WHEN 'not_found' THEN 'the user was deleted since'
+                        WHEN 'conflict' THEN format(
+                            'the user changed since the request (it is at version %s); ?force=true puts the fields back anyway',
+                            u.version)
+                        WHEN 'unknown_code' THEN 'a code the user had before is no longer configured for the account'
+                        WHEN 'unknown_role' THEN 'a role the user had before no longer exists'
+                   END,
+                   CASE WHEN k.code IS NULL AND cur.v IS DISTINCT FROM c.before THEN cur.v END,
+                   CASE WHEN k.code IS NULL AND cur.v IS DISTINCT FROM c.before THEN c.before END
+              FROM userbulk.audit_change c
+              LEFT JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
+             CROSS JOIN LATERAL (
+                   SELECT userbulk.revert_fields(u,
+                              CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
+                                   ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                          WHERE ur.user_id = u.id ORDER BY ur.role_id) END) AS f
+                   OFFSET 0) a
+             CROSS JOIN LATERAL (
+                   -- the user now, in the fields the request changed
+                   SELECT (SELECT jsonb_object_agg(x.key, a.f -> x.key)
+                             FROM jsonb_object_keys(c.before) AS x(key)) AS v,
+                          (SELECT jsonb_object_agg(x.key, a.f -> x.key)
+                             FROM jsonb_object_keys(c.after) AS x(key)) AS now_after
+                   OFFSET 0) cur
+             CROSS JOIN LATERAL (
+                   SELECT CASE
+                       WHEN c.before = '{}' OR c.after = '{}'
+                            OR EXISTS (SELECT 1 FROM jsonb_object_keys(c.before || c.after) x
+                                        WHERE NOT a.f ? x) THEN 'not_revertible'
+                       WHEN u.id IS NULL THEN 'not_found'
+                       WHEN NOT v_force
+                            AND (cur.now_after IS DISTINCT FROM c.after
+                                 OR EXISTS (SELECT 1 FROM userbulk.audit_change l
+                                             WHERE l.account_id = v_account AND l.user_id = c.user_id
+                                               AND l.request_id > v_req)) THEN 'conflict'
+                       WHEN (c.before ->> 'departmentId' IS NOT NULL AND NOT EXISTS (
+                                 SELECT 1 FROM userbulk.departments d
+                                  WHERE d.account_id = v_account AND d.code = c.before ->> 'departmentId'))
+                         OR (c.before ->> 'locationId' IS NOT NULL AND NOT EXISTS (
+                                 SELECT 1 FROM userbulk.locations l
+                                  WHERE l.account_id = v_account AND l.code = c.before ->> 'locationId'))
+                         OR (c.before ->> 'programAdminRoleId' IS NOT NULL AND NOT EXISTS (
+                                 SELECT 1 FROM userbulk.program_admin_roles p
+                                  WHERE p.account_id = v_account AND p.code = c.before ->> 'programAdminRoleId'))
+                         OR (c.before ->> 'team_id' IS NOT NULL AND NOT EXISTS (
+                                 SELECT 1 FROM userbulk.teams t
+                                  WHERE t.account_id = v_account AND t.id::text = c.before ->> 'team_id'))
+                         OR (c.before ->> 'status_id' IS NOT NULL AND NOT EXISTS (
+                                 SELECT 1 FROM userbulk.statuses s WHERE s.id::text = c.before ->> 'status_id'))
+                         OR (c.before ->> 'timezone_id' IS NOT NULL AND NOT EXISTS (
+                                 SELECT 1 FROM userbulk.timezones z WHERE z.id = c.before ->> 'timezone_id'))
+                            THEN 'unknown_code'
+                       WHEN c.before ?| ARRAY['roles', 'role_ids'] AND EXISTS (
+                                 SELECT 1 FROM jsonb_array_elements_text(
+                                          coalesce(c.before -> 'roles', c.before -> 'role_ids')) r(id)
+                                  WHERE NOT EXISTS (SELECT 1 FROM userbulk.roles ro
+                                                     WHERE ro.account_id = v_account
+                                                       AND ro.id::text = r.id)) THEN 'unknown_role'
+                   END AS code
+                   OFFSET 0) k
+             WHERE c.request_id = v_req AND c.account_id = v_account;
+
+            -- 3. Addresses against the final state.
+            UPDATE ub_revert_work w
+               SET code = 'email_taken', message = 'the address it had before is another user''s now',
+                   before = NULL, after = NULL
+              FROM userbulk.email_taken(
+                       ARRAY(SELECT x.idx FROM ub_revert_work x
+                              WHERE x.code IS NULL AND x.after ?| ARRAY['email'] ORDER BY x.idx),
+                       ARRAY(SELECT x.user_id FROM ub_revert_work x
+                              WHERE x.code IS NULL AND x.after ?| ARRAY['email'] ORDER BY x.idx),
+                       ARRAY(SELECT userbulk.fold_email(x.after ->> 'email') FROM ub_revert_work x
+                              WHERE x.code IS NULL AND x.after ?| ARRAY['email'] ORDER BY x.idx)) f
+             WHERE w.idx = f.idx;
+
+            v_apply := NOT v_dry
+                       AND NOT (v_atomic AND EXISTS (SELECT 1 FROM ub_revert_work w WHERE w.code IS NOT NULL))
+                       AND EXISTS (SELECT 1 FROM ub_revert_work w WHERE w.code IS NULL AND w.after IS NOT NULL);
+            IF v_apply THEN
+                -- 4. Every field the request changed, back; by place: the
+                -- rows are locked, they have not moved since the pass read them.
+                UPDATE userbulk.users u SET
+                       email = CASE WHEN t ? 'email' THEN t ->> 'email' ELSE u.email END,
+                       first_name = CASE WHEN t ? 'firstName' THEN t ->> 'firstName'
+                                         WHEN t ? 'first_name' THEN t ->> 'first_name' ELSE u.first_name END,
+                       middle_name = CASE WHEN t ? 'middleName' THEN t ->> 'middleName'
+                                          WHEN t ? 'middle_name' THEN t ->> 'middle_name' ELSE u.middle_name END,
+                       last_name = CASE WHEN t ? 'lastName' THEN t ->> 'lastName'
+                                        WHEN t ? 'last_name' THEN t ->> 'last_name' ELSE u.last_name END,
+                       display_name = CASE WHEN t ? 'displayName' THEN t ->> 'displayName'
+                                           WHEN t ? 'name' THEN t ->> 'name' ELSE u.display_name END,
+                       phone1 = CASE WHEN t ? 'phoneNumber' THEN t ->> 'phoneNumber'
+                                     WHEN t ? 'phone1' THEN t ->> 'phone1' ELSE u.phone1 END,
+                       phone2 = CASE WHEN t ? 'phoneNumber2' THEN t ->> 'phoneNumber2'
+                                     WHEN t ? 'phone2' THEN t ->> 'phone2' ELSE u.phone2 END,
+                       department_code = CASE WHEN t ? 'departmentId' THEN t ->> 'departmentId' ELSE u.department_code END,
+                       location_code = CASE WHEN t ? 'locationId' THEN t ->> 'locationId' ELSE u.location_code END,
+                       program_admin_role_code = CASE WHEN t ? 'programAdminRoleId' THEN t ->> 'programAdminRoleId'
+                                                      ELSE u.program_admin_role_code END,
+                       locked_out = CASE WHEN t ? 'lockedOut' THEN (t ->> 'lockedOut')::boolean ELSE u.locked_out END,
+                       login_name = CASE WHEN t ? 'login_name' THEN t ->> 'login_name' ELSE u.login_name END,
+                       employee_code = CASE WHEN t ? 'employee_code' THEN t ->> 'employee_code' ELSE u.employee_code END,
+                       profile_pic = CASE WHEN t ? 'profile_pic' THEN t ->> 'profile_pic' ELSE u.profile_pic END,
+                       team_id = CASE WHEN t ? 'team_id' THEN (t ->> 'team_id')::uuid ELSE u.team_id END,
+                       status_id = CASE WHEN t ? 'status_id' THEN (t ->> 'status_id')::uuid ELSE u.status_id END,
+                       timezone_id = CASE WHEN t ? 'timezone_id' THEN t ->> 'timezone_id' ELSE u.timezone_id END,
+                       reset_password_state = CASE WHEN t ? 'reset_password_state'
+                                                   THEN (t ->> 'reset_password_state')::boolean
+                                                   ELSE u.reset_password_state END,
+                       activation_date = CASE WHEN t ? 'activation_date'
+                                              THEN (t ->> 'activation_date')::timestamptz ELSE u.activation_date END,
+                       expiry_date = CASE WHEN t ? 'expiry_date'
+                                          THEN (t ->> 'expiry_date')::timestamptz ELSE u.expiry_date END,
+                       is_sso_user = CASE WHEN t ? 'is_sso_user' THEN (t ->> 'is_sso_user')::boolean ELSE u.is_sso_user END,
+                       is_employee = CASE WHEN t ? 'is_employee' THEN (t ->> 'is_employee')::boolean ELSE u.is_employee END,
+                       is_two_factor_enabled = CASE WHEN t ? 'is_two_factor_enabled'
+                                                    THEN (t ->> 'is_two_factor_enabled')::boolean
+                                                    ELSE u.is_two_factor_enabled END,
+                       version = u.version + 1, updated_at = now(), updated_by = p_actor
+                  FROM ub_revert_work w CROSS JOIN LATERAL (SELECT w.after AS t) x
+                 WHERE u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
+                   AND w.code IS NULL AND w.after IS NOT NULL;
+
+                DELETE FROM userbulk.user_roles ur
+                 USING ub_revert_work w
+                 WHERE ur.user_id = w.user_id AND ur.account_id = v_account
+                   AND w.code IS NULL AND w.after ?| ARRAY['roles', 'role_ids']
+                   AND NOT (ur.role_id = ANY (w.role_ids));
+                INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+                     SELECT v_account, w.user_id, r.role_id
+                       FROM ub_revert_work w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
+                      WHERE w.code IS NULL AND w.after ?| ARRAY['roles', 'role_ids']
+                ON CONFLICT DO NOTHING;
+
+                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
+                     VALUES (v_account, p_actor, p_trace, 'revert')
+                  RETURNING id INTO v_new;
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+                     SELECT v_new, v_account, w.user_id, w.before, w.after
+                       FROM ub_revert_work w
+                      WHERE w.code IS NULL AND w.after IS NOT NULL;
+            END IF;
+            EXIT;
+        EXCEPTION
+            WHEN OTHERS THEN
+                v_attempt := v_attempt + 1;
+                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
+                    RAISE;
+                END IF;
+        END;
+    END LOOP;
+
+    RETURN QUERY
+        SELECT w.idx, w.user_id, w.user_name,
+               w.version + CASE WHEN (v_apply OR (v_dry AND NOT (v_atomic AND EXISTS (
+                                         SELECT 1 FROM ub_revert_work e WHERE e.code IS NOT NULL))))
+                                     AND w.code IS NULL AND w.after IS NOT NULL THEN 1 ELSE 0 END,
+               CASE WHEN w.code IS NULL AND v_atomic AND NOT v_apply AND EXISTS (
+                             SELECT 1 FROM ub_revert_work e WHERE e.code IS NOT NULL)
+                    THEN 'not_applied' ELSE w.code END,
+               CASE WHEN w.code IS NULL AND v_atomic AND NOT v_apply AND EXISTS (
+                             SELECT 1 FROM ub_revert_work e WHERE e.code IS NOT NULL)
+                    THEN 'could be put back, but not applied: another user of this atomic revert failed'
+                    ELSE w.message END,
+               w.before, w.after, v_new, v_req
+          FROM ub_revert_work w
+         ORDER BY w.idx;
+END
+$fn$;

@@ -218,7 +218,7 @@ $pm = postmaster_of($PRI);
 my $t_kill = time;
 kill 'KILL', $pm, -$GROUP{$PRI};
 waitpid(delete $GROUP{$PRI}, 0);
-ok gone($pm), "$PRI's postmaster (pid $pm) and pg_autoctl are gone (SIGKILL)";
+ok gone($pm), "${PRI}'s postmaster (pid $pm) and pg_autoctl are gone (SIGKILL)";
 
 my $promoted = wait_until('promotion', 60, sub { state_of($SEC) =~ m{^(?:wait_primary|primary)/} });
 my $t_promoted = time;
@@ -246,7 +246,7 @@ my $replicated = wait_until('replay', 10, sub {
     db_query_on(ci($PRI), q{SELECT count(*) FROM userbulk.audit WHERE actor = 'ha-test'})
         == db_query_on(ci($SEC), q{SELECT count(*) FROM userbulk.audit WHERE actor = 'ha-test'});
 });
-ok $replicated, "$PRI, the new standby, has $SEC's audit trail";
+ok $replicated, "$PRI, the new standby, has ${SEC}'s audit trail";
 sub per_client { my ($r) = @_; return join ', ', map { sprintf 'client %d: %d answered 503, served again %.2f s after', $_, $r->{$_}{failed}, $r->{$_}{back} // -1 } sort keys %$r }
 
 my $text = sprintf("pg_auto_failover: formation built in %.1f s. %s"

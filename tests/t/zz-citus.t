@@ -13,9 +13,8 @@
 #     distributed table it names: account_id = something (a parameter, a
 #     variable, another table's account_id: a join that carries it), in the
 #     query level that reads the table; an INSERT names account_id among
-#     its columns. Known system-wide statements are listed in %SYSTEM_WIDE
-#     below, each with its reason; a listed one that no longer occurs fails
-#     too, so the list cannot rot.
+#     its columns. Known system-wide reads are listed in %SYSTEM_WIDE
+#     below, each with its reason (one the run did not see is noted).
 # (b) No statement creates a temporary table (pgbouncer's transaction mode
 #     hands a session to another client after each transaction, and Citus
 #     would keep such a table on the coordinator only), and no function of
@@ -29,11 +28,14 @@
 # cannot show is an SQL function inlined into its caller: the bodies of
 # the LANGUAGE sql functions are checked from the catalog instead.
 #
-# Which statements are the module's: the nested statements run as the
-# schema's owner (the API functions are SECURITY DEFINER) and whatever the
-# API role ran. Test fixtures also run as the owner (src/sql/demo.sql's DO
-# block, reset_demo): an offender whose text is found in demo.sql, in a
-# migration or in the test files is theirs and left out.
+# Which statements are the module's: those recorded since
+# tests/tools/run-tests.sh reset pg_stat_statements before the Apache::Test
+# suite (not the pgTAP files', not migrate.sh's first run), nested ones run
+# as the schema's owner (the API functions are SECURITY DEFINER) and
+# whatever the API role ran. Test fixtures also run as the owner
+# (src/sql/demo.sql's DO block, reset_demo): an offender whose text is
+# found in demo.sql, in a migration or in the test files is theirs and
+# left out.
 use strict;
 use warnings;
 
@@ -243,6 +245,9 @@ sub scope_at {
     return substr $s, $from + 1;
 }
 
+# (The functions run with search_path pg_catalog, pg_temp: every table they
+# name is schema-qualified, so userbulk.<table> finds them all.)
+#
 # The distributed tables of a statement that lack the account, as a list
 # of "table alias (why)"; empty when every one is constrained. A read
 # that %SYSTEM_WIDE lists is counted in %used, not returned.

@@ -22,7 +22,10 @@
 # /tmp/ub-PORT (a short path: socket paths are limited to ~107 bytes; mode
 # 0755 so that httpd children running as www-data or nobody can connect).
 # Authentication is "trust", for local and 127.0.0.1 connections only.
-# --ephemeral turns fsync off (tests only: a crash can corrupt the cluster).
+# --ephemeral turns fsync off (tests only: a crash can corrupt the cluster)
+# and records every statement, nested ones too, in pg_stat_statements (the
+# extension is created in the database): tests/t/zz-citus.t reads what the
+# suite ran.
 #
 # demo, seed and psql start a stopped cluster for the time they run.
 # Run as root, the server runs as user postgres (initdb refuses root).
@@ -134,6 +137,10 @@ write_settings() {
         printf "log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
         if [[ $ephemeral == 1 ]]; then
             printf "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            # Room for every distinct statement of a whole suite run (the
+            # default 5000 could evict some; zz-citus.t checks none was).
+            printf "shared_preload_libraries = 'pg_stat_statements'\n"
+            printf "pg_stat_statements.track = all\npg_stat_statements.max = 20000\n"
         fi
     } | as_pg tee "$dir/data/userbulk.conf" >/dev/null
 }
@@ -202,6 +209,9 @@ cmd_start() {
     ensure_roles "$dir"
     if [[ -z $(psql_admin "$dir" -At -c "SELECT 1 FROM pg_database WHERE datname = '$DB'") ]]; then
         psql_admin "$dir" -c "CREATE DATABASE $DB OWNER $DB_USER ENCODING 'UTF8' TEMPLATE template0"
+    fi
+    if [[ $ephemeral == 1 ]]; then
+        psql_admin "$dir" -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
     fi
     migrate "$dir"
 }

@@ -212,6 +212,11 @@ fi
 
 # --- Apache::Test --------------------------------------------------------------
 if [[ $sql_only == 0 ]]; then
+    # What the module runs, from here on (t/zz-citus.t reads it): not the
+    # pgTAP files' own statements, nor migrate.sh's.
+    sql_admin=$("$UB_ROOT/tools/pg.sh" conninfo "$PG_DIR")
+    psql "${sql_admin/user=userbulk/user=postgres}" -X -q -At -v ON_ERROR_STOP=1 \
+        -c 'SELECT pg_stat_statements_reset()' >/dev/null
     echo "=== Apache::Test suite: httpd on 127.0.0.1:$UB_HTTP_PORT, PostgreSQL on $UB_PG_SOCKET"
     result_file=$RUN_DIR/apache-test.result
     rm -f "$result_file"

@@ -57,10 +57,11 @@ BEGIN
             -- If-Match: the one target must still be at the version read.
             IF p_change ? 'if_match' AND EXISTS (
                    SELECT 1 FROM userbulk.users u
-                    WHERE u.id = v_ids[1] AND u.version <> (p_change ->> 'if_match')::bigint) THEN
+                    WHERE u.account_id = v_account AND u.id = v_ids[1] AND u.version <> (p_change ->> 'if_match')::bigint) THEN
                 RETURN NEXT userbulk.refusal('Conflict', 'conflict',
                     format('If-Match: the user is at version %s, not %s',
-                           (SELECT u.version FROM userbulk.users u WHERE u.id = v_ids[1]),
+                           (SELECT u.version FROM userbulk.users u
+                             WHERE u.account_id = v_account AND u.id = v_ids[1]),
                            p_change ->> 'if_match'));
                 RETURN;
             END IF;
@@ -197,7 +198,8 @@ BEGIN
                   LEFT JOIN (   -- the targets' roles, only when the change sets them
                        SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids
                          FROM userbulk.user_roles ur
-                        WHERE s_roles AND ur.user_id = ANY (v_ids)   -- the targets: of the account
+                        WHERE s_roles AND ur.account_id = v_account
+                          AND ur.user_id = ANY (v_ids)   -- the targets: of the account
                         GROUP BY ur.user_id) g ON g.user_id = u.id
                  CROSS JOIN LATERAL (SELECT coalesce(g.ids, '{}') AS ids) r
                  WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
@@ -290,7 +292,7 @@ BEGIN
                   FROM diff d
                  -- by place, not by key: the row is locked, it has not
                  -- moved since cur read it
-                 WHERE u.ctid = d.at AND u.id = d.id
+                 WHERE u.ctid = d.at AND u.id = d.id AND u.account_id = v_account
                 RETURNING u.id, u.ctid AS at
             ), del AS (
                 DELETE FROM userbulk.user_roles ur USING diff d
@@ -377,7 +379,7 @@ BEGIN
                                         (SELECT to_json(x) FROM (SELECT am.name AS "accessModeName",
                                                                         am.id AS "accessModeId") x) AS "accessMode",
                                         NULL AS "responseDescription") pm
-                           WHERE rp.role_id = r.id), '[]'::json) AS "privileges",
+                           WHERE rp.account_id = r.account_id AND rp.role_id = r.id), '[]'::json) AS "privileges",
                       r.is_licensed AS "isLicensed",
                       r.is_default AS "isDefault",
                       NULL AS "responseDescription") m
@@ -394,7 +396,8 @@ BEGIN
                u.id,
                CASE WHEN s_roles THEN v_roles
                     ELSE (SELECT coalesce(array_agg(ur.role_id), '{}')
-                            FROM userbulk.user_roles ur WHERE ur.user_id = u.id) END,
+                            FROM userbulk.user_roles ur
+                             WHERE ur.account_id = u.account_id AND ur.user_id = u.id) END,
                u.display_name::text, u.first_name::text, u.middle_name::text, u.last_name::text,
                u.phone1::text, u.phone2::text, u.login_name::text, u.reset_password_state,
                userbulk.iso(u.activation_date), userbulk.iso(u.expiry_date),
@@ -408,7 +411,7 @@ BEGIN
           JOIN unnest(v_ids) WITH ORDINALITY AS t(id, ord) ON t.id = u.id
           LEFT JOIN userbulk.statuses s ON s.id = u.status_id
           LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
-          LEFT JOIN userbulk.teams tm ON tm.id = u.team_id
+          LEFT JOIN userbulk.teams tm ON tm.account_id = u.account_id AND tm.id = u.team_id
          WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
          ORDER BY t.ord;
     -- Every target is answered, or nothing is applied: a target missing

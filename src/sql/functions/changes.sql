@@ -35,7 +35,8 @@ CREATE OR REPLACE FUNCTION userbulk.audit_feed_append()
 RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF EXISTS (SELECT 1 FROM userbulk.audit_request r WHERE r.id = NEW.id) THEN
+    IF EXISTS (SELECT 1 FROM userbulk.audit_request r
+                WHERE r.account_id = NEW.account_id AND r.id = NEW.id) THEN
         WITH tick AS (
             INSERT INTO userbulk.audit_feed_clock AS k (account_id, seq)
                  VALUES (NEW.account_id, 1)
@@ -78,11 +79,11 @@ LANGUAGE sql STABLE AS $$
         SELECT f.seq, r.id, r.at, r.actor, r.trace_id, r.endpoint,
                c.user_id, c.before, c.after
           FROM userbulk.audit_feed f
-          JOIN userbulk.audit_request r ON r.id = f.request_id
+          JOIN userbulk.audit_request r ON r.account_id = f.account_id AND r.id = f.request_id
          CROSS JOIN LATERAL (
                 SELECT c.user_id, c.before, c.after
                   FROM userbulk.audit_change c
-                 WHERE c.request_id = f.request_id
+                 WHERE c.account_id = f.account_id AND c.request_id = f.request_id
                    AND (f.seq > p_seq OR c.user_id > p_user)
                  ORDER BY c.user_id) c
          WHERE f.account_id = p_account

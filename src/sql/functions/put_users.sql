@@ -235,7 +235,7 @@ BEGIN
              CROSS JOIN LATERAL (
                    -- in key order straight from the index: no sort per user
                    SELECT ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                 WHERE ur.user_id = u.id ORDER BY ur.role_id) AS ids
+                                 WHERE ur.account_id = u.account_id AND ur.user_id = u.id ORDER BY ur.role_id) AS ids
                    OFFSET 0) cur   -- read once, not at each use
              CROSS JOIN LATERAL (
                    SELECT u.id IS NOT NULL
@@ -302,7 +302,7 @@ BEGIN
             IF v_apply THEN
                 WITH locked AS MATERIALIZED (
                     SELECT u.ctid AS at, u.id, u.version <> w.version AS moved
-                      FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                      FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
                      WHERE w.errors = '[]' AND w.after IS NOT NULL
                      ORDER BY u.id
                        FOR NO KEY UPDATE OF u),
@@ -327,7 +327,7 @@ BEGIN
             ELSE
                 SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_locked
                   FROM (SELECT u.version <> w.version AS moved
-                          FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                          FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
                          WHERE w.errors = '[]' AND w.after IS NOT NULL
                          ORDER BY u.id
                            FOR NO KEY UPDATE OF u) l;

@@ -13,8 +13,8 @@ RETURNS json LANGUAGE sql STABLE AS $$
                'roles', coalesce((SELECT json_agg(json_build_object('roleId', r.id, 'roleName', r.name)
                                                   ORDER BY r.name, r.id)
                                     FROM userbulk.user_roles ur
-                                    JOIN userbulk.roles r ON r.id = ur.role_id
-                                   WHERE ur.user_id = u.id), '[]'::json),
+                                    JOIN userbulk.roles r ON r.account_id = ur.account_id AND r.id = ur.role_id
+                                   WHERE ur.account_id = u.account_id AND ur.user_id = u.id), '[]'::json),
                'userAccess', json_build_object(
                    'AccessAutomation', u.access_automation,
                    'AccessCertification', u.access_certification,

@@ -285,7 +285,7 @@ BEGIN
     ), cur AS MATERIALIZED (
         SELECT l.id, l.at,
                ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                      WHERE ur.user_id = l.id ORDER BY ur.role_id) AS before
+                      WHERE ur.account_id = p_account AND ur.user_id = l.id ORDER BY ur.role_id) AS before
           FROM locked l
     ), wish AS (
         SELECT x AS user_id, true AS member FROM unnest(p_add) x
@@ -304,11 +304,11 @@ BEGIN
     ), upd AS (
         UPDATE userbulk.users u
            SET version = u.version + 1, updated_at = now(), updated_by = p_actor
-          FROM ch WHERE u.ctid = ch.at AND u.id = ch.id
+          FROM ch WHERE u.ctid = ch.at AND u.id = ch.id AND u.account_id = p_account
         RETURNING 1
     ), del AS (
         DELETE FROM userbulk.user_roles ur USING ch
-         WHERE NOT ch.will AND ur.user_id = ch.id AND ur.role_id = p_role
+         WHERE NOT ch.will AND ur.account_id = p_account AND ur.user_id = ch.id AND ur.role_id = p_role
         RETURNING 1
     ), ins AS (
         INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
@@ -374,7 +374,7 @@ BEGIN
         RETURN;
     END IF;
     IF v_done = 0 THEN
-        DELETE FROM userbulk.audit_request r WHERE r.id = v_request;
+        DELETE FROM userbulk.audit_request r WHERE r.account_id = p_account AND r.id = v_request;
     END IF;
 END
 $$;
@@ -455,7 +455,7 @@ BEGIN
             -- share lock, which PUT /users and the POST take when they
             -- give the role, does not wait for this one).
             SELECT r.* INTO v_role FROM userbulk.roles r
-             WHERE r.id = (userbulk.scim_group_role(v_account, p_id)).id
+             WHERE r.account_id = v_account AND r.id = (userbulk.scim_group_role(v_account, p_id)).id
                FOR NO KEY UPDATE;
             IF v_role.id IS NULL THEN
                 RETURN QUERY SELECT * FROM userbulk.scim_group_refusal(404, NULL,
@@ -493,7 +493,7 @@ BEGIN
             -- Renamed last, once the members are locked: its lock waits
             -- for the requests giving the role, which hold all their users.
             IF p_name IS NOT NULL AND p_name <> v_role.name THEN
-                UPDATE userbulk.roles r SET name = p_name WHERE r.id = v_role.id
+                UPDATE userbulk.roles r SET name = p_name WHERE r.account_id = v_account AND r.id = v_role.id
                   RETURNING * INTO v_role;
             END IF;
             EXIT;
@@ -550,7 +550,7 @@ BEGIN
         BEGIN
             v_refused := false;
             SELECT r.* INTO v_role FROM userbulk.roles r
-             WHERE r.id = (userbulk.scim_group_role(v_account, p_id)).id
+             WHERE r.account_id = v_account AND r.id = (userbulk.scim_group_role(v_account, p_id)).id
                FOR NO KEY UPDATE;
             IF v_role.id IS NULL THEN
                 RETURN QUERY SELECT * FROM userbulk.scim_group_refusal(404, NULL,

@@ -259,7 +259,7 @@ BEGIN
                                 'managerId', u.manager_id))
                             || jsonb_build_object('roles', to_jsonb(ARRAY(
                                    SELECT ur.role_id FROM userbulk.user_roles ur
-                                    WHERE ur.user_id = u.id ORDER BY ur.role_id)))
+                                    WHERE ur.account_id = u.account_id AND ur.user_id = u.id ORDER BY ur.role_id)))
                         WHEN b.op = 'create' THEN '{}'::jsonb
                         WHEN u.id IS NOT NULL THEN nullif(userbulk.scim_diff(false,
                             u.email, f.email, u.first_name, f.first_name, u.middle_name, f.middle_name,
@@ -475,11 +475,11 @@ BEGIN
                         THEN 'not applied: the request is atomic and another of its operations failed' END,
                CASE WHEN v_resources AND v_apply AND w.status = 0 AND w.op <> 'delete' THEN
                         (SELECT userbulk.scim_resource(u, p_base)::json
-                           FROM userbulk.users u WHERE u.id = w.user_id)
+                           FROM userbulk.users u WHERE u.account_id = v_account AND u.id = w.user_id)
                     WHEN v_resources AND NOT v_apply AND w.status = 0 AND w.op <> 'delete'
                          AND w.op <> 'create' AND w.after IS NULL THEN
                         (SELECT userbulk.scim_resource(u, p_base)::json
-                           FROM userbulk.users u WHERE u.id = w.user_id)
+                           FROM userbulk.users u WHERE u.account_id = v_account AND u.id = w.user_id)
                END
           FROM ub_scim_work w
          ORDER BY w.idx;

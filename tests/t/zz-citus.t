@@ -128,6 +128,13 @@ Apache::TestRequest::module('userbulk_readback');
 $sent{'GET /users'} = json_request(GET => PUT_USERS . '?userName=alice.acme', token());
 Apache::TestRequest::module('userbulk_feed');
 $sent{'GET /users/changes'} = json_request(GET => '/users/changes', token());
+# the diff of a PUT, then the revert of it (UserBulkDiff, UserBulkRevert)
+Apache::TestRequest::module('userbulk_undo');
+my $put = json_request(PUT => PUT_USERS . '?diff=true', token(),
+    [ { userName => 'bob.acme', email => 'bob@acme.example', name => { firstName => 'Citus' } } ]);
+$sent{'PUT /users?diff=true'} = $put;
+$sent{'POST revert'} = json_request(POST => PUT_USERS . '/requests/' . ($put->header('X-Trace-Id') // 'none')
+                                    . '/revert?diff=true', token());
 Apache::TestRequest::module('default');
 $sent{'GET /Users?filter'} = scim(GET => '/Users?filter=userName%20sw%20%22a%22');
 $sent{'GET /Users/{id}'} = scim(GET => "/Users/$ALICE");

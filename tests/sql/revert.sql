@@ -2,7 +2,7 @@
 -- diff (option "diff": before and after in its answer), called directly.
 -- Users u1..u6 of account tap (lib/setup.sql), ids ...0101 to ...0106.
 \ir lib/setup.sql
-SELECT plan(41);
+SELECT plan(43);
 
 -- Every user row of account tap (but what a change must move: version,
 -- updated_at, updated_by) and its role set, as one digest.
@@ -145,6 +145,16 @@ SELECT matches((SELECT string_agg(message, ' | ' ORDER BY idx) FROM pg_temp.rv(9
                'created this user: delete it.*cannot set.*deleted this user', '... saying why');
 SELECT is((SELECT count(*) FROM userbulk.revert_request('tap', 'a', 't', 'tap-kinds', '{"dry_run":true}')), 3::bigint,
           'a request named by its trace id');
+
+-- addresses against the final state: an address given up since is taken
+SELECT is(pg_temp.codes('[{"userName":"u5.tap","email":"u5x@tap.example","firstName":"U5","lastName":"Tap"}]'),
+          '0:', 'u5 takes another address');
+CREATE TEMP TABLE r6 AS SELECT max(r.id) AS id FROM userbulk.audit_request r WHERE r.trace_id = 'tap-trace';
+SELECT is(pg_temp.codes('[{"userName":"u6.tap","email":"u5@tap.example","firstName":"U6","lastName":"Tap"}]')
+          || ' ' || pg_temp.rvcodes((SELECT id FROM r6)) || ' '
+          || (SELECT string_agg(r.message || ' ' || coalesce(r.after::text, 'nothing'), ' ') FROM pg_temp.rv((SELECT id FROM r6)) r),
+          '0: 0:email_taken the address it had before is another user''s now nothing',
+          '... u6 its old one: the revert of the first is email_taken, changing nothing');
 
 -- --- put_users' diff ------------------------------------------------------------------------
 SELECT is((SELECT string_agg(p.idx || ' ' || p.before::text || ' -> ' || p.after::text, ' | ')

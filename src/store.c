@@ -125,10 +125,6 @@ static const char sql_scim_write[] =
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], "
     "%s::text[], %s::text[], %s::text[], %s::text[])";
 
-/* ?diff=true: the fields each record changes, read from put_users' working
- * set in the same transaction (src/sql/functions/diff.sql). */
-static const char sql_put_changes[] =
-    "SELECT idx, before, after FROM userbulk.put_changes()";
 static const char sql_revert[] =
     "SELECT idx, user_id, user_name, version, code, message, before, after, request_id, reverts "
     "FROM userbulk.revert_request(%s, %s, %s, %s, %s::jsonb)";
@@ -146,7 +142,6 @@ const ub_statement ub_statements[] = {
     { UB_STMT_SCIM_GROUP_CHANGE, sql_scim_group_change },
     { UB_STMT_SCIM_GROUP_DELETE, sql_scim_group_delete },
     { UB_STMT_SCIM_WRITE, sql_scim_write },
-    { UB_STMT_PUT_CHANGES, sql_put_changes },
     { UB_STMT_REVERT, sql_revert },
     { NULL, NULL }
 };
@@ -355,6 +350,9 @@ static const char *put_options(const ub_request *req, int count, int total,
     json_object_set_new(o, "atomic", json_boolean(req->atomic));
     json_object_set_new(o, "dry_run", json_boolean(req->dry_run));
     json_object_set_new(o, "failed", json_boolean(count < total));
+    if (req->diff) {
+        json_object_set_new(o, "diff", json_true());
+    }
     if (req->idempotency_key != NULL) {
         json_object_set_new(o, "idem_key", json_string(req->idempotency_key));
         json_object_set_new(o, "body_hash", json_string(body_hash));
@@ -452,50 +450,12 @@ static apr_status_t each_row(const ub_request *req, ub_db *db, const char *label
     return finish(req, db, &tx, fn(baton, NULL));
 }
 
-/* Runs the statement under label inside the transaction each_row opened
- * (after its statement's rows were all read) and hands each row to fn;
- * not fn's NULL call. A failure is the request's: each_row rolls back. */
-static apr_status_t rows_in_tx(const ub_request *req, ub_db *db, const char *label,
-                               int nargs, const char **args, ub_store_row_fn *fn,
-                               void *baton)
-{
-    apr_dbd_prepared_t *stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
-    ub_store_rows rows;
-    apr_status_t rv;
-    int rc;
-
-    rows.req = req;
-    rows.db = db;
-    rows.res = NULL;
-    rows.row = NULL;
-    db->calls++;
-    /* the session may have been reconnected before this transaction began
-     * (run_statement prepared only its own statement again) */
-    if (stmt == NULL && prepare(req, db, label, &stmt) != 0) {
-        return fail(req, "UB0720 preparing the diff statement failed", db_error(req, db, -1));
-    }
-    rc = apr_dbd_pselect(db->driver, req->pool, db->handle, &rows.res, stmt, 1, nargs, args);
-    if (rc != 0) {
-        return fail(req, apr_pstrcat(req->pool, "UB0721 statement ", label, " failed", NULL),
-                    db_error(req, db, rc));
-    }
-    while ((rc = apr_dbd_get_row(db->driver, req->pool, rows.res, &rows.row, -1)) == 0) {
-        rv = fn(baton, &rows);
-        if (rv != APR_SUCCESS) {
-            while (apr_dbd_get_row(db->driver, req->pool, rows.res, &rows.row, -1) == 0)
-                ;
-            return rv;
-        }
-    }
-    if (rc != -1) {
-        return fail(req, "UB0211 reading the statement's rows failed", db_error(req, db, rc));
-    }
-    return APR_SUCCESS;
-}
-
 /* PUT /users's answer (userbulk.put_result): one row per error of a
  * record, one for a record without any; every row of a record carries its
- * user_id and version. idx -1: the Idempotency-Key was used for another
+ * user_id and version; with ?diff=true, the row of a record that changes
+ * its user carries the fields it changes, before and after, as its audit
+ * row has them (the engine's own values: nothing computed twice, no
+ * second statement). idx -1: the Idempotency-Key was used for another
  * request. */
 typedef struct {
     const ub_request *req;
@@ -503,44 +463,19 @@ typedef struct {
     ub_put_batch *batch;
     int *key_reused;
     int found;                  /* the columns below were looked up */
-    int idx, user_id, version, field, code, message;
+    int idx, user_id, version, field, code, message, before, after;
 } put_answer;
-
-/* A row of userbulk.put_changes: the record idx changes before into
- * after. */
-static apr_status_t take_put_change(void *baton, const ub_store_rows *rows)
-{
-    put_answer *p = baton;
-    const char *idx = ub_store_value(rows, 0), *before = ub_store_value(rows, 1),
-               *after = ub_store_value(rows, 2);
-    int i = idx ? atoi(idx) : -1;
-    ub_put_record *rec;
-
-    if (i < 0 || i >= p->batch->records->nelts || before == NULL || after == NULL) {
-        ub_logf(p->req, UB_LOG_ERR, APR_EGENERAL,
-                "UB0722 the store answered a change of unknown record %s", idx ? idx : "(null)");
-        return APR_EGENERAL;
-    }
-    rec = &((ub_put_record *)p->batch->records->elts)[i];
-    rec->changed_before = apr_pstrdup(p->req->pool, before);
-    rec->changed_after = apr_pstrdup(p->req->pool, after);
-    return APR_SUCCESS;
-}
 
 static apr_status_t take_put_row(void *baton, const ub_store_rows *rows)
 {
     put_answer *p = baton;
     const ub_request *req = p->req;
-    const char *idx, *user_id, *version, *field, *code, *message;
+    const char *idx, *user_id, *version, *field, *code, *message, *before, *after;
     ub_put_record *rec;
     int i;
 
     if (rows == NULL) {
-        /* every row read, the transaction still open: the changes of a
-         * diff, from the engine's working set, before COMMIT */
-        return p->req->diff && !*p->key_reused
-               ? rows_in_tx(req, p->db, UB_STMT_PUT_CHANGES, 0, NULL, take_put_change, p)
-               : APR_SUCCESS;
+        return APR_SUCCESS;
     }
     if (!p->found) {
         p->idx = ub_store_column(rows, "idx");
@@ -549,8 +484,10 @@ static apr_status_t take_put_row(void *baton, const ub_store_rows *rows)
         p->field = ub_store_column(rows, "field");
         p->code = ub_store_column(rows, "code");
         p->message = ub_store_column(rows, "message");
+        p->before = ub_store_column(rows, "before");
+        p->after = ub_store_column(rows, "after");
         if (p->idx < 0 || p->user_id < 0 || p->version < 0 || p->field < 0
-            || p->code < 0 || p->message < 0) {
+            || p->code < 0 || p->message < 0 || p->before < 0 || p->after < 0) {
             return APR_EGENERAL;
         }
         p->found = 1;
@@ -571,6 +508,18 @@ static apr_status_t take_put_row(void *baton, const ub_store_rows *rows)
     version = ub_store_value(rows, p->version);
     rec->user_id = user_id ? apr_pstrdup(req->pool, user_id) : NULL;
     rec->version = version ? apr_atoi64(version) : 0;
+    before = ub_store_value(rows, p->before);
+    after = ub_store_value(rows, p->after);
+    if ((before == NULL) != (after == NULL)) {
+        ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0722 the store answered half a change (before or after missing) for record %d",
+                rec->index);
+        return APR_EGENERAL;
+    }
+    if (before != NULL && req->diff) {
+        rec->changed_before = apr_pstrdup(req->pool, before);
+        rec->changed_after = apr_pstrdup(req->pool, after);
+    }
     field = ub_store_value(rows, p->field);
     code = ub_store_value(rows, p->code);
     message = ub_store_value(rows, p->message);

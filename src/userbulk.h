@@ -61,7 +61,6 @@
 #define UB_STMT_SCIM_GROUP_CHANGE "userbulk_scim_group_change"
 #define UB_STMT_SCIM_GROUP_DELETE "userbulk_scim_group_delete"
 #define UB_STMT_SCIM_WRITE     "userbulk_scim_write"
-#define UB_STMT_PUT_CHANGES    "userbulk_put_changes"
 #define UB_STMT_REVERT         "userbulk_revert"
 
 typedef enum {

@@ -42,7 +42,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # The files of functions/, in the order they are applied: each may use what
 # the ones before it create. Every one must be there (a partial install
 # would otherwise leave an endpoint on older functions).
-functions=(common put_users account_update read_users audit changes scim_users scim_write scim_groups diff revert)
+functions=(common put_users account_update read_users audit changes scim_users scim_write scim_groups revert)
 for f in "${functions[@]}"; do
     if [[ ! -f $here/functions/$f.sql ]]; then
         echo "migrate: $here/functions/$f.sql is missing" >&2

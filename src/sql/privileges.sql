@@ -8,15 +8,16 @@
 -- module's statements (src/store.c). They run as the owner (SECURITY
 -- DEFINER) with a search_path of pg_catalog and pg_temp only: a role that
 -- calls them cannot put its own objects in front of theirs (their bodies
--- name every object of the schema as userbulk.*; the work table of
--- put_users is pg_temp's, and refused unless the owner's). So the API role
+-- name every object of the schema as userbulk.*; their working sets are
+-- variables of the call, but scim_write's, a pg_temp table refused unless
+-- the owner's). So the API role
 -- reads no table (password_hash, the audit trail), writes none except
 -- through the functions' checks, and cannot truncate or delete the audit
 -- trail or create anything in the schema.
 --
 -- The helpers called inside the statements (userbulk.err, put_roles,
 -- put_errors, iso, refusal, scim_resource, scim_project, scim_where, scim_diff,
--- email_taken, the scim_group_* helpers, changes_page, work_table_ok, revert_fields) stay as they are: a SECURITY DEFINER or SET
+-- email_taken, the scim_group_* helpers, changes_page, revert_fields) stay as they are: a SECURITY DEFINER or SET
 -- clause would stop PostgreSQL from inlining the SQL ones. They need no
 -- grant: they run as the owner.
 
@@ -43,8 +44,6 @@ ALTER FUNCTION userbulk.scim_group_create SECURITY DEFINER SET search_path = pg_
 ALTER FUNCTION userbulk.scim_group_change SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.scim_group_delete SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.user_changes SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION userbulk.put_changes SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION userbulk.scim_changes SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION userbulk.revert_request SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- USAGE to find the functions by name (it also shows the names of the
@@ -58,7 +57,7 @@ SELECT format('GRANT USAGE ON SCHEMA userbulk TO %I', r.role),
               'userbulk.get_users, userbulk.scim_users, userbulk.scim_user, '
               'userbulk.scim_write, userbulk.scim_groups, '
               'userbulk.scim_group, userbulk.scim_group_create, userbulk.scim_group_change, '
-              'userbulk.scim_group_delete, userbulk.user_changes, userbulk.put_changes, '
-              'userbulk.scim_changes, userbulk.revert_request TO %I', r.role)
+              'userbulk.scim_group_delete, userbulk.user_changes, '
+              'userbulk.revert_request TO %I', r.role)
   FROM (SELECT :'api_role' AS role UNION SELECT g.role FROM pg_temp.ub_granted g) r
 \gexec

@@ -64,10 +64,10 @@ SELECT is(userbulk.fold_email('ÉVA.Öz@Example.COM'), 'éva.öz@example.com', '
 SELECT is(userbulk.fold_email('ǅ@x'), 'ǆ@x', '... title-case letters too');
 SELECT is(userbulk.fold_email(NULL), NULL, '... NULL stays NULL');
 
-SELECT lives_ok($$SELECT userbulk.ensure_row_type('put_result', 'idx integer, user_id uuid, version bigint, field text, code text, message text')$$,
+SELECT lives_ok($$SELECT userbulk.ensure_row_type('put_result', 'idx integer, user_id uuid, version bigint, field text, code text, message text, before jsonb, after jsonb')$$,
                 'ensure_row_type: a type of that shape is kept');
 SELECT throws_like($$SELECT userbulk.ensure_row_type('put_result', 'idx integer, user_id uuid, version bigint')$$,
-                   'userbulk.put_result: the database has (idx integer, user_id uuid, version bigint, field text, code text, message text), functions/ answer (idx integer, user_id uuid, version bigint)',
+                   'userbulk.put_result: the database has (idx integer, user_id uuid, version bigint, field text, code text, message text, before jsonb, after jsonb), functions/ answer (idx integer, user_id uuid, version bigint)',
                    '... another shape stops the run, naming both');
 SELECT lives_ok($$SELECT userbulk.ensure_row_type('tap_row', 'a integer, b text')$$, '... a missing type is created');
 SELECT is((SELECT format_type(to_regtype('userbulk.tap_row'), NULL)), 'userbulk.tap_row', '... in the schema');

@@ -8,14 +8,14 @@ SELECT is((SELECT string_agg(p.proname || ' ' || p.prosecdef || ' ' || (SELECT c
              FROM pg_proc p WHERE p.pronamespace = 'userbulk'::regnamespace
               AND p.proname IN ('put_users', 'account_update', 'get_users', 'scim_users', 'scim_user',
                                  'scim_groups', 'scim_group', 'scim_group_create', 'scim_group_change', 'scim_group_delete', 'scim_write', 'user_changes',
-                                 'put_changes', 'scim_changes', 'revert_request')),
-          'account_update true search_path=pg_catalog, pg_temp, get_users true search_path=pg_catalog, pg_temp, put_changes true search_path=pg_catalog, pg_temp, put_users true search_path=pg_catalog, pg_temp, revert_request true search_path=pg_catalog, pg_temp, scim_changes true search_path=pg_catalog, pg_temp, scim_group true search_path=pg_catalog, pg_temp, scim_group_change true search_path=pg_catalog, pg_temp, scim_group_create true search_path=pg_catalog, pg_temp, scim_group_delete true search_path=pg_catalog, pg_temp, scim_groups true search_path=pg_catalog, pg_temp, scim_user true search_path=pg_catalog, pg_temp, scim_users true search_path=pg_catalog, pg_temp, scim_write true search_path=pg_catalog, pg_temp, user_changes true search_path=pg_catalog, pg_temp',
+                                 'revert_request')),
+          'account_update true search_path=pg_catalog, pg_temp, get_users true search_path=pg_catalog, pg_temp, put_users true search_path=pg_catalog, pg_temp, revert_request true search_path=pg_catalog, pg_temp, scim_group true search_path=pg_catalog, pg_temp, scim_group_change true search_path=pg_catalog, pg_temp, scim_group_create true search_path=pg_catalog, pg_temp, scim_group_delete true search_path=pg_catalog, pg_temp, scim_groups true search_path=pg_catalog, pg_temp, scim_user true search_path=pg_catalog, pg_temp, scim_users true search_path=pg_catalog, pg_temp, scim_write true search_path=pg_catalog, pg_temp, user_changes true search_path=pg_catalog, pg_temp',
           'the entry functions run as the owner, with a search_path of pg_catalog and pg_temp only');
 SELECT is((SELECT string_agg(p.proname, ',' ORDER BY p.proname)
              FROM pg_proc p WHERE p.pronamespace = 'userbulk'::regnamespace
               AND p.proname NOT IN ('put_users', 'account_update', 'get_users', 'scim_users', 'scim_user',
                                  'scim_groups', 'scim_group', 'scim_group_create', 'scim_group_change', 'scim_group_delete', 'scim_write', 'user_changes',
-                                 'put_changes', 'scim_changes', 'revert_request',
+                                 'revert_request',
                                  -- the feed's deferred trigger runs at COMMIT, after the entry function returned
                                  'audit_feed_append')
               AND (p.prosecdef OR p.proconfig IS NOT NULL)),

@@ -120,7 +120,7 @@ sub serves_again {
     local $mark = error_log_mark();
     shim('put_users', 'SETOF userbulk.put_result',
          q{BEGIN RETURN QUERY SELECT * FROM %CALL%;
-                 RETURN NEXT ROW(99999, NULL, NULL, NULL, NULL, NULL)::userbulk.put_result; END});
+                 RETURN NEXT ROW(99999, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::userbulk.put_result; END});
     my $actor = "Unknown-$RUN";
     my $before = erin();
     refused_whole('PUT, an answer for an unknown record', put_erin($actor), $actor, $before, 'UB0205');
@@ -131,12 +131,25 @@ sub serves_again {
 {
     local $mark = error_log_mark();
     shim('put_users', 'SETOF userbulk.put_result',
-         q{BEGIN RETURN QUERY SELECT idx, user_id, version, 'email', NULL::text, NULL::text FROM %CALL%; END});
+         q{BEGIN RETURN QUERY SELECT idx, user_id, version, 'email', NULL::text, NULL::text,
+                                     NULL::jsonb, NULL::jsonb FROM %CALL%; END});
     my $actor = "Errors-$RUN";
     my $before = erin();
     refused_whole('PUT, unreadable errors', put_erin($actor), $actor, $before, 'UB0202');
     unshim('put_users');
     serves_again('unreadable-errors');
+}
+
+{
+    local $mark = error_log_mark();
+    shim('put_users', 'SETOF userbulk.put_result',
+         q{BEGIN RETURN QUERY SELECT idx, user_id, version, field, code, message,
+                                     '{"email": "x"}'::jsonb, NULL::jsonb FROM %CALL%; END});
+    my $actor = "Half-$RUN";
+    my $before = erin();
+    refused_whole('PUT, half a change (before without after)', put_erin($actor), $actor, $before, 'UB0722');
+    unshim('put_users');
+    serves_again('half-change');
 }
 
 {

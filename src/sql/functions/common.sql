@@ -54,15 +54,20 @@ $fn$;
 
 -- The answer of PUT /users: one row per error of a record, and one row,
 -- its error columns null, for a record without any (applied, or already as
--- sent); every row of a record carries its user_id and version. The module
--- reads the columns by name (src/store.c).
+-- sent); every row of a record carries its user_id and version. before
+-- and after: with the option "diff", the fields a record without errors
+-- changes, as its audit row has them; else null (put_users.sql). The
+-- module reads the columns by name (src/store.c). (before and after came
+-- with migration 014.)
 SELECT userbulk.ensure_row_type('put_result', $cols$
     idx      integer,
     user_id  uuid,
     version  bigint,
     field    text,
     code     text,
-    message  text
+    message  text,
+    before   jsonb,
+    after    jsonb
 $cols$) \g /dev/null
 
 CREATE OR REPLACE FUNCTION userbulk.err(p_field text, p_code text, p_message text)

@@ -18,11 +18,18 @@
 -- some records already failed the module's own checks, "dry_run": decide
 -- everything, apply nothing, "idem_key"/"body_hash": Idempotency-Key and
 -- the fingerprint of the request it names (endpoint, atomic, dry run and
--- body, hashed by the module)}.
+-- body, hashed by the module), "diff": answer each changing record's
+-- before and after (below)}.
 -- An Idempotency-Key seen before answers the stored results again, or one
 -- row with idx -1 when the fingerprint differs. A dry run keeps its key
 -- too: replayed, it answers the same dry-run answer; the same key on a real
--- run is another request.
+-- run is another request. A replay answers no before and after (the
+-- first answer had them; the audit trail keeps them).
+-- With "diff": true, the row of a record that changes its user (a dry run:
+-- would change it) carries the fields it changes in before and after: the
+-- jsonb values written to audit_change, so the answer is the audit row,
+-- byte for byte (a dry run's, what the real run would write). Otherwise
+-- both are null, and nothing more is computed or sent.
 -- The working set of one put_users call: one element per record, held in
 -- a variable of the call (userbulk.put_work[]), so it lives no longer than
 -- the call. (A temporary table would outlive the transaction: creating it
@@ -71,6 +78,7 @@ DECLARE
     v_dry      boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
     v_atomic   boolean := coalesce((p_options ->> 'atomic')::boolean, false);
     v_key      text := p_options ->> 'idem_key';
+    v_diff     boolean := coalesce((p_options ->> 'diff')::boolean, false);
     v_apply    boolean;
     v_seen     userbulk.idempotency;
     v_changing integer;
@@ -111,13 +119,15 @@ BEGIN
              WHERE i.account = p_account AND i.actor = p_actor AND i.key = v_key;
             IF v_seen.body_hash IS DISTINCT FROM p_options ->> 'body_hash' THEN
                 RETURN QUERY SELECT -1, NULL::uuid, NULL::bigint, 'Idempotency-Key',
-                    'idempotency_key_reused', 'was used for another request (body or options differ)';
+                    'idempotency_key_reused', 'was used for another request (body or options differ)',
+                    NULL::jsonb, NULL::jsonb;
             ELSE
                 -- kept as JSON, {idx, user_id, version, errors} per record
                 -- (so a key stored by an earlier release replays the same)
                 RETURN QUERY
                     SELECT (x.r ->> 'idx')::integer, (x.r ->> 'user_id')::uuid,
-                           (x.r ->> 'version')::bigint, e.field, e.code, e.message
+                           (x.r ->> 'version')::bigint, e.field, e.code, e.message,
+                           NULL::jsonb, NULL::jsonb
                       FROM jsonb_array_elements(v_seen.results) WITH ORDINALITY AS x(r, o)
                       LEFT JOIN LATERAL userbulk.put_errors(x.r -> 'errors') e ON true
                      ORDER BY x.o, e.ord;
@@ -380,7 +390,8 @@ BEGIN
     END LOOP;
 
     -- A record that changes its user answers the version it gives (a dry
-    -- run: would give); the others the version they found.
+    -- run: would give), and with "diff" its before and after; the others
+    -- the version they found.
     IF v_key IS NOT NULL THEN
         UPDATE userbulk.idempotency i
            SET results = (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -395,7 +406,11 @@ BEGIN
         SELECT w.idx, w.user_id,
                w.version + CASE WHEN (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
                                 THEN 1 ELSE 0 END,
-               e.field, e.code, e.message
+               e.field, e.code, e.message,
+               CASE WHEN v_diff AND (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
+                    THEN w.before END,
+               CASE WHEN v_diff AND (v_apply OR v_dry) AND w.errors = '[]' AND w.after IS NOT NULL
+                    THEN w.after END
           FROM unnest(v_work) w
           LEFT JOIN LATERAL userbulk.put_errors(w.errors) e ON true
          ORDER BY w.idx, e.ord;

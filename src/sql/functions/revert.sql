@@ -68,6 +68,24 @@ SELECT userbulk.ensure_row_type('revert_result', $cols$
     reverts    bigint
 $cols$) \g /dev/null
 
+-- The working set of one revert_request call: one element per user the
+-- request changed, held in a variable of the call (userbulk.revert_work[]),
+-- as put_users keeps its own (see there): no temporary table, whose
+-- removal a session would have to commit at exit.
+SELECT userbulk.ensure_row_type('revert_work', $cols$
+    idx        integer,
+    user_id    uuid,
+    user_name  text,
+    at         tid,
+    version    bigint,
+    target     jsonb,
+    role_ids   uuid[],
+    code       text,
+    message    text,
+    before     jsonb,
+    after      jsonb
+$cols$) \g /dev/null
+
 -- p_request: the audit request's id (digits) or the trace id it names
 -- (the X-Trace-Id the request was answered with). p_options: {"atomic":
 -- revert only if every user can be, "dry_run": decide everything, apply
@@ -92,6 +110,15 @@ DECLARE
     v_apply   boolean := false;
     v_new     bigint;
     v_attempt integer := 0;
+    v_failed  boolean;     -- a user cannot be put back
+    v_taken   integer[];   -- the idx whose address is another user's
+    -- each user the request changed: found where (at) and at which
+    -- version, the request's before (target: what comes back) and the
+    -- roles it names, if any; why it cannot be put back (code, message:
+    -- null if it can); the fields the revert changes, as stored now and
+    -- as they become (before, after: its audit row; null: nothing to
+    -- change)
+    v_work    userbulk.revert_work[];
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF p_request ~ '^[0-9]{1,18}$' THEN
@@ -111,30 +138,12 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The working set, as put_users keeps its own (see there).
-    IF to_regclass('pg_temp.ub_revert_work') IS NOT NULL
-       AND NOT userbulk.work_table_ok('ub_revert_work') THEN
-        RAISE EXCEPTION 'unreachable';
-    END IF;
-    IF to_regclass('pg_temp.ub_revert_work') IS NULL THEN
-        CREATE TEMP TABLE ub_revert_work (
-            idx        integer NOT NULL,
-            user_id    uuid NOT NULL,
-            user_name  text,
-            at         tid,
-            version    bigint,
-            target     jsonb NOT NULL,    -- the request's before: what comes back
-            role_ids   uuid[],            -- the roles target names, if it does
-            code       text,
-            message    text,
-            before     jsonb,             -- the revert's own audit row; null:
-            after      jsonb              -- nothing to change
-        ) ON COMMIT DELETE ROWS;
-    END IF;
-
     LOOP
         BEGIN
-            DELETE FROM ub_revert_work;
+            -- (a variable keeps its value through a rollback to the
+            -- savepoint: an attempt that failed after its insert leaves no
+            -- request id behind)
+            v_new := NULL;
 
             -- 1. The users the request changed, locked in id order before
             -- anything is read for a decision. (audit_change's rows of one
@@ -147,8 +156,8 @@ BEGIN
                FOR NO KEY UPDATE;
 
             -- 2. One pass: each user against the request's row for it.
-            INSERT INTO ub_revert_work
-            SELECT (row_number() OVER (ORDER BY c.user_id) - 1)::integer, c.user_id,
+            v_work := ARRAY(
+            SELECT ROW((row_number() OVER (ORDER BY c.user_id) - 1)::integer, c.user_id,
                    u.user_name, u.ctid, u.version, c.before,
                    CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
                         ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
@@ -171,6 +180,7 @@ BEGIN
                    END,
                    CASE WHEN k.code IS NULL AND cur.v IS DISTINCT FROM c.before THEN cur.v END,
                    CASE WHEN k.code IS NULL AND cur.v IS DISTINCT FROM c.before THEN c.before END
+                   )::userbulk.revert_work
               FROM userbulk.audit_change c
               LEFT JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
              CROSS JOIN LATERAL (
@@ -222,24 +232,33 @@ BEGIN
                                                        AND ro.id::text = r.id)) THEN 'unknown_role'
                    END AS code
                    OFFSET 0) k
-             WHERE c.request_id = v_req AND c.account_id = v_account;
+             WHERE c.request_id = v_req AND c.account_id = v_account
+             ORDER BY c.user_id);
 
             -- 3. Addresses against the final state.
-            UPDATE ub_revert_work w
-               SET code = 'email_taken', message = 'the address it had before is another user''s now',
-                   before = NULL, after = NULL
-              FROM userbulk.email_taken(
-                       ARRAY(SELECT x.idx FROM ub_revert_work x
-                              WHERE x.code IS NULL AND x.after ?| ARRAY['email'] ORDER BY x.idx),
-                       ARRAY(SELECT x.user_id FROM ub_revert_work x
-                              WHERE x.code IS NULL AND x.after ?| ARRAY['email'] ORDER BY x.idx),
-                       ARRAY(SELECT userbulk.fold_email(x.after ->> 'email') FROM ub_revert_work x
-                              WHERE x.code IS NULL AND x.after ?| ARRAY['email'] ORDER BY x.idx)) f
-             WHERE w.idx = f.idx;
+            v_taken := ARRAY(
+                SELECT f.idx FROM userbulk.email_taken(
+                       ARRAY(SELECT x.idx FROM unnest(v_work) x
+                              WHERE x.code IS NULL AND x.after ? 'email' ORDER BY x.idx),
+                       ARRAY(SELECT x.user_id FROM unnest(v_work) x
+                              WHERE x.code IS NULL AND x.after ? 'email' ORDER BY x.idx),
+                       ARRAY(SELECT userbulk.fold_email(x.after ->> 'email') FROM unnest(v_work) x
+                              WHERE x.code IS NULL AND x.after ? 'email' ORDER BY x.idx)) f);
+            IF cardinality(v_taken) > 0 THEN
+                v_work := ARRAY(
+                    SELECT CASE WHEN w.idx = ANY (v_taken)
+                                THEN ROW(w.idx, w.user_id, w.user_name, w.at, w.version, w.target,
+                                         w.role_ids, 'email_taken',
+                                         'the address it had before is another user''s now',
+                                         NULL, NULL)::userbulk.revert_work
+                                ELSE w END
+                      FROM unnest(v_work) AS w
+                     ORDER BY w.idx);
+            END IF;
 
-            v_apply := NOT v_dry
-                       AND NOT (v_atomic AND EXISTS (SELECT 1 FROM ub_revert_work w WHERE w.code IS NOT NULL))
-                       AND EXISTS (SELECT 1 FROM ub_revert_work w WHERE w.code IS NULL AND w.after IS NOT NULL);
+            v_failed := EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.code IS NOT NULL);
+            v_apply := NOT v_dry AND NOT (v_atomic AND v_failed)
+                       AND EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.code IS NULL AND w.after IS NOT NULL);
             IF v_apply THEN
                 -- 4. Every field the request changed, back; by place: the
                 -- rows are locked, they have not moved since the pass read them.
@@ -281,18 +300,18 @@ BEGIN
                                                     THEN (t ->> 'is_two_factor_enabled')::boolean
                                                     ELSE u.is_two_factor_enabled END,
                        version = u.version + 1, updated_at = now(), updated_by = p_actor
-                  FROM ub_revert_work w CROSS JOIN LATERAL (SELECT w.after AS t) x
+                  FROM unnest(v_work) w CROSS JOIN LATERAL (SELECT w.after AS t) x
                  WHERE u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
                    AND w.code IS NULL AND w.after IS NOT NULL;
 
                 DELETE FROM userbulk.user_roles ur
-                 USING ub_revert_work w
+                 USING unnest(v_work) w
                  WHERE ur.user_id = w.user_id AND ur.account_id = v_account
                    AND w.code IS NULL AND w.after ?| ARRAY['roles', 'role_ids']
                    AND NOT (ur.role_id = ANY (w.role_ids));
                 INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
                      SELECT v_account, w.user_id, r.role_id
-                       FROM ub_revert_work w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
+                       FROM unnest(v_work) w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
                       WHERE w.code IS NULL AND w.after ?| ARRAY['roles', 'role_ids']
                 ON CONFLICT DO NOTHING;
 
@@ -301,7 +320,7 @@ BEGIN
                   RETURNING id INTO v_new;
                 INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
                      SELECT v_new, v_account, w.user_id, w.before, w.after
-                       FROM ub_revert_work w
+                       FROM unnest(v_work) w
                       WHERE w.code IS NULL AND w.after IS NOT NULL;
             END IF;
             EXIT;
@@ -316,18 +335,15 @@ BEGIN
 
     RETURN QUERY
         SELECT w.idx, w.user_id, w.user_name,
-               w.version + CASE WHEN (v_apply OR (v_dry AND NOT (v_atomic AND EXISTS (
-                                         SELECT 1 FROM ub_revert_work e WHERE e.code IS NOT NULL))))
+               w.version + CASE WHEN (v_apply OR (v_dry AND NOT (v_atomic AND v_failed)))
                                      AND w.code IS NULL AND w.after IS NOT NULL THEN 1 ELSE 0 END,
-               CASE WHEN w.code IS NULL AND v_atomic AND NOT v_apply AND EXISTS (
-                             SELECT 1 FROM ub_revert_work e WHERE e.code IS NOT NULL)
+               CASE WHEN w.code IS NULL AND v_atomic AND NOT v_apply AND v_failed
                     THEN 'not_applied' ELSE w.code END,
-               CASE WHEN w.code IS NULL AND v_atomic AND NOT v_apply AND EXISTS (
-                             SELECT 1 FROM ub_revert_work e WHERE e.code IS NOT NULL)
+               CASE WHEN w.code IS NULL AND v_atomic AND NOT v_apply AND v_failed
                     THEN 'could be put back, but not applied: another user of this atomic revert failed'
                     ELSE w.message END,
                w.before, w.after, v_new, v_req
-          FROM ub_revert_work w
+          FROM unnest(v_work) w
          ORDER BY w.idx;
 END
 $fn$;

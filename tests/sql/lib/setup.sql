@@ -63,12 +63,16 @@ INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES
 -- and version; idx is the record's position.
 -- The answer as the tests read it: a record's error rows (put_result: one
 -- row per error, or one without for a record that has none) gathered back
--- into one JSON array per record, in their order.
+-- into one JSON array per record, in their order; before and after as the
+-- record's row answers them (option "diff").
 CREATE FUNCTION pg_temp.put(p_records jsonb, p_options jsonb DEFAULT '{}', p_account text DEFAULT 'tap')
-RETURNS TABLE (idx integer, user_id uuid, version bigint, errors jsonb) LANGUAGE sql AS $$
+RETURNS TABLE (idx integer, user_id uuid, version bigint, errors jsonb, before jsonb, after jsonb)
+LANGUAGE sql AS $$
     SELECT a.idx, a.user_id, a.version,
            coalesce(jsonb_agg(jsonb_build_object('field', a.field, 'code', a.code, 'message', a.message)
-                              ORDER BY a.n) FILTER (WHERE a.code IS NOT NULL), '[]')
+                              ORDER BY a.n) FILTER (WHERE a.code IS NOT NULL), '[]'),
+           (array_agg(a.before) FILTER (WHERE a.before IS NOT NULL))[1],
+           (array_agg(a.after) FILTER (WHERE a.after IS NOT NULL))[1]
       FROM userbulk.put_users(p_account, 'tap-actor', 'tap-trace', p_options,
         (SELECT array_agg((o - 1)::integer ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg(e ->> 'userName' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
@@ -87,7 +91,7 @@ RETURNS TABLE (idx integer, user_id uuid, version bigint, errors jsonb) LANGUAGE
         (SELECT array_agg((e ->> 'acp')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg((e ->> 'aom')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
         (SELECT array_agg((e ->> 'version')::bigint ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)))
-           WITH ORDINALITY AS a(idx, user_id, version, field, code, message, n)
+           WITH ORDINALITY AS a(idx, user_id, version, field, code, message, before, after, n)
      GROUP BY a.idx, a.user_id, a.version
      ORDER BY a.idx
 $$;

@@ -7,6 +7,12 @@ RETURNS SETOF userbulk.account_update_row
 LANGUAGE plpgsql
 SET timezone = 'UTC'     -- a date without an offset is UTC
 SET jit = off
+-- Each statement planned for this call's arrays. A session's pooled
+-- connection calls this again and again, and after five calls PostgreSQL
+-- would switch to a generic plan, costed for arrays of unknown size as if
+-- they held ten elements: a nested loop comparing every target with every
+-- target's roles, quadratic in the targets.
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_account  uuid;

@@ -299,8 +299,11 @@ BEGIN
                  WHERE u.ctid = d.at AND u.id = d.id
                 RETURNING u.id, u.ctid AS at
             ), del AS (
+                -- (only targets holding a role not in the change: their
+                -- roles were read under their locks)
                 DELETE FROM userbulk.user_roles ur USING diff d
-                 WHERE d.c_roles AND ur.user_id = d.id AND ur.account_id = v_account
+                 WHERE d.c_roles AND NOT (d.role_ids <@ v_roles)
+                   AND ur.user_id = d.id AND ur.account_id = v_account
                    AND NOT (ur.role_id = ANY (v_roles))
                 RETURNING 1
             ), ins AS (

@@ -44,12 +44,17 @@ BEGIN
             -- instead of deadlocking), then check they all exist here. A
             -- locked row stays where it is until this transaction changes
             -- it: what follows reads the targets by place (ctid), without
-            -- looking each up by key again.
+            -- looking each up by key again. (Each target looked up by its
+            -- own key, not by "= ANY (v_ids)": a row a concurrent request
+            -- changed while this one waited is checked again, and that
+            -- rescan would sort the whole array once per such row.)
             SELECT coalesce(array_agg(l.at), '{}') INTO v_at FROM (
-                SELECT u.ctid AS at FROM userbulk.users u
-                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                SELECT u.ctid AS at
+                  FROM (SELECT DISTINCT x FROM unnest(v_ids) AS x) t
+                  JOIN userbulk.users u ON u.id = t.x
+                 WHERE u.account_id = v_account
                  ORDER BY u.id
-                   FOR NO KEY UPDATE) l;
+                   FOR NO KEY UPDATE OF u) l;
             IF cardinality(v_at) < coalesce(cardinality(v_ids), 0) THEN
                 SELECT string_agg(t.id::text, ', ' ORDER BY t.o) INTO v_bad
                   FROM unnest(v_ids) WITH ORDINALITY AS t(id, o)

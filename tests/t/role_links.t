@@ -164,6 +164,7 @@ for my $writer (sort keys %LINKER) {
         $del->{commit}->();
         my $wr = $w->();
         unlike $wr, qr/^(200|204|ok)$/, "... and fails once the delete commits ($wr)";
+        is $wr, 400, '... the POST as an unknown role, decided again on fresh data' if $writer eq 'POST';
         is links_of_role($role), 0, '... no link to the deleted role';
         is dangling(), 0, '... none dangling';
     }

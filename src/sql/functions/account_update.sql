@@ -343,7 +343,11 @@ BEGIN
         EXCEPTION
             WHEN OTHERS THEN
                 v_attempt := v_attempt + 1;
-                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
+                -- (23503: a role, team or target checked above was deleted
+                -- before this statement's links or keys were checked; on
+                -- fresh data it is refused by name, as unknown_role ...)
+                IF NOT (userbulk.retried(SQLSTATE, v_attempt)
+                        OR (SQLSTATE = '23503' AND v_attempt < 3)) THEN
                     RAISE;
                 END IF;
         END;

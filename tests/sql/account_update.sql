@@ -6,7 +6,7 @@
 -- pg_temp.post adds the refusal as one JSON object (error) and the role
 -- model as json, as the assertions read them.
 \ir lib/setup.sql
-SELECT plan(34);
+SELECT plan(35);
 
 CREATE FUNCTION pg_temp.post(p_change jsonb)
 RETURNS TABLE (kind text, error jsonb, role_id uuid, role_model json, user_id uuid, role_ids uuid[],
@@ -24,6 +24,12 @@ CREATE FUNCTION pg_temp.refusal(p_change jsonb) RETURNS text LANGUAGE sql AS $$
     SELECT coalesce((SELECT (r.error ->> 'errorType') || ' ' || (r.error ->> 'code')
                        FROM pg_temp.post(p_change) r WHERE r.error IS NOT NULL), 'applied')
 $$;
+
+-- Planned for each call's arrays: a generic plan, which a pooled session
+-- gets after five calls, joins the targets with their roles quadratically.
+SELECT ok((SELECT 'plan_cache_mode=force_custom_plan' = ANY (p.proconfig) FROM pg_proc p
+            WHERE p.oid = 'userbulk.account_update'::regproc),
+          'account_update plans every call for its own arrays (plan_cache_mode)');
 
 -- --- refusals ---------------------------------------------------------------------
 SELECT is(pg_temp.refusal('{"targets":["7a000000-0000-4000-8000-000000000101","7a000000-0000-4000-8000-0000000001ff"],"first_name":"X"}'),

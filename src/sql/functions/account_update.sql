@@ -7,6 +7,12 @@ RETURNS SETOF userbulk.account_update_row
 LANGUAGE plpgsql
 SET timezone = 'UTC'     -- a date without an offset is UTC
 SET jit = off
+-- Each statement planned for this call's arrays. A session's pooled
+-- connection calls this again and again, and after five calls PostgreSQL
+-- would switch to a generic plan, costed for arrays of unknown size as if
+-- they held ten elements: a nested loop comparing every target with every
+-- target's roles, quadratic in the targets.
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_account  uuid;
@@ -38,12 +44,17 @@ BEGIN
             -- instead of deadlocking), then check they all exist here. A
             -- locked row stays where it is until this transaction changes
             -- it: what follows reads the targets by place (ctid), without
-            -- looking each up by key again.
+            -- looking each up by key again. (Each target looked up by its
+            -- own key, not by "= ANY (v_ids)": a row a concurrent request
+            -- changed while this one waited is checked again, and that
+            -- rescan would sort the whole array once per such row.)
             SELECT coalesce(array_agg(l.at), '{}') INTO v_at FROM (
-                SELECT u.ctid AS at FROM userbulk.users u
-                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                SELECT u.ctid AS at
+                  FROM (SELECT DISTINCT x FROM unnest(v_ids) AS x) t
+                  JOIN userbulk.users u ON u.id = t.x
+                 WHERE u.account_id = v_account
                  ORDER BY u.id
-                   FOR NO KEY UPDATE) l;
+                   FOR NO KEY UPDATE OF u) l;
             IF cardinality(v_at) < coalesce(cardinality(v_ids), 0) THEN
                 SELECT string_agg(t.id::text, ', ' ORDER BY t.o) INTO v_bad
                   FROM unnest(v_ids) WITH ORDINALITY AS t(id, o)
@@ -295,8 +306,11 @@ BEGIN
                  WHERE u.ctid = d.at AND u.id = d.id AND u.account_id = v_account
                 RETURNING u.id, u.ctid AS at
             ), del AS (
+                -- (only targets holding a role not in the change: their
+                -- roles were read under their locks)
                 DELETE FROM userbulk.user_roles ur USING diff d
-                 WHERE d.c_roles AND ur.user_id = d.id AND ur.account_id = v_account
+                 WHERE d.c_roles AND NOT (d.role_ids <@ v_roles)
+                   AND ur.user_id = d.id AND ur.account_id = v_account
                    AND NOT (ur.role_id = ANY (v_roles))
                 RETURNING 1
             ), ins AS (
@@ -331,7 +345,11 @@ BEGIN
         EXCEPTION
             WHEN OTHERS THEN
                 v_attempt := v_attempt + 1;
-                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
+                -- (23503: a role, team or target checked above was deleted
+                -- before this statement's links or keys were checked; on
+                -- fresh data it is refused by name, as unknown_role ...)
+                IF NOT (userbulk.retried(SQLSTATE, v_attempt)
+                        OR (SQLSTATE = '23503' AND v_attempt < 3)) THEN
                     RAISE;
                 END IF;
         END;

@@ -580,7 +580,7 @@ BEGIN
                 RAISE EXCEPTION USING ERRCODE = 'UBGRP';
             END IF;
             -- A member given the role meanwhile by PUT /users or the POST
-            -- makes this fail (foreign key): retried, it is removed too.
+            -- makes this fail (23503, the links' check of migration 015): retried, it is removed too.
             DELETE FROM userbulk.roles r WHERE r.id = v_role.id AND r.account_id = v_account;
             EXIT;
         EXCEPTION

@@ -363,8 +363,7 @@ BEGIN
                                WHEN (b.set & 4096 <> 0 OR b.op = 'create') AND f.manager IS NOT NULL
                                     AND (mgr.id IS NULL OR mgr.id = u.id OR mgr.id = ANY (v_deleted))
                                    THEN 'manager'
-                          END AS why) r
-             ORDER BY b.idx);
+                          END AS why) r);
 
             LOOP
                 -- 3. Addresses, against the batch's final state: the

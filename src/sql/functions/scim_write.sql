@@ -182,6 +182,12 @@ DECLARE
     v_locked    integer;
     v_moved     integer;
     v_done      integer;
+    v_expect    integer;
+    v_creates   integer;
+    v_refused   integer;
+    v_ask_idx   integer[];
+    v_ask_user  uuid[];
+    v_ask_addr  text[];
     v_request   bigint;
     v_work      userbulk.scim_work[];
     v_taken     integer[];
@@ -370,18 +376,15 @@ BEGIN
                 -- operations that ask for another address than their
                 -- user's, and the deletions, which free theirs. The work
                 -- set is written again only when an address is taken.
-                v_taken := ARRAY(
-                    SELECT t.idx FROM userbulk.email_taken(
-                           ARRAY(SELECT x.idx FROM unnest(v_work) x
-                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                                  ORDER BY x.idx),
-                           ARRAY(SELECT x.user_id FROM unnest(v_work) x
-                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                                  ORDER BY x.idx),
-                           ARRAY(SELECT CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
-                                   FROM unnest(v_work) x
-                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                                  ORDER BY x.idx)) t);
+                SELECT array_agg(x.idx ORDER BY x.idx), array_agg(x.user_id ORDER BY x.idx),
+                       array_agg(CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
+                                 ORDER BY x.idx)
+                  INTO v_ask_idx, v_ask_user, v_ask_addr
+                  FROM unnest(v_work) x
+                 WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email');
+                v_taken := ARRAY(SELECT t.idx FROM userbulk.email_taken(
+                                     coalesce(v_ask_idx, '{}'), coalesce(v_ask_user, '{}'),
+                                     coalesce(v_ask_addr, '{}')) t);
                 IF cardinality(v_taken) > 0 THEN
                     v_work := ARRAY(
                         SELECT CASE WHEN w.idx = ANY (v_taken)
@@ -420,15 +423,16 @@ BEGIN
             -- 4. Apply, unless this is a dry run or an atomic request of
             -- which an operation failed (those lock the same users and
             -- apply nothing).
+            SELECT count(*) FILTER (WHERE w.status = 0 AND w.after IS NOT NULL),
+                   count(*) FILTER (WHERE w.status = 0 AND w.after IS NOT NULL
+                                      AND w.op IN ('put', 'patch')),
+                   count(*) FILTER (WHERE w.status = 0 AND w.op IN ('put', 'patch')),
+                   count(*) FILTER (WHERE w.status = 0 AND w.op = 'create'),
+                   count(*) FILTER (WHERE w.status <> 0)
+              INTO v_changes, v_expect, v_locking, v_creates, v_refused
+              FROM unnest(v_work) w;
             v_apply := NOT v_dry AND NOT (v_atomic AND (
-                           coalesce((p_options ->> 'failed')::boolean, false)
-                           OR EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.status <> 0)));
-            SELECT count(*) FILTER (WHERE w.after IS NOT NULL),
-                   count(*) FILTER (WHERE w.after IS NOT NULL AND w.op IN ('put', 'patch')),
-                   count(*) FILTER (WHERE w.op IN ('put', 'patch'))
-              INTO v_changes, v_done, v_locking
-              FROM unnest(v_work) w
-             WHERE w.status = 0;
+                           coalesce((p_options ->> 'failed')::boolean, false) OR v_refused > 0));
             IF v_lock_all THEN
                 -- (locked in step 1) Deletions first (they free
                 -- addresses), then the changes (one statement: swaps hold,
@@ -461,7 +465,7 @@ BEGIN
                 -- locks, so locking all in id order next cannot deadlock).
                 -- A locked row stays where it is until this statement
                 -- updates it.
-                IF v_apply AND v_done > 0 THEN
+                IF v_apply AND v_expect > 0 THEN
                     WITH locked AS MATERIALIZED (
                         -- the operation travels with its row: no join back
                         SELECT u.ctid AS at, w AS op, u.version <> w.stored AS moved
@@ -506,18 +510,14 @@ BEGIN
                 IF v_moved > 0 OR v_locked <> v_locking THEN
                     RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
                 END IF;
-                IF v_apply AND v_done <> (SELECT count(*) FROM unnest(v_work) w
-                                           WHERE w.status = 0 AND w.after IS NOT NULL
-                                             AND w.op IN ('put', 'patch')) THEN
+                IF v_apply AND v_done <> v_expect THEN
                     -- every locked row that changes, unmoved, is updated:
                     -- anything else is a bug
-                    RAISE EXCEPTION 'scim_write: % users updated, % expected', v_done,
-                        (SELECT count(*) FROM unnest(v_work) w
-                          WHERE w.status = 0 AND w.after IS NOT NULL AND w.op IN ('put', 'patch'));
+                    RAISE EXCEPTION 'scim_write: % users updated, % expected', v_done, v_expect;
                 END IF;
             END IF;
 
-            IF v_apply AND v_changes > 0 THEN
+            IF v_apply AND v_creates > 0 THEN
                 INSERT INTO userbulk.users (id, account_id, user_name, email, first_name,
                                             middle_name, last_name, display_name, phone1,
                                             phone2, locked_out, external_id, employee_code,
@@ -534,7 +534,8 @@ BEGIN
                        FROM unnest(v_work) w
                        JOIN userbulk.roles ro ON ro.account_id = v_account AND ro.is_default
                       WHERE w.op = 'create' AND w.status = 0;
-
+            END IF;
+            IF v_apply AND v_changes > 0 THEN
                 INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
                      VALUES (v_account, p_actor, p_trace, 'scim')
                   RETURNING id INTO v_request;

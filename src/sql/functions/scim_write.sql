@@ -467,8 +467,14 @@ BEGIN
                 -- updates it.
                 IF v_apply AND v_expect > 0 THEN
                     WITH locked AS MATERIALIZED (
-                        -- the operation travels with its row: no join back
-                        SELECT u.ctid AS at, w AS op, u.version <> w.stored AS moved
+                        -- the final values travel with the row: no join
+                        -- back to the work set
+                        SELECT u.ctid AS at, u.id, u.version <> w.stored AS moved,
+                               w.after IS NOT NULL AS changes,
+                               w.email, w.first_name, w.middle_name, w.last_name,
+                               w.display_name, w.phone1, w.phone2, w.locked_out,
+                               w.external_id, w.employee_code, w.department_code,
+                               w.manager_id
                           FROM unnest(v_work) w
                           JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
                          WHERE w.status = 0 AND w.op IN ('put', 'patch')
@@ -476,18 +482,15 @@ BEGIN
                            FOR NO KEY UPDATE OF u),
                     changed AS (
                         UPDATE userbulk.users u
-                           SET email = (l.op).email, first_name = (l.op).first_name,
-                               middle_name = (l.op).middle_name, last_name = (l.op).last_name,
-                               display_name = (l.op).display_name, phone1 = (l.op).phone1,
-                               phone2 = (l.op).phone2, locked_out = (l.op).locked_out,
-                               external_id = (l.op).external_id,
-                               employee_code = (l.op).employee_code,
-                               department_code = (l.op).department_code,
-                               manager_id = (l.op).manager_id,
+                           SET email = l.email, first_name = l.first_name,
+                               middle_name = l.middle_name, last_name = l.last_name,
+                               display_name = l.display_name, phone1 = l.phone1,
+                               phone2 = l.phone2, locked_out = l.locked_out,
+                               external_id = l.external_id, employee_code = l.employee_code,
+                               department_code = l.department_code, manager_id = l.manager_id,
                                version = u.version + 1, updated_at = now(), updated_by = p_actor
                           FROM locked l
-                         WHERE u.ctid = l.at AND u.id = (l.op).user_id AND NOT l.moved
-                           AND (l.op).after IS NOT NULL
+                         WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved AND l.changes
                            AND u.account_id = v_account
                         RETURNING 1)
                     SELECT count(*) FILTER (WHERE l.moved), count(*), (SELECT count(*) FROM changed)

@@ -201,6 +201,14 @@ DECLARE
     v_cut       integer;
     -- the users the batch deletes: no user may be given one as its manager
     v_deleted   uuid[] := '{}';
+    -- whether every id the operations name is an id (lower-case text of a
+    -- uuid): one match on them all, joined, instead of one per operation;
+    -- a separator inside an element would make more parts than elements
+    v_ids_ok    boolean := coalesce(
+                    array_to_string(p_id, ',') ~ ('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+                        || '(,[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})*$')
+                    AND length(array_to_string(p_id, ',')) = 37 * cardinality(array_remove(p_id, NULL)) - 1,
+                    false);
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF v_account IS NULL THEN
@@ -213,7 +221,7 @@ BEGIN
     IF v_lock_all THEN
         v_deleted := ARRAY(SELECT x.id::uuid FROM unnest(p_op, p_id) AS x(op, id)
                             WHERE x.op = 'delete'
-                              AND x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$');
+                              AND (v_ids_ok OR x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'));
     END IF;
 
     LOOP
@@ -227,14 +235,14 @@ BEGIN
                 PERFORM 1 FROM userbulk.users u
                  WHERE u.account_id = v_account
                    AND u.id IN (SELECT x.id::uuid FROM unnest(p_id) AS x(id)
-                                 WHERE x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                                 WHERE v_ids_ok OR x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                  ORDER BY u.id
                    FOR UPDATE;
             ELSIF v_lock_all THEN
                 PERFORM 1 FROM userbulk.users u
                  WHERE u.account_id = v_account
                    AND u.id IN (SELECT x.id::uuid FROM unnest(p_id) AS x(id)
-                                 WHERE x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                                 WHERE v_ids_ok OR x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                  ORDER BY u.id
                    FOR NO KEY UPDATE;
             END IF;
@@ -315,7 +323,7 @@ BEGIN
                                                         ORDER BY x.idx)
                                 ELSE 1 END AS name_rank
                       FROM (SELECT a.*,
-                                   CASE WHEN a.op <> 'create' AND a.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                   CASE WHEN a.op <> 'create' AND (v_ids_ok OR a.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                                         THEN a.id::uuid END AS uid
                               FROM unnest(p_idx, p_op, p_id, p_set, p_expected, p_user_name,
                                           p_email, p_first_name, p_middle_name, p_last_name,

@@ -348,14 +348,17 @@ BEGIN
                           CASE WHEN b.set & 512 <> 0 OR b.op = 'create' THEN b.external_id ELSE u.external_id END AS external_id,
                           CASE WHEN b.set & 1024 <> 0 OR b.op = 'create' THEN b.employee_code ELSE u.employee_code END AS employee_code,
                           CASE WHEN b.set & 2048 <> 0 OR b.op = 'create' THEN b.department ELSE u.department_code END AS department_code,
-                          CASE WHEN b.set & 4096 <> 0 OR b.op = 'create' THEN b.manager ELSE u.manager_id::text END AS manager) f
+                          -- the manager: as sent (text, checked below), or as stored
+                          CASE WHEN b.set & 4096 <> 0 OR b.op = 'create' THEN b.manager END AS manager,
+                          CASE WHEN b.set & 4096 = 0 AND b.op <> 'create' THEN u.manager_id
+                               WHEN b.manager ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                               THEN b.manager::uuid END AS manager_id) f
               -- the codes and the manager the final values name, within the account
               LEFT JOIN userbulk.departments d
                      ON d.account_id = v_account AND d.code = f.department_code
               LEFT JOIN userbulk.users mgr
                      ON mgr.account_id = v_account
-                    AND mgr.id = CASE WHEN f.manager ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                                      THEN f.manager::uuid END
+                    AND mgr.id = f.manager_id
              CROSS JOIN LATERAL (
                    -- the manager kept: one this request deletes is cleared
                    -- (as the key's ON DELETE SET NULL would)

@@ -2,7 +2,7 @@
 -- module calls it, as the API role. Users u1..u6 of account tap
 -- (lib/setup.sql), ids ...0101 to ...0106; x1 of tap2 is ...0109.
 \ir lib/setup.sql
-SELECT plan(41);
+SELECT plan(45);
 
 -- The engine from operations as JSON: op, id, set (bits), version and the
 -- values (userName, email, given, middle, family, display, phone1, phone2,
@@ -38,6 +38,20 @@ $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO userbulk_api;
 SET LOCAL ROLE userbulk_api;
 
+-- --- no temporary object: the work set lives in the call -------------------------
+-- (A session keeping a temporary table must commit its removal at exit,
+-- which hangs a fast shutdown under synchronous replication, and a pooler
+-- in transaction mode could hand it to another client.) This session's
+-- pg_temp has this file's functions and no relation yet.
+SELECT count(*)::int AS relations_before FROM pg_class c WHERE c.relnamespace = pg_my_temp_schema() \gset
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000103","set":4,"given":"Tmp"},
+                          {"op":"delete","id":"7a000000-0000-4000-8000-0000000000ff"},
+                          {"op":"create","set":511,"userName":"tmp.tap","email":"tmp@tap.example"}]', '{"dry_run":true}'),
+          '0:200:,1:404:not_found,2:201:', 'a batch of every kind (dry run)');
+SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = pg_my_temp_schema()),
+          :relations_before, '... and leaves no relation in the session''s pg_temp');
+SELECT is(pg_my_temp_schema() <> 0, true, '... (which exists: this file''s functions are there)');
+
 -- --- patch: only the columns set; no-op writes nothing ----------------------------
 SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000103","set":256,"lockedOut":true}]'),
           '0:200:', 'a patch of active: 200');
@@ -69,6 +83,9 @@ SELECT is(pg_temp.wcodes('[{"op":"put","id":"7a000000-0000-4000-8000-00000000010
 SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000109","set":4,"given":"X"}]'),
           '0:404:not_found', 'another account''s user: 404');
 SELECT is(pg_temp.wcodes('[{"op":"delete","id":"not-an-id"}]'), '0:404:not_found', 'not an id: 404');
+SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000101,7a000000-0000-4000-8000-000000000102","set":4,"given":"X"},
+                          {"op":"patch","id":"7a000000-0000-4000-8000-000000000103","set":4,"given":"Y"}]', '{"dry_run":true}'),
+          '0:404:not_found,1:200:', 'two ids in one, beside an id: 404 (the ids are not taken as all well-formed), the other 200');
 SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000105","set":4,"given":"X","version":7}]'),
           '0:412:precondition', 'an expected version not the stored one: 412');
 SELECT is(pg_temp.wcodes('[{"op":"patch","id":"7a000000-0000-4000-8000-000000000105","set":4,"given":"X","version":1}]'),

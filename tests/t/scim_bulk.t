@@ -8,8 +8,11 @@ use warnings;
 use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
+use File::Temp qw(tempdir);
 use JSON::PP ();
+use POSIX ();
 use UserBulk::Test qw(:all);
+use UserBulk::Reliability qw(lock_session wait_until);
 use UserBulk::Scim qw(:all);
 
 my $TRUE = JSON::PP::true;
@@ -220,6 +223,55 @@ sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->cod
     is $other, "ok\n", '... the other too';
     is db_query("SELECT count(*) FROM userbulk.users WHERE id IN ('" . join("','", @id) . "') AND version = 4"), 200,
        '... each user changed by both';
+}
+
+
+# --- a user changed by another writer after the request read it -------------------------------------
+# The engine reads the users without locks, decides, then locks and changes
+# them. Here the request reads mv1, then waits for its row, locked by a
+# writer that changes mv1's phone. Once the writer commits, the request must
+# decide again on what is stored now, never write what it decided on the
+# stale read (a PATCH writes the columns it does not set as it read them: the
+# writer's phone would be lost): a plain PATCH applies on top of the
+# writer's version; one that names the version it read fails with 412. The
+# other operation applies either way.
+{
+    my $dir = tempdir(CLEANUP => 1);
+    is statuses(bulk([ user_op('m1', 'mv1.bulk'), user_op('m2', 'mv2.bulk') ])), '201,201', 'two users';
+    my ($mv1, $mv2) = (scalar id_of('mv1.bulk'), scalar id_of('mv2.bulk'));
+    my $row = sub { my ($r) = db_query("SELECT version, phone1, display_name FROM userbulk.users WHERE id = '$_[0]'");
+                    return join ' ', map { $_ // '-' } @{ $r // [] } };
+    for my $case ('plain', 'versioned') {
+        my $v = db_query("SELECT version FROM userbulk.users WHERE id = '$mv1'");
+        my $writer = lock_session("UPDATE userbulk.users SET phone1 = '+1 555 01$v', version = version + 1
+                                    WHERE id = '$mv1'");
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $op = patch_op("/Users/$mv1", { op => 'replace', path => 'displayName', value => "D $case" });
+            $op->{version} = "W/\"$v\"" if $case eq 'versioned';
+            my $res = bulk([ patch_op("/Users/$mv2", { op => 'replace', path => 'displayName', value => "D $case" }), $op ]);
+            open my $fh, '>', "$dir/$case" or POSIX::_exit(1);
+            print $fh statuses($res);
+            close $fh;
+            POSIX::_exit(0);
+        }
+        ok wait_until(30, sub { db_query("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0 }),
+           "$case: the request waits for the writer's lock on mv1";
+        ok $writer->{commit}->(), "$case: the writer commits";
+        waitpid $pid, 0;
+        open my $fh, '<', "$dir/$case" or die "$case: no response recorded\n";
+        my $got = <$fh>;
+        if ($case eq 'plain') {
+            is $got, '200,200', 'plain: both applied';
+            is $row->($mv1), ($v + 2) . " +1 555 01$v D plain",
+               "plain: mv1 changed on top of the writer's version, the writer's phone kept";
+        }
+        else {
+            is $got, '200,412', 'versioned: mv1 fails with 412 (the writer moved it past the version read)';
+            is $row->($mv1), ($v + 1) . " +1 555 01$v D plain", "versioned: mv1 as the writer left it";
+        }
+        is((split / /, $row->($mv2), 3)[2], "D $case", "$case: mv2 applied");
+    }
 }
 
 done_testing();

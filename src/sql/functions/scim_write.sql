@@ -80,6 +80,46 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         || '}')::jsonb
 $$;
 
+
+-- The working set of one scim_write call: one element per operation, held
+-- in a variable of the call (userbulk.scim_work[]), so it lives no longer
+-- than the call, as put_users keeps its own. (A temporary table would
+-- outlive the transaction: a session that had one must commit its removal
+-- at exit, which under synchronous replication can hold up a fast
+-- shutdown, and a pooler in transaction mode could hand it to another
+-- client.) The final values: a creation's as sent; a put's or patch's as
+-- sent where the operation sets the column, else as stored.
+SELECT userbulk.ensure_row_type('scim_work', $cols$
+    idx             integer,
+    op              text,
+    user_id         uuid,
+    stored          bigint,
+    user_name       text,
+    email           text,
+    first_name      text,
+    middle_name     text,
+    last_name       text,
+    display_name    text,
+    phone1          text,
+    phone2          text,
+    locked_out      boolean,
+    external_id     text,
+    employee_code   text,
+    department_code text,
+    manager_id      uuid,
+    status          integer,
+    field           text,
+    code            text,
+    message         text,
+    before          jsonb,
+    after           jsonb,
+    at              tid
+$cols$) \g /dev/null
+-- (stored: the version found, null: no such user; status: 0 passes, -1
+-- not performed, else the refusal's; before, after: the fields it changes,
+-- as stored and as they become, null: no change; at: where the user's row
+-- was read)
+
 -- Applies a batch of operations on p_account's users, in one transaction:
 --   p_op       'create', 'put', 'patch' or 'delete'
 --   p_id       the user's id as the path named it (put, patch, delete);
@@ -96,9 +136,16 @@ $$;
 -- failOnErrors, see 3b below}. p_base: the SCIM
 -- base URL of meta.location.
 --
--- The users the batch names are locked first, in id order (FOR UPDATE when
--- the batch deletes, else FOR NO KEY UPDATE), so concurrent batches queue
--- instead of deadlocking, and everything is decided on the rows as locked.
+-- Every user an operation that passes names is locked, in id order (so
+-- concurrent batches queue instead of deadlocking), and what was decided
+-- holds for the row as locked: the users are read without locks, decided,
+-- then locked and changed in one statement, each row found where it was
+-- read (step 4). A user that changed in between (its row no longer there,
+-- or at another version) undoes the attempt, and the next one locks every
+-- user of the batch first, in id order, and decides under the locks. A
+-- batch that deletes locks first too (FOR UPDATE): a deletion must come
+-- before the changes (it frees an address) and its ON DELETE SET NULL of
+-- a manager moves the rows that name it.
 -- userName is immutable here (the key of PUT /users): an operation that
 -- sets another than the stored one is refused (mutability); a creation's
 -- userName must be free system-wide and in the batch. Addresses are
@@ -129,8 +176,21 @@ DECLARE
     v_atomic    boolean := coalesce((p_options ->> 'atomic')::boolean, false);
     v_resources boolean := coalesce((p_options ->> 'resources')::boolean, false);
     v_apply     boolean := false;
+    v_lock_all  boolean := 'delete' = ANY (p_op);
     v_changes   integer;
+    v_locking   integer;
+    v_locked    integer;
+    v_moved     integer;
+    v_done      integer;
+    v_expect    integer;
+    v_creates   integer;
+    v_refused   integer;
+    v_ask_idx   integer[];
+    v_ask_user  uuid[];
+    v_ask_addr  text[];
     v_request   bigint;
+    v_work      userbulk.scim_work[];
+    v_taken     integer[];
     -- failOnErrors (a Bulk request's): the operations after the one that
     -- makes this many errors are not performed; p_options.failed_idx: the
     -- operations the module failed (not sent), which count too
@@ -140,9 +200,15 @@ DECLARE
                                           coalesce(p_options -> 'failed_idx', '[]')) x);
     v_cut       integer;
     -- the users the batch deletes: no user may be given one as its manager
-    v_deleted   uuid[] := ARRAY(SELECT x.id::uuid FROM unnest(p_op, p_id) AS x(op, id)
-                                 WHERE x.op = 'delete'
-                                   AND x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$');
+    v_deleted   uuid[] := '{}';
+    -- whether every id the operations name is an id (lower-case text of a
+    -- uuid): one match on them all, joined, instead of one per operation;
+    -- a separator inside an element would make more parts than elements
+    v_ids_ok    boolean := coalesce(
+                    array_to_string(p_id, ',') ~ ('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+                        || '(,[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})*$')
+                    AND length(array_to_string(p_id, ',')) = 37 * cardinality(array_remove(p_id, NULL)) - 1,
+                    false);
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF v_account IS NULL THEN
@@ -152,78 +218,39 @@ BEGIN
                        FROM unnest(p_idx) AS b(idx) ORDER BY b.idx;
         RETURN;
     END IF;
-
-    -- The working set, as put_users keeps its own (see there): created
-    -- once per connection, emptied at commit, refused unless the owner's.
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-                WHERE c.oid = to_regclass('pg_temp.ub_scim_work')
-                  AND pg_catalog.pg_get_userbyid(c.relowner) <> current_user) THEN
-        RAISE EXCEPTION 'scim_write: pg_temp.ub_scim_work belongs to another role'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    -- (A session that predates a schema upgrade has an older shape: drop it.)
-    IF to_regclass('pg_temp.ub_scim_work') IS NOT NULL AND NOT EXISTS (
-           SELECT 1 FROM pg_attribute a
-            WHERE a.attrelid = to_regclass('pg_temp.ub_scim_work') AND a.attname = 'manager_id') THEN
-        DROP TABLE pg_temp.ub_scim_work;
-    END IF;
-    IF to_regclass('pg_temp.ub_scim_work') IS NULL THEN
-        CREATE TEMP TABLE ub_scim_work (
-            idx          integer NOT NULL,
-            op           text NOT NULL,
-            user_id      uuid,
-            stored       bigint,      -- the version found; null: no such user
-            -- the final values (create: as sent; put, patch: as sent where
-            -- the operation sets the column, else as stored)
-            user_name    text,
-            email        text,
-            first_name   text,
-            middle_name  text,
-            last_name    text,
-            display_name text,
-            phone1       text,
-            phone2       text,
-            locked_out   boolean,
-            external_id  text,
-            employee_code text,
-            department_code text,
-            manager_id   uuid,
-            status       integer NOT NULL,
-            field        text,
-            code         text,
-            message      text,
-            before       jsonb,       -- the fields it changes, as stored and
-            after        jsonb        -- as they become; null: no change
-        ) ON COMMIT DELETE ROWS;
+    IF v_lock_all THEN
+        v_deleted := ARRAY(SELECT x.id::uuid FROM unnest(p_op, p_id) AS x(op, id)
+                            WHERE x.op = 'delete'
+                              AND (v_ids_ok OR x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'));
     END IF;
 
     LOOP
         BEGIN
-            DELETE FROM ub_scim_work;
-
-            -- 1. The batch's users, locked in id order before anything is
-            -- decided: what follows reads them as locked (each statement of
-            -- READ COMMITTED sees what committed before it began).
-            IF 'delete' = ANY (p_op) THEN
+            -- 1. A batch that deletes, or one in which a user changed
+            -- while an earlier attempt decided: its users are locked
+            -- first, in id order, and what follows reads them as locked
+            -- (each statement of READ COMMITTED sees what committed
+            -- before it began).
+            IF v_lock_all AND 'delete' = ANY (p_op) THEN
                 PERFORM 1 FROM userbulk.users u
                  WHERE u.account_id = v_account
                    AND u.id IN (SELECT x.id::uuid FROM unnest(p_id) AS x(id)
-                                 WHERE x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                                 WHERE v_ids_ok OR x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                  ORDER BY u.id
                    FOR UPDATE;
-            ELSE
+            ELSIF v_lock_all THEN
                 PERFORM 1 FROM userbulk.users u
                  WHERE u.account_id = v_account
                    AND u.id IN (SELECT x.id::uuid FROM unnest(p_id) AS x(id)
-                                 WHERE x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                                 WHERE v_ids_ok OR x.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                  ORDER BY u.id
                    FOR NO KEY UPDATE;
             END IF;
 
             -- 2. One pass: each operation against its user, its final
             -- values, and what it changes.
-            INSERT INTO ub_scim_work
-            SELECT b.idx, b.op, coalesce(u.id, b.new_id), u.version,
+            v_work := ARRAY(
+            SELECT ROW(b.idx, b.op, coalesce(u.id, b.new_id), u.version,
                    f.user_name, f.email, f.first_name, f.middle_name, f.last_name,
                    f.display_name, f.phone1, f.phone2, f.locked_out,
                    f.external_id, f.employee_code, f.department_code, m.id,
@@ -283,7 +310,8 @@ BEGIN
                             u.phone1, f.phone1, u.phone2, f.phone2, u.locked_out, f.locked_out,
                             u.external_id, f.external_id, u.employee_code, f.employee_code,
                             u.department_code, f.department_code, u.manager_id, m.id), '{}')
-                   END
+                   END,
+                   u.ctid)::userbulk.scim_work
               FROM (SELECT x.*,
                            CASE WHEN x.op = 'create' THEN gen_random_uuid() END AS new_id,
                            -- a user named twice: the second is refused (the
@@ -295,7 +323,7 @@ BEGIN
                                                         ORDER BY x.idx)
                                 ELSE 1 END AS name_rank
                       FROM (SELECT a.*,
-                                   CASE WHEN a.op <> 'create' AND a.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                   CASE WHEN a.op <> 'create' AND (v_ids_ok OR a.id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
                                         THEN a.id::uuid END AS uid
                               FROM unnest(p_idx, p_op, p_id, p_set, p_expected, p_user_name,
                                           p_email, p_first_name, p_middle_name, p_last_name,
@@ -320,14 +348,17 @@ BEGIN
                           CASE WHEN b.set & 512 <> 0 OR b.op = 'create' THEN b.external_id ELSE u.external_id END AS external_id,
                           CASE WHEN b.set & 1024 <> 0 OR b.op = 'create' THEN b.employee_code ELSE u.employee_code END AS employee_code,
                           CASE WHEN b.set & 2048 <> 0 OR b.op = 'create' THEN b.department ELSE u.department_code END AS department_code,
-                          CASE WHEN b.set & 4096 <> 0 OR b.op = 'create' THEN b.manager ELSE u.manager_id::text END AS manager) f
+                          -- the manager: as sent (text, checked below), or as stored
+                          CASE WHEN b.set & 4096 <> 0 OR b.op = 'create' THEN b.manager END AS manager,
+                          CASE WHEN b.set & 4096 = 0 AND b.op <> 'create' THEN u.manager_id
+                               WHEN b.manager ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                               THEN b.manager::uuid END AS manager_id) f
               -- the codes and the manager the final values name, within the account
               LEFT JOIN userbulk.departments d
                      ON d.account_id = v_account AND d.code = f.department_code
               LEFT JOIN userbulk.users mgr
                      ON mgr.account_id = v_account
-                    AND mgr.id = CASE WHEN f.manager ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                                      THEN f.manager::uuid END
+                    AND mgr.id = f.manager_id
              CROSS JOIN LATERAL (
                    -- the manager kept: one this request deletes is cleared
                    -- (as the key's ON DELETE SET NULL would)
@@ -349,27 +380,32 @@ BEGIN
                                WHEN (b.set & 4096 <> 0 OR b.op = 'create') AND f.manager IS NOT NULL
                                     AND (mgr.id IS NULL OR mgr.id = u.id OR mgr.id = ANY (v_deleted))
                                    THEN 'manager'
-                          END AS why) r;
+                          END AS why) r);
 
             LOOP
                 -- 3. Addresses, against the batch's final state: the
                 -- operations that ask for another address than their
-                -- user's, and the deletions, which free theirs.
-                UPDATE ub_scim_work w
-                   SET status = 409, field = 'emails', code = 'uniqueness',
-                       message = 'is already the address of another user'
-                  FROM userbulk.email_taken(
-                           ARRAY(SELECT x.idx FROM ub_scim_work x
-                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                                  ORDER BY x.idx),
-                           ARRAY(SELECT x.user_id FROM ub_scim_work x
-                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                                  ORDER BY x.idx),
-                           ARRAY(SELECT CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
-                                   FROM ub_scim_work x
-                                  WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email')
-                                  ORDER BY x.idx)) t
-                 WHERE w.idx = t.idx;
+                -- user's, and the deletions, which free theirs. The work
+                -- set is written again only when an address is taken.
+                SELECT array_agg(x.idx ORDER BY x.idx), array_agg(x.user_id ORDER BY x.idx),
+                       array_agg(CASE WHEN x.op <> 'delete' THEN userbulk.fold_email(x.email) END
+                                 ORDER BY x.idx)
+                  INTO v_ask_idx, v_ask_user, v_ask_addr
+                  FROM unnest(v_work) x
+                 WHERE x.status = 0 AND (x.op = 'delete' OR x.after ? 'email');
+                v_taken := ARRAY(SELECT t.idx FROM userbulk.email_taken(
+                                     coalesce(v_ask_idx, '{}'), coalesce(v_ask_user, '{}'),
+                                     coalesce(v_ask_addr, '{}')) t);
+                IF cardinality(v_taken) > 0 THEN
+                    v_work := ARRAY(
+                        SELECT CASE WHEN w.idx = ANY (v_taken)
+                                    THEN jsonb_populate_record(w, '{"status": 409, "field": "emails",
+                                             "code": "uniqueness",
+                                             "message": "is already the address of another user"}')
+                                    ELSE w END
+                          FROM unnest(v_work) w
+                         ORDER BY w.idx);
+                END IF;
 
                 -- 3b. failOnErrors: the operations after the N-th error (in
                 -- request order, the module's counted) are not performed
@@ -379,40 +415,123 @@ BEGIN
                 EXIT WHEN v_budget IS NULL;
                 SELECT e.idx INTO v_cut
                   FROM (SELECT f.idx, row_number() OVER (ORDER BY f.idx) AS n
-                          FROM (SELECT w.idx FROM ub_scim_work w WHERE w.status > 0
+                          FROM (SELECT w.idx FROM unnest(v_work) w WHERE w.status > 0
                                 UNION ALL SELECT unnest(v_failed)) f) e
                  WHERE e.n = v_budget;
                 EXIT WHEN v_cut IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM ub_scim_work w WHERE w.idx > v_cut AND w.status <> -1);
-                UPDATE ub_scim_work w SET status = -1 WHERE w.idx > v_cut;
-                UPDATE ub_scim_work w SET status = 0 WHERE w.status = 409 AND w.field = 'emails';
+                    SELECT 1 FROM unnest(v_work) w WHERE w.idx > v_cut AND w.status <> -1);
+                v_work := ARRAY(
+                    SELECT CASE WHEN w.idx > v_cut
+                                THEN jsonb_populate_record(w, '{"status": -1}')
+                                WHEN w.status = 409 AND w.field = 'emails'
+                                THEN jsonb_populate_record(w, '{"status": 0, "field": null,
+                                         "code": null, "message": null}')
+                                ELSE w END
+                      FROM unnest(v_work) w
+                     ORDER BY w.idx);
             END LOOP;
 
             -- 4. Apply, unless this is a dry run or an atomic request of
-            -- which an operation failed. Deletions first (they free
-            -- addresses), then the changes (one statement: swaps hold, the
-            -- address constraint is checked at its end), then creations.
+            -- which an operation failed (those lock the same users and
+            -- apply nothing).
+            SELECT count(*) FILTER (WHERE w.status = 0 AND w.after IS NOT NULL),
+                   count(*) FILTER (WHERE w.status = 0 AND w.after IS NOT NULL
+                                      AND w.op IN ('put', 'patch')),
+                   count(*) FILTER (WHERE w.status = 0 AND w.op IN ('put', 'patch')),
+                   count(*) FILTER (WHERE w.status = 0 AND w.op = 'create'),
+                   count(*) FILTER (WHERE w.status <> 0)
+              INTO v_changes, v_expect, v_locking, v_creates, v_refused
+              FROM unnest(v_work) w;
             v_apply := NOT v_dry AND NOT (v_atomic AND (
-                           coalesce((p_options ->> 'failed')::boolean, false)
-                           OR EXISTS (SELECT 1 FROM ub_scim_work w WHERE w.status <> 0)));
-            SELECT count(*) INTO v_changes FROM ub_scim_work w
-             WHERE w.status = 0 AND w.after IS NOT NULL;
-            IF v_apply AND v_changes > 0 THEN
-                DELETE FROM userbulk.users u
-                 USING ub_scim_work w
-                 WHERE w.op = 'delete' AND w.status = 0
-                   AND u.id = w.user_id AND u.account_id = v_account;
-                UPDATE userbulk.users u
-                   SET email = w.email, first_name = w.first_name,
-                       middle_name = w.middle_name, last_name = w.last_name,
-                       display_name = w.display_name, phone1 = w.phone1, phone2 = w.phone2,
-                       locked_out = w.locked_out, external_id = w.external_id,
-                       employee_code = w.employee_code, department_code = w.department_code,
-                       manager_id = w.manager_id,
-                       version = u.version + 1, updated_at = now(), updated_by = p_actor
-                  FROM ub_scim_work w
-                 WHERE w.op IN ('put', 'patch') AND w.status = 0 AND w.after IS NOT NULL
-                   AND u.id = w.user_id AND u.account_id = v_account;
+                           coalesce((p_options ->> 'failed')::boolean, false) OR v_refused > 0));
+            IF v_lock_all THEN
+                -- (locked in step 1) Deletions first (they free
+                -- addresses), then the changes (one statement: swaps hold,
+                -- the address constraint is checked at its end).
+                IF v_apply AND v_changes > 0 THEN
+                    DELETE FROM userbulk.users u
+                     USING unnest(v_work) w
+                     WHERE w.op = 'delete' AND w.status = 0
+                       AND u.id = w.user_id AND u.account_id = v_account;
+                    UPDATE userbulk.users u
+                       SET email = w.email, first_name = w.first_name,
+                           middle_name = w.middle_name, last_name = w.last_name,
+                           display_name = w.display_name, phone1 = w.phone1, phone2 = w.phone2,
+                           locked_out = w.locked_out, external_id = w.external_id,
+                           employee_code = w.employee_code, department_code = w.department_code,
+                           manager_id = w.manager_id,
+                           version = u.version + 1, updated_at = now(), updated_by = p_actor
+                      FROM unnest(v_work) w
+                     WHERE w.op IN ('put', 'patch') AND w.status = 0 AND w.after IS NOT NULL
+                       AND u.id = w.user_id AND u.account_id = v_account;
+                END IF;
+            ELSE
+                -- The users of the operations that pass, locked in id
+                -- order, each found where step 2 read it (a TID scan, no
+                -- second index lookup) and locked as it is now, and
+                -- changed in the same statement: one visit of each row.
+                -- If one changed since (its row no longer there, or at
+                -- another version), nothing of this attempt stays (UBLCK
+                -- rolls back to the savepoint, which also releases the
+                -- locks, so locking all in id order next cannot deadlock).
+                -- A locked row stays where it is until this statement
+                -- updates it.
+                IF v_apply AND v_expect > 0 THEN
+                    WITH locked AS MATERIALIZED (
+                        -- the final values travel with the row: no join
+                        -- back to the work set
+                        SELECT u.ctid AS at, u.id, u.version <> w.stored AS moved,
+                               w.after IS NOT NULL AS changes,
+                               w.email, w.first_name, w.middle_name, w.last_name,
+                               w.display_name, w.phone1, w.phone2, w.locked_out,
+                               w.external_id, w.employee_code, w.department_code,
+                               w.manager_id
+                          FROM unnest(v_work) w
+                          JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                         WHERE w.status = 0 AND w.op IN ('put', 'patch')
+                         ORDER BY u.id
+                           FOR NO KEY UPDATE OF u),
+                    changed AS (
+                        UPDATE userbulk.users u
+                           SET email = l.email, first_name = l.first_name,
+                               middle_name = l.middle_name, last_name = l.last_name,
+                               display_name = l.display_name, phone1 = l.phone1,
+                               phone2 = l.phone2, locked_out = l.locked_out,
+                               external_id = l.external_id, employee_code = l.employee_code,
+                               department_code = l.department_code, manager_id = l.manager_id,
+                               version = u.version + 1, updated_at = now(), updated_by = p_actor
+                          FROM locked l
+                         WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved AND l.changes
+                           AND u.account_id = v_account
+                        RETURNING 1)
+                    SELECT count(*) FILTER (WHERE l.moved), count(*), (SELECT count(*) FROM changed)
+                      INTO v_moved, v_locked, v_done
+                      FROM locked l;
+                ELSIF v_locking > 0 THEN
+                    v_done := 0;
+                    SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_moved, v_locked
+                      FROM (SELECT u.version <> w.stored AS moved
+                              FROM unnest(v_work) w
+                              JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                             WHERE w.status = 0 AND w.op IN ('put', 'patch')
+                             ORDER BY u.id
+                               FOR NO KEY UPDATE OF u) l;
+                ELSE
+                    v_moved := 0;
+                    v_locked := 0;
+                END IF;
+                -- a row no longer where it was read moved too
+                IF v_moved > 0 OR v_locked <> v_locking THEN
+                    RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
+                END IF;
+                IF v_apply AND v_done <> v_expect THEN
+                    -- every locked row that changes, unmoved, is updated:
+                    -- anything else is a bug
+                    RAISE EXCEPTION 'scim_write: % users updated, % expected', v_done, v_expect;
+                END IF;
+            END IF;
+
+            IF v_apply AND v_creates > 0 THEN
                 INSERT INTO userbulk.users (id, account_id, user_name, email, first_name,
                                             middle_name, last_name, display_name, phone1,
                                             phone2, locked_out, external_id, employee_code,
@@ -421,15 +540,16 @@ BEGIN
                             w.middle_name, w.last_name, w.display_name, w.phone1, w.phone2,
                             w.locked_out, w.external_id, w.employee_code, w.department_code,
                             w.manager_id, p_actor
-                       FROM ub_scim_work w
+                       FROM unnest(v_work) w
                       WHERE w.op = 'create' AND w.status = 0;
                 -- the account's default roles, as the seed gives its users
                 INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
                      SELECT v_account, w.user_id, ro.id
-                       FROM ub_scim_work w
+                       FROM unnest(v_work) w
                        JOIN userbulk.roles ro ON ro.account_id = v_account AND ro.is_default
                       WHERE w.op = 'create' AND w.status = 0;
-
+            END IF;
+            IF v_apply AND v_changes > 0 THEN
                 INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
                      VALUES (v_account, p_actor, p_trace, 'scim')
                   RETURNING id INTO v_request;
@@ -441,11 +561,13 @@ BEGIN
                                            WHERE ro.account_id = v_account AND ro.is_default
                                            ORDER BY ro.id)))
                                  ELSE w.after END
-                       FROM ub_scim_work w
+                       FROM unnest(v_work) w
                       WHERE w.status = 0 AND w.after IS NOT NULL;
             END IF;
             EXIT;
         EXCEPTION
+            WHEN SQLSTATE 'UBLCK' THEN
+                v_lock_all := true;
             WHEN OTHERS THEN
                 v_attempt := v_attempt + 1;
                 IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
@@ -481,7 +603,7 @@ BEGIN
                         (SELECT userbulk.scim_resource(u, p_base)::json
                            FROM userbulk.users u WHERE u.account_id = v_account AND u.id = w.user_id)
                END
-          FROM ub_scim_work w
+          FROM unnest(v_work) w
          ORDER BY w.idx;
 END
 $fn$;

@@ -435,7 +435,7 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
          * away; ub_jw_status only hands back its chunk.) */
         (void)ub_jw_status(&a.w);
         (void)apr_brigade_cleanup(out);     /* always APR_SUCCESS */
-        ub_problem_unavailable(&problem);
+        ub_problem_store(&problem, rv);
         return answer_problem(req, out, outcome, &problem);
     }
 

@@ -45,6 +45,20 @@ void ub_problem_unavailable(ub_problem *p)
                    "Retry the same request after the delay in Retry-After.");
 }
 
+void ub_problem_store(ub_problem *p, apr_status_t rv)
+{
+    if (rv != UB_COMMIT_UNKNOWN) {
+        ub_problem_unavailable(p);
+        return;
+    }
+    ub_problem_set(p, 503, "commit_unknown",
+                   "the connection to the user directory was lost while the request "
+                   "committed: it may have been applied, in whole, or not at all",
+                   "Read the users back before sending it again, or send it again with "
+                   "the same Idempotency-Key (PUT /users), which answers what the first "
+                   "one did if it committed.");
+}
+
 void ub_problem_no_account(ub_problem *p)
 {
     ub_problem_set(p, 403, "no_account",

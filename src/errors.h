@@ -14,6 +14,9 @@ void ub_problem_method(apr_pool_t *pool, ub_problem *p, const char *allowed);
 void ub_problem_media_type(apr_pool_t *pool, ub_problem *p, const char *accepted);
 void ub_problem_too_large(apr_pool_t *pool, ub_problem *p, apr_off_t limit);
 void ub_problem_unavailable(ub_problem *p);
+/* A store's failure rv as the request's problem: commit_unknown (503,
+ * "may have been applied") for UB_COMMIT_UNKNOWN, else unavailable. */
+void ub_problem_store(ub_problem *p, apr_status_t rv);
 void ub_problem_no_account(ub_problem *p);
 /* 403: the credentials name no actor for the audit trail. */
 void ub_problem_no_actor(ub_problem *p);

@@ -130,7 +130,7 @@ apr_status_t ub_put_users(const ub_request *req, const ub_db_source *dbs,
             outcome->db_usec = db->usec;
         }
         if (rv != APR_SUCCESS) {
-            ub_problem_unavailable(&problem);
+            ub_problem_store(&problem, rv);
             outcome->status = problem.status;
             outcome->failed = outcome->processed;
             return ub_render_put_problem(out, &problem);

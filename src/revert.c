@@ -253,7 +253,7 @@ apr_status_t ub_revert(const ub_request *req, const ub_db_source *dbs, const cha
         outcome->db_usec = db->usec;
     }
     if (rv != APR_SUCCESS) {
-        ub_problem_unavailable(&problem);
+        ub_problem_store(&problem, rv);
         outcome->status = problem.status;
         return ub_render_put_problem(out, &problem);
     }

@@ -377,6 +377,7 @@ apr_status_t ub_scim_bulk(const ub_request *req, const ub_db_source *dbs,
     bulk_ctx c;
     int i, n, fail_on_errors, failed = 0, errors = 0, cut;
     ub_jw w;
+    apr_status_t rv;
 
     doc = ub_jdoc_parse_limited(req->pool, buf, len, &limits, &problem);
     if (doc == NULL) {
@@ -418,9 +419,10 @@ apr_status_t ub_scim_bulk(const ub_request *req, const ub_db_source *dbs,
             failed++;
         }
     }
-    if (ub_scim_write_run(req, dbs, c.ops, options(&c, n, failed, fail_on_errors), base,
-                          outcome) != APR_SUCCESS) {
-        ub_problem_unavailable(&problem);
+    rv = ub_scim_write_run(req, dbs, c.ops, options(&c, n, failed, fail_on_errors), base,
+                           outcome);
+    if (rv != APR_SUCCESS) {
+        ub_problem_store(&problem, rv);
         return refuse(out, outcome, &problem);
     }
 

@@ -45,7 +45,7 @@ static apr_status_t run(const ub_request *req, const ub_db_source *dbs, const ch
     }
     if (rv != APR_SUCCESS) {
         *served = 1;
-        ub_problem_unavailable(&problem);
+        ub_problem_store(&problem, rv);
         return refuse(out, outcome, &problem);
     }
     return APR_SUCCESS;

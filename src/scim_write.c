@@ -222,10 +222,12 @@ static apr_status_t write_one(const ub_request *req, const ub_db_source *dbs,
     ub_problem problem = { 0 };
     ub_jw w;
 
+    apr_status_t rv;
+
     *(ub_scim_op *)apr_array_push(ops) = *op;
-    if (ub_scim_write_run(req, dbs, ops, "{\"resources\":true}", base, outcome)
-        != APR_SUCCESS) {
-        ub_problem_unavailable(&problem);
+    rv = ub_scim_write_run(req, dbs, ops, "{\"resources\":true}", base, outcome);
+    if (rv != APR_SUCCESS) {
+        ub_problem_store(&problem, rv);
         return refuse(out, outcome, &problem);
     }
     *op = APR_ARRAY_IDX(ops, 0, ub_scim_op);

@@ -268,9 +268,22 @@ static void rollback(const ub_request *req, ub_db *db, ub_tx *tx)
     }
 }
 
+/* Whether a failed COMMIT was refused by the server (it answered an
+ * error of its own: a deferred constraint, a serialization failure), which
+ * applied nothing; or its outcome is unknown: the connection was lost
+ * (libpq's message, no SQLSTATE; class 08), or the session was ended by an
+ * operator or a shutdown (class 57: while a commit waits for a synchronous
+ * standby, PostgreSQL ends it having committed locally). */
+static int commit_refused(const char *error)
+{
+    return strncmp(error, "SQLSTATE ", 9) == 0 && strncmp(error + 9, "08", 2) != 0
+           && strncmp(error + 9, "57", 2) != 0;
+}
+
 /* Ends the transaction: COMMIT when rv is APR_SUCCESS, else ROLLBACK; and
- * counts its time. A COMMIT refused (a deferred constraint, a serialization
- * failure) has applied nothing. */
+ * counts its time. A COMMIT refused has applied nothing (APR_EGENERAL);
+ * one whose answer was lost may have applied everything
+ * (UB_COMMIT_UNKNOWN): the request says so, never that nothing changed. */
 static apr_status_t finish(const ub_request *req, ub_db *db, ub_tx *tx,
                            apr_status_t rv)
 {
@@ -279,7 +292,17 @@ static apr_status_t finish(const ub_request *req, ub_db *db, ub_tx *tx,
 
         tx->open = 0;
         if (rc != 0) {
-            rv = fail(req, "UB0209 COMMIT failed, nothing was applied", db_error(req, db, rc));
+            const char *error = db_error(req, db, rc);
+
+            if (commit_refused(error)) {
+                rv = fail(req, "UB0209 COMMIT failed, nothing was applied", error);
+            }
+            else {
+                ub_logf(req, UB_LOG_ERR, APR_EGENERAL,
+                        "UB0223 the answer to COMMIT was lost, the request may have been "
+                        "applied: %s", error);
+                rv = UB_COMMIT_UNKNOWN;
+            }
         }
     }
     else {

@@ -15,6 +15,10 @@
 #include <apr_hash.h>
 
 /* Defaults of the directives, also used by the unit tests. */
+/* A store's status: the connection was lost during COMMIT, so the request
+ * may or may not have been applied (src/store.c, finish). */
+#define UB_COMMIT_UNKNOWN (APR_OS_START_USERERR + 1)
+
 #define UB_DEFAULT_MAX_RECORDS   1000
 #define UB_DEFAULT_MAX_BODY      (8 * 1024 * 1024)
 #define UB_DEFAULT_RETRY_AFTER   5

@@ -224,6 +224,11 @@ sub end_api_sessions {
                    IF NEW.actor LIKE 'Deferred-%' THEN
                        RAISE EXCEPTION 'refused at commit' USING ERRCODE = '23514';
                    END IF;
+                   -- the session ends during COMMIT: its answer never comes
+                   IF NEW.actor LIKE 'Lost-%' THEN
+                       PERFORM pg_terminate_backend(pg_backend_pid());
+                       PERFORM pg_sleep(5);
+                   END IF;
                    RETURN NULL;
                END $$;
                CREATE CONSTRAINT TRIGGER test_refuse_at_commit AFTER INSERT ON userbulk.audit_request
@@ -236,6 +241,24 @@ sub end_api_sessions {
     my $res = post_erin($actor);
     refused_whole('POST, COMMIT refused (its rows were already rendered)', $res, $actor, $before, 'UB0209');
     unlike $res->content, qr/"data"\s*:\s*\[/, 'POST, COMMIT refused: no user data in the answer';
+
+    # ---- (b2) COMMIT's answer lost: the request may have been applied ----
+    # (here it was not: the session ended before its commit record; the
+    # module cannot tell, and its answer does not claim either)
+    for my $case ([ 'PUT', \&put_erin ], [ 'POST', \&post_erin ]) {
+        my ($what, $send) = @$case;
+        $actor = "Lost-\L$what\E-$RUN";
+        $res = $send->($actor);
+        is $res->code, 503, "$what, the answer to COMMIT lost: 503" or diag $res->content;
+        like $res->content, qr/may have been applied/, "$what: ... saying the request may have been applied, not that nothing changed";
+        unlike $res->content, qr/nothing was changed/i, "$what: ... and not that nothing was changed";
+        my $trace = $res->header('X-Trace-Id') // '?';
+        ok scalar(grep { /UB0223/ && /\Q$trace\E/ } error_log_lines($mark)), "$what: UB0223 in the error log with the trace id";
+    }
+    is json_request(PUT => PUT_USERS, token(sub => "Lost-code-$RUN"),
+                    [ { userName => 'erin.acme', email => 'erin@acme.example',
+                        name => { firstName => "Lost-code-$RUN" } } ])->json->{code},
+       'commit_unknown', 'PUT: the code is commit_unknown';
     drop_trigger();
     serves_again('commit-refused');
 }

@@ -5,9 +5,9 @@
 # monitor's health checks tuned as README's HA section recommends. httpd
 # names both nodes (target_session_attrs=read-write); two clients send PUT
 # /users without pause. Then node1 dies as a machine dies: its postmaster
-# and its pg_autoctl SIGKILLed together (no clean shutdown). Killing the
-# postmaster alone is phase 1 below, run only with UB_HA_POSTMASTER_ONLY=1:
-# it shows a known defect (see there). Nobody promotes anything: pg_auto_failover must, and the module must
+# and its pg_autoctl SIGKILLed together (no clean shutdown). Before that,
+# phase 1: the primary's postmaster alone is SIGKILLed (see there). Nobody
+# promotes anything: pg_auto_failover must, and the module must
 # serve again by itself. Then node1's pg_autoctl is started again and must
 # rejoin as a standby of node2 (pg_rewind), the clients still running.
 # Every 200 must be in the new primary's audit trail with its value, every
@@ -188,17 +188,16 @@ sub settled {
     return $pri && $sec ? [ $pri, $sec ] : undef;
 }
 
-# --- 1. (UB_HA_POSTMASTER_ONLY=1) the primary's postmaster alone is SIGKILLed ------------------
-# Its pg_autoctl, alive, restarts Postgres as primary while the monitor has
-# begun the failover; httpd reconnects to it; its commits wait for the
-# synchronous standby that is being promoted; the demotion's fast shutdown
-# then never ends, because each session's exit commits the removal of
-# put_users' temporary work table and waits for that standby too. The
-# requests hang (README, High availability: the known defect). Not run by
-# default: it fails until the work table is no longer per session.
+# --- 1. the primary's postmaster alone is SIGKILLed ------------------------------------------
+# Its pg_autoctl, alive, restarts Postgres as primary while the monitor may
+# have begun the failover; httpd reconnects to it; its commits wait for the
+# synchronous standby. When the monitor demotes it, the fast shutdown must
+# end: it hung while a session's exit had to commit the removal of a
+# per-session work table (README, High availability), which no function
+# keeps any more.
 my ($PRI, $SEC) = ('node1', 'node2');
 my ($pm_r, $pm);
-if ($ENV{UB_HA_POSTMASTER_ONLY}) {
+{
     $pm = postmaster_of('node1');
     my $t_pm = time;
     kill 'KILL', $pm;

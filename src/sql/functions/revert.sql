@@ -187,7 +187,8 @@ BEGIN
                    SELECT userbulk.revert_fields(u,
                               CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
                                    ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                          WHERE ur.user_id = u.id ORDER BY ur.role_id) END) AS f
+                                          WHERE ur.user_id = u.id AND ur.account_id = v_account
+                                          ORDER BY ur.role_id) END) AS f
                    OFFSET 0) a
              CROSS JOIN LATERAL (
                    -- the user now, in the fields the request changed

@@ -488,6 +488,7 @@ BEGIN
                                w.manager_id
                           FROM unnest(v_work) w
                           JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                                                  AND u.account_id = v_account
                          WHERE w.status = 0 AND w.op IN ('put', 'patch')
                          ORDER BY u.id
                            FOR NO KEY UPDATE OF u),
@@ -513,6 +514,7 @@ BEGIN
                       FROM (SELECT u.version <> w.stored AS moved
                               FROM unnest(v_work) w
                               JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                                                  AND u.account_id = v_account
                              WHERE w.status = 0 AND w.op IN ('put', 'patch')
                              ORDER BY u.id
                                FOR NO KEY UPDATE OF u) l;

@@ -94,16 +94,12 @@ my %SYSTEM_WIDE = (
 
 # (b)'s known exceptions: a pattern => why.
 my %TEMP_ALLOWED = (
-    qr/\bub_scim_work\b/ =>
-        'scim_write\'s work table, being removed by the parallel SCIM-engine change '
-        . '(drop this entry when it is merged)',
     qr/\bpg_temp\.ub_shape_\w+/ =>
         'userbulk.ensure_row_type: a scratch type that migrate.sh creates and drops '
         . 'in the same call; no request runs it',
 );
 # The same for the functions' source: function => why.
 my %TEMP_ALLOWED_FUNCTIONS = (
-    scim_write      => $TEMP_ALLOWED{ qr/\bub_scim_work\b/ },
     ensure_row_type => $TEMP_ALLOWED{ qr/\bpg_temp\.ub_shape_\w+/ },
 );
 
@@ -363,10 +359,6 @@ ok !@temp, '(b) no statement of the module creates a temporary table' or diag jo
         push @bad, "userbulk.$p->{proname}";
     }
     ok !@bad, '(b) no function of schema userbulk has CREATE TEMP in its source' or diag join ', ', @bad;
-    my ($scim_work) = grep { $_->{prosrc} =~ /\bub_scim_work\b/ } @$procs;
-    note $scim_work
-        ? 'known exception still present: scim_write\'s pg_temp.ub_scim_work (parallel SCIM-engine change)'
-        : 'pg_temp.ub_scim_work is gone: drop its entry from %TEMP_ALLOWED';
 }
 
 done_testing();

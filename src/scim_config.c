@@ -76,30 +76,50 @@ static void service_provider_config(ub_jw *w, apr_pool_t *pool, const char *base
     ub_jw_object_end(w);
 }
 
-/* One attribute definition (RFC 7643 section 7). id is the server's
- * (readOnly); userName is immutable (set at creation: it is the key of PUT
- * /users, and a PUT or PATCH that changes it is refused, mutability); the
- * others are readWrite (PUT, PATCH).
- * case_path: the filter's
- * attribute whose case-exactness applies (NULL: false). */
+/* The fields of one attribute definition (RFC 7643 section 7), inside its
+ * object. extra_key/extra_raw: one more member after type (referenceTypes,
+ * canonicalValues), or NULL; case_exact -1: not a string, no caseExact. */
+typedef struct {
+    const char *name, *type, *extra_key, *extra_raw;
+    int multi, required, case_exact;
+    const char *mutability, *returned, *uniqueness;
+} attr_def;
+
+static void write_attr(ub_jw *w, const attr_def *d)
+{
+    ub_jw_kv_string(w, "name", d->name);
+    ub_jw_kv_string(w, "type", d->type);
+    if (d->extra_key != NULL) {
+        ub_jw_key(w, d->extra_key);
+        ub_jw_raw(w, d->extra_raw);
+    }
+    ub_jw_kv_bool(w, "multiValued", d->multi);
+    ub_jw_kv_bool(w, "required", d->required);
+    if (d->case_exact >= 0) {
+        ub_jw_kv_bool(w, "caseExact", d->case_exact);
+    }
+    ub_jw_kv_string(w, "mutability", d->mutability);
+    ub_jw_kv_string(w, "returned", d->returned);
+    ub_jw_kv_string(w, "uniqueness", d->uniqueness);
+}
+
+/* A User attribute's definition. id is the server's (readOnly); userName
+ * is immutable (set at creation: it is the key of PUT /users, and a PUT or
+ * PATCH that changes it is refused, mutability); the others are readWrite
+ * (PUT, PATCH). case_path: the filter's attribute whose case-exactness
+ * applies (NULL: false). */
 static void attribute(ub_jw *w, const char *name, const char *type, int multi,
                       const char *case_path, const char *returned, const char *uniqueness,
                       int required)
 {
     const ub_scim_attr *a = case_path ? ub_scim_attr_find(case_path, strlen(case_path)) : NULL;
+    attr_def d = { name, type, NULL, NULL, multi, required,
+                   strcmp(type, "string") == 0 ? a != NULL && a->case_exact : -1,
+                   strcmp(name, "id") == 0 ? "readOnly"
+                   : strcmp(name, "userName") == 0 ? "immutable" : "readWrite",
+                   returned, uniqueness };
 
-    ub_jw_kv_string(w, "name", name);
-    ub_jw_kv_string(w, "type", type);
-    ub_jw_kv_bool(w, "multiValued", multi);
-    ub_jw_kv_bool(w, "required", required);
-    if (strcmp(type, "string") == 0) {
-        ub_jw_kv_bool(w, "caseExact", a != NULL && a->case_exact);
-    }
-    ub_jw_kv_string(w, "mutability", strcmp(name, "id") == 0 ? "readOnly"
-                                      : strcmp(name, "userName") == 0 ? "immutable"
-                                      : "readWrite");
-    ub_jw_kv_string(w, "returned", returned);
-    ub_jw_kv_string(w, "uniqueness", uniqueness);
+    write_attr(w, &d);
 }
 
 static void simple(ub_jw *w, const char *name, const char *type, const char *case_path)
@@ -163,6 +183,9 @@ static void user_schema(ub_jw *w, apr_pool_t *pool, const char *base)
  * manager (value: a user of the account; $ref; displayName is not kept). */
 static void enterprise_schema(ub_jw *w, apr_pool_t *pool, const char *base)
 {
+    static const attr_def manager_ref = { "$ref", "reference", "referenceTypes", "[\"User\"]",
+                                          0, 0, -1, "readWrite", "default", "none" };
+
     ub_jw_object_begin(w);
     ub_jw_key(w, "schemas");
     ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"]");
@@ -179,9 +202,7 @@ static void enterprise_schema(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_array_begin(w);
     simple(w, "value", "string", NULL);
     ub_jw_object_begin(w);
-    attribute(w, "$ref", "reference", 0, NULL, "default", "none", 0);
-    ub_jw_key(w, "referenceTypes");
-    ub_jw_raw(w, "[\"User\"]");
+    write_attr(w, &manager_ref);
     ub_jw_object_end(w);
     ub_jw_array_end(w);
     ub_jw_object_end(w);
@@ -190,20 +211,32 @@ static void enterprise_schema(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_object_end(w);
 }
 
-static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
+/* A resource type (RFC 7643 section 6); extensions: its schemaExtensions
+ * as JSON, or NULL. */
+static void resource_type(ub_jw *w, apr_pool_t *pool, const char *base, const char *id,
+                          const char *endpoint, const char *description, const char *schema,
+                          const char *extensions)
 {
     ub_jw_object_begin(w);
     ub_jw_key(w, "schemas");
     ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ResourceType\"]");
-    ub_jw_kv_string(w, "id", "User");
-    ub_jw_kv_string(w, "name", "User");
-    ub_jw_kv_string(w, "endpoint", "/Users");
-    ub_jw_kv_string(w, "description", "User Account");
-    ub_jw_kv_string(w, "schema", USER_SCHEMA);
-    ub_jw_key(w, "schemaExtensions");
-    ub_jw_raw(w, "[{\"schema\":\"" UB_SCIM_ENTERPRISE_SCHEMA "\",\"required\":false}]");
-    meta(w, "ResourceType", apr_pstrcat(pool, base, "/ResourceTypes/User", NULL));
+    ub_jw_kv_string(w, "id", id);
+    ub_jw_kv_string(w, "name", id);
+    ub_jw_kv_string(w, "endpoint", endpoint);
+    ub_jw_kv_string(w, "description", description);
+    ub_jw_kv_string(w, "schema", schema);
+    if (extensions != NULL) {
+        ub_jw_key(w, "schemaExtensions");
+        ub_jw_raw(w, extensions);
+    }
+    meta(w, "ResourceType", apr_pstrcat(pool, base, "/ResourceTypes/", id, NULL));
     ub_jw_object_end(w);
+}
+
+static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
+{
+    resource_type(w, pool, base, "User", "/Users", "User Account", USER_SCHEMA,
+                  "[{\"schema\":\"" UB_SCIM_ENTERPRISE_SCHEMA "\",\"required\":false}]");
 }
 
 /* The Group schema (RFC 7643 section 4.2) as served: roles as groups.
@@ -212,6 +245,22 @@ static void user_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
  * and type User. */
 static void group_schema(ub_jw *w, apr_pool_t *pool, const char *base)
 {
+    static const attr_def members = { "members", "complex", NULL, NULL, 1, 0, -1,
+                                      "readWrite", "default", "none" };
+    static const attr_def member_subs[] = {
+        /* RFC 7643 section 8.7.1; an id of either case names the same user */
+        { "value", "string", NULL, NULL, 0, 1, 0, "immutable", "default", "none" },
+        { "display", "string", NULL, NULL, 0, 0, 0, "readOnly", "default", "none" },
+        { "$ref", "reference", "referenceTypes", "[\"User\"]", 0, 0, 1, "immutable",
+          "default", "none" },
+        { "type", "string", "canonicalValues", "[\"User\"]", 0, 0, 0, "immutable",
+          "default", "none" },
+    };
+    attr_def display_name = { "displayName", "string", NULL, NULL, 0, 1,
+        ub_scim_group_attr_find("displayName", strlen("displayName"))->case_exact,
+        "readWrite", "default", "server" };
+    apr_size_t i;
+
     ub_jw_object_begin(w);
     ub_jw_key(w, "schemas");
     ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"]");
@@ -221,71 +270,17 @@ static void group_schema(ub_jw *w, apr_pool_t *pool, const char *base)
     ub_jw_key(w, "attributes");
     ub_jw_array_begin(w);
     ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "name", "displayName");
-    ub_jw_kv_string(w, "type", "string");
-    ub_jw_kv_bool(w, "multiValued", 0);
-    ub_jw_kv_bool(w, "required", 1);
-    ub_jw_kv_bool(w, "caseExact",
-                  ub_scim_group_attr_find("displayName", strlen("displayName"))->case_exact);
-    ub_jw_kv_string(w, "mutability", "readWrite");
-    ub_jw_kv_string(w, "returned", "default");
-    ub_jw_kv_string(w, "uniqueness", "server");
+    write_attr(w, &display_name);
     ub_jw_object_end(w);
     ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "name", "members");
-    ub_jw_kv_string(w, "type", "complex");
-    ub_jw_kv_bool(w, "multiValued", 1);
-    ub_jw_kv_bool(w, "required", 0);
-    ub_jw_kv_string(w, "mutability", "readWrite");
-    ub_jw_kv_string(w, "returned", "default");
-    ub_jw_kv_string(w, "uniqueness", "none");
+    write_attr(w, &members);
     ub_jw_key(w, "subAttributes");
     ub_jw_array_begin(w);
-    ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "name", "value");
-    ub_jw_kv_string(w, "type", "string");
-    ub_jw_kv_bool(w, "multiValued", 0);
-    ub_jw_kv_bool(w, "required", 1);
-    /* RFC 7643 section 8.7.1; an id of either case names the same user */
-    ub_jw_kv_bool(w, "caseExact", 0);
-    ub_jw_kv_string(w, "mutability", "immutable");
-    ub_jw_kv_string(w, "returned", "default");
-    ub_jw_kv_string(w, "uniqueness", "none");
-    ub_jw_object_end(w);
-    ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "name", "display");
-    ub_jw_kv_string(w, "type", "string");
-    ub_jw_kv_bool(w, "multiValued", 0);
-    ub_jw_kv_bool(w, "required", 0);
-    ub_jw_kv_bool(w, "caseExact", 0);
-    ub_jw_kv_string(w, "mutability", "readOnly");
-    ub_jw_kv_string(w, "returned", "default");
-    ub_jw_kv_string(w, "uniqueness", "none");
-    ub_jw_object_end(w);
-    ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "name", "$ref");
-    ub_jw_kv_string(w, "type", "reference");
-    ub_jw_key(w, "referenceTypes");
-    ub_jw_raw(w, "[\"User\"]");
-    ub_jw_kv_bool(w, "multiValued", 0);
-    ub_jw_kv_bool(w, "required", 0);
-    ub_jw_kv_bool(w, "caseExact", 1);
-    ub_jw_kv_string(w, "mutability", "immutable");
-    ub_jw_kv_string(w, "returned", "default");
-    ub_jw_kv_string(w, "uniqueness", "none");
-    ub_jw_object_end(w);
-    ub_jw_object_begin(w);
-    ub_jw_kv_string(w, "name", "type");
-    ub_jw_kv_string(w, "type", "string");
-    ub_jw_key(w, "canonicalValues");
-    ub_jw_raw(w, "[\"User\"]");
-    ub_jw_kv_bool(w, "multiValued", 0);
-    ub_jw_kv_bool(w, "required", 0);
-    ub_jw_kv_bool(w, "caseExact", 0);
-    ub_jw_kv_string(w, "mutability", "immutable");
-    ub_jw_kv_string(w, "returned", "default");
-    ub_jw_kv_string(w, "uniqueness", "none");
-    ub_jw_object_end(w);
+    for (i = 0; i < sizeof(member_subs) / sizeof(member_subs[0]); i++) {
+        ub_jw_object_begin(w);
+        write_attr(w, &member_subs[i]);
+        ub_jw_object_end(w);
+    }
     ub_jw_array_end(w);
     ub_jw_object_end(w);
     ub_jw_array_end(w);
@@ -295,16 +290,8 @@ static void group_schema(ub_jw *w, apr_pool_t *pool, const char *base)
 
 static void group_resource_type(ub_jw *w, apr_pool_t *pool, const char *base)
 {
-    ub_jw_object_begin(w);
-    ub_jw_key(w, "schemas");
-    ub_jw_raw(w, "[\"urn:ietf:params:scim:schemas:core:2.0:ResourceType\"]");
-    ub_jw_kv_string(w, "id", "Group");
-    ub_jw_kv_string(w, "name", "Group");
-    ub_jw_kv_string(w, "endpoint", "/Groups");
-    ub_jw_kv_string(w, "description", "Group: one of the account's roles");
-    ub_jw_kv_string(w, "schema", UB_SCIM_GROUP_SCHEMA);
-    meta(w, "ResourceType", apr_pstrcat(pool, base, "/ResourceTypes/Group", NULL));
-    ub_jw_object_end(w);
+    resource_type(w, pool, base, "Group", "/Groups", "Group: one of the account's roles",
+                  UB_SCIM_GROUP_SCHEMA, NULL);
 }
 
 typedef void ub_doc_fn(ub_jw *w, apr_pool_t *pool, const char *base);

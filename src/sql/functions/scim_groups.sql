@@ -101,18 +101,8 @@ BEGIN
         v_col := 'lower(' || v_col || ')';
         v_val := 'lower(' || v_val || ')';
     END IF;
-    RETURN CASE v_op
-        WHEN 'eq' THEN '(' || v_col || ' = ' || v_val || ')'
-        WHEN 'ne' THEN '(' || v_col || ' <> ' || v_val || ')'
-        WHEN 'co' THEN '(strpos(' || v_col || ', ' || v_val || ') > 0)'
-        WHEN 'sw' THEN 'starts_with(' || v_col || ', ' || v_val || ')'
-        WHEN 'ew' THEN '(right(' || v_col || ', length(' || v_val || ')) = ' || v_val || ')'
-        WHEN 'gt' THEN '(' || v_col || ' > ' || v_val || ')'
-        WHEN 'ge' THEN '(' || v_col || ' >= ' || v_val || ')'
-        WHEN 'lt' THEN '(' || v_col || ' < ' || v_val || ')'
-        WHEN 'le' THEN '(' || v_col || ' <= ' || v_val || ')'
-        ELSE userbulk.scim_where_refused(v_op)
-    END;
+    -- (id and displayName are never absent: ne as IS DISTINCT FROM is <>)
+    RETURN userbulk.scim_compare(v_op, v_col, v_val);
 END
 $$;
 

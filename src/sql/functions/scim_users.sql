@@ -171,18 +171,7 @@ BEGIN
     -- a comparison with an absent value is null, which WHERE takes as
     -- false and NOT is made to see as false too. ne holds where the
     -- attribute has no value (it is not the value).
-    RETURN CASE v_op
-        WHEN 'eq' THEN '(' || v_col || ' = ' || v_val || ')'
-        WHEN 'ne' THEN '(' || v_col || ' IS DISTINCT FROM ' || v_val || ')'
-        WHEN 'co' THEN '(strpos(' || v_col || ', ' || v_val || ') > 0)'
-        WHEN 'sw' THEN 'starts_with(' || v_col || ', ' || v_val || ')'
-        WHEN 'ew' THEN '(right(' || v_col || ', length(' || v_val || ')) = ' || v_val || ')'
-        WHEN 'gt' THEN '(' || v_col || ' > ' || v_val || ')'
-        WHEN 'ge' THEN '(' || v_col || ' >= ' || v_val || ')'
-        WHEN 'lt' THEN '(' || v_col || ' < ' || v_val || ')'
-        WHEN 'le' THEN '(' || v_col || ' <= ' || v_val || ')'
-        ELSE userbulk.scim_where_refused(v_op)
-    END;
+    RETURN userbulk.scim_compare(v_op, v_col, v_val);
 END
 $$;
 
@@ -191,6 +180,26 @@ RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RAISE EXCEPTION 'scim_where: no operator %', p_op USING ERRCODE = '22023';
 END
+$$;
+
+-- One comparison of a filter (Users' and Groups') as SQL: p_col and p_val
+-- are fixed fragments (a column, a reference to the parameter $3), never
+-- a value. ne holds where the attribute has no value (it is not the
+-- value); an operator outside the list is refused (22023).
+CREATE OR REPLACE FUNCTION userbulk.scim_compare(p_op text, p_col text, p_val text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_op
+        WHEN 'eq' THEN '(' || p_col || ' = ' || p_val || ')'
+        WHEN 'ne' THEN '(' || p_col || ' IS DISTINCT FROM ' || p_val || ')'
+        WHEN 'co' THEN '(strpos(' || p_col || ', ' || p_val || ') > 0)'
+        WHEN 'sw' THEN 'starts_with(' || p_col || ', ' || p_val || ')'
+        WHEN 'ew' THEN '(right(' || p_col || ', length(' || p_val || ')) = ' || p_val || ')'
+        WHEN 'gt' THEN '(' || p_col || ' > ' || p_val || ')'
+        WHEN 'ge' THEN '(' || p_col || ' >= ' || p_val || ')'
+        WHEN 'lt' THEN '(' || p_col || ' < ' || p_val || ')'
+        WHEN 'le' THEN '(' || p_col || ' <= ' || p_val || ')'
+        ELSE userbulk.scim_where_refused(p_op)
+    END
 $$;
 
 -- GET /scim/v2/Users: the ListResponse (RFC 7644 section 3.4.2) of the

@@ -134,39 +134,31 @@ static const char *set_actor(cmd_parms *cmd, void *dconf, const char *arg)
     return err;
 }
 
-static const char *set_read_back(cmd_parms *cmd, void *dconf, int flag)
+/* The On|Off directives: the field each one sets. */
+static int *switch_of(ub_dir_conf *c, unsigned bit)
 {
-    ub_dir_conf *c = dconf;
-
-    c->read_back = flag;
-    c->set |= SET_READ_BACK;
+    switch (bit) {
+    case SET_READ_BACK:   return &c->read_back;
+    case SET_CHANGE_FEED: return &c->change_feed;
+    case SET_REVERT:      return &c->revert;
+    case SET_DIFF:        return &c->diff;
+    }
     return NULL;
 }
 
-static const char *set_change_feed(cmd_parms *cmd, void *dconf, int flag)
+/* UserBulkReadBack, UserBulkChangeFeed, UserBulkRevert, UserBulkDiff:
+ * cmd->info is the directive's SET_ bit. */
+static const char *set_switch(cmd_parms *cmd, void *dconf, int flag)
 {
     ub_dir_conf *c = dconf;
+    unsigned bit = (unsigned)(apr_uintptr_t)cmd->info;
+    int *field = switch_of(c, bit);
 
-    c->change_feed = flag;
-    c->set |= SET_CHANGE_FEED;
-    return NULL;
-}
-
-static const char *set_revert(cmd_parms *cmd, void *dconf, int flag)
-{
-    ub_dir_conf *c = dconf;
-
-    c->revert = flag;
-    c->set |= SET_REVERT;
-    return NULL;
-}
-
-static const char *set_diff(cmd_parms *cmd, void *dconf, int flag)
-{
-    ub_dir_conf *c = dconf;
-
-    c->diff = flag;
-    c->set |= SET_DIFF;
+    if (field == NULL) {
+        return apr_psprintf(cmd->pool, "%s: no such switch", cmd->cmd->name);
+    }
+    *field = flag;
+    c->set |= bit;
     return NULL;
 }
 
@@ -254,16 +246,16 @@ const command_rec ub_cmds[] = {
     AP_INIT_TAKE1("UserBulkNotBefore", set_not_before, NULL, DIR_CONTEXT,
                   "Expression giving the token's nbf claim, refused while in "
                   "the future, for auth modules that do not check it"),
-    AP_INIT_FLAG("UserBulkReadBack", set_read_back, NULL, DIR_CONTEXT,
+    AP_INIT_FLAG("UserBulkReadBack", set_switch, (void *)(apr_uintptr_t)SET_READ_BACK, DIR_CONTEXT,
                   "On: GET on the PUT /users location answers the users named "
                   "by ?userName= as PUT takes them (default Off)"),
-    AP_INIT_FLAG("UserBulkChangeFeed", set_change_feed, NULL, DIR_CONTEXT,
+    AP_INIT_FLAG("UserBulkChangeFeed", set_switch, (void *)(apr_uintptr_t)SET_CHANGE_FEED, DIR_CONTEXT,
                   "On: GET .../changes under the PUT /users location answers the "
                   "account's changes from the audit trail (default Off)"),
-    AP_INIT_FLAG("UserBulkRevert", set_revert, NULL, DIR_CONTEXT,
+    AP_INIT_FLAG("UserBulkRevert", set_switch, (void *)(apr_uintptr_t)SET_REVERT, DIR_CONTEXT,
                   "On: POST .../requests/{requestId}/revert below the PUT /users "
                   "location undoes a request of the audit trail (default Off)"),
-    AP_INIT_FLAG("UserBulkDiff", set_diff, NULL, DIR_CONTEXT,
+    AP_INIT_FLAG("UserBulkDiff", set_switch, (void *)(apr_uintptr_t)SET_DIFF, DIR_CONTEXT,
                   "On: ?diff=true answers the fields each record changes, before "
                   "and after (PUT /users, revert; default Off)"),
     AP_INIT_TAKE1("UserBulkMaxRecords", set_max_records, NULL, DIR_CONTEXT,

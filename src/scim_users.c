@@ -46,8 +46,10 @@ static const char *last_value(apr_pool_t *pool, const char *args, const char *na
     return value;
 }
 
-int ub_scim_int_param(apr_pool_t *pool, const char *args, const char *name, int *value,
-                      ub_problem *problem)
+/* The integer query parameter name (startIndex, count) into *value, kept
+ * when absent. 0, or 400 with problem filled (scimType invalidValue). */
+static int int_param(apr_pool_t *pool, const char *args, const char *name, int *value,
+                     ub_problem *problem)
 {
     int failed = 0;
     const char *s = last_value(pool, args, name, problem, &failed);
@@ -182,8 +184,8 @@ int ub_scim_list_query(apr_pool_t *pool, const char *args, ub_scim_filter_parse_
     lp->count = UB_SCIM_MAX_COUNT;
     filter = last_value(pool, args, "filter", problem, &failed);
     if (failed
-        || ub_scim_int_param(pool, args, "startIndex", &lp->start, problem)
-        || ub_scim_int_param(pool, args, "count", &lp->count, problem)
+        || int_param(pool, args, "startIndex", &lp->start, problem)
+        || int_param(pool, args, "count", &lp->count, problem)
         || ub_scim_attr_list(pool, args, "attributes", &lp->attrs, problem)
         || ub_scim_attr_list(pool, args, "excludedAttributes", &lp->excluded, problem)) {
         return 400;

@@ -62,9 +62,4 @@ typedef struct {
 int ub_scim_list_query(apr_pool_t *pool, const char *args, ub_scim_filter_parse_fn *parse,
                        ub_scim_list_params *lp, ub_problem *problem);
 
-/* The integer query parameter name (startIndex, count) into *value, kept
- * when absent. 0, or 400 with problem filled (scimType invalidValue). */
-int ub_scim_int_param(apr_pool_t *pool, const char *args, const char *name, int *value,
-                      ub_problem *problem);
-
 #endif

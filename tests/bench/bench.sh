@@ -298,14 +298,20 @@ declare -A SPEC=(
     [scim1]="POST /scim/v2/Bulk $SCIM_JSON 2 scim1 scim_write"
     [rev1]="POST /users/requests/{id}/revert?force=true $J 1 empty revert_request"
 )
-# rev1 undoes the PUT of its round (the last audited PUT /users: about 990
+# rev1 undoes the PUT of its round (put1's: about 990
 # users): its path names that request, so it is made for each request.
 # ?force=true: the round's POST and /Bulk changed some of those users
 # since, and a conflict would answer without doing the work.
 spec_path() {
     local path=$1 id
     if [[ $path == *'{id}'* ]]; then
-        id=$(admin_psql -At -c "SELECT max(id) FROM userbulk.audit_request WHERE endpoint = 'PUT /users'")
+        # put1's request, by one of its users: the unchanged PUT's
+        # warm-up is a PUT /users too, and reverting it would make every
+        # later "unchanged" PUT a real change.
+        id=$(admin_psql -At -c "SELECT max(r.id) FROM userbulk.audit_request r
+                                  JOIN userbulk.audit_change c ON c.request_id = r.id
+                                  JOIN userbulk.users u ON u.id = c.user_id
+                                 WHERE r.endpoint = 'PUT /users' AND u.user_name = 'u1.acme'")
         [[ -n $id ]] || ub_die "rev1: no PUT /users request in the audit trail to revert"
         path=${path/\{id\}/$id}
     fi

@@ -79,14 +79,17 @@ $$;
 -- Whether an attempt of an endpoint's statement that failed with
 -- p_sqlstate is made again, p_attempt attempts having failed: what a
 -- concurrent request can cause at commit time (an address taken meanwhile:
--- unique_violation; a deadlock through an index; a serialization failure)
--- is retried on fresh data, five attempts in all; anything else is raised
--- as it came. The exception handlers of put_users and account_update:
+-- unique_violation; a role, department or user the attempt checked and
+-- then linked deleted meanwhile: foreign_key_violation, from a key or from
+-- the links' check of migration 015; a deadlock through an index; a
+-- serialization failure) is retried on fresh data, which decides it again
+-- (the record then fails as naming what is gone), five attempts in all;
+-- anything else is raised as it came. The exception handlers of put_users and account_update:
 --     WHEN OTHERS THEN v_attempt := v_attempt + 1;
 --                      IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN RAISE; END IF;
 CREATE OR REPLACE FUNCTION userbulk.retried(p_sqlstate text, p_attempt integer)
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT p_sqlstate IN ('23505', '40P01', '40001') AND p_attempt < 5
+    SELECT p_sqlstate IN ('23505', '23503', '40P01', '40001') AND p_attempt < 5
 $$;
 
 -- The fields a PUT /users record changes, for the audit trail: each field

@@ -578,8 +578,7 @@ BEGIN
                 RETURN;
             WHEN OTHERS THEN
                 v_attempt := v_attempt + 1;
-                IF NOT (userbulk.retried(SQLSTATE, v_attempt)
-                        OR (SQLSTATE = '23503' AND v_attempt < 5)) THEN
+                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
                     RAISE;
                 END IF;
         END;

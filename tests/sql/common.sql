@@ -46,10 +46,11 @@ SELECT unalike((SELECT string_agg(l, E'\n') FROM (SELECT * FROM pg_temp.explain(
                                              NULL, NULL, NULL, NULL, NULL, NULL, u.locked_out, true, '{}', '{}')
                       FROM userbulk.users u$$)) e(l)), '%put_diff%', 'put_diff is inlined');
 
-SELECT ok(userbulk.retried('23505', 1) AND userbulk.retried('40P01', 4) AND userbulk.retried('40001', 1),
-          'retried: unique_violation, deadlock, serialization failure, under five attempts');
+SELECT ok(userbulk.retried('23505', 1) AND userbulk.retried('40P01', 4) AND userbulk.retried('40001', 1)
+          AND userbulk.retried('23503', 1),
+          'retried: unique_violation, deadlock, serialization failure, foreign_key_violation, under five attempts');
 SELECT ok(NOT userbulk.retried('23505', 5), '... not the fifth');
-SELECT ok(NOT userbulk.retried('23503', 1) AND NOT userbulk.retried('UBLCK', 1) AND NOT userbulk.retried('P0001', 1),
+SELECT ok(NOT userbulk.retried('23503', 5) AND NOT userbulk.retried('UBLCK', 1) AND NOT userbulk.retried('P0001', 1),
           '... nothing else');
 
 SELECT results_eq($$SELECT ord, field, code, message FROM userbulk.put_errors(

@@ -4,7 +4,10 @@
  * new state as rows; the seed's JSON is written here from them, straight
  * into the output brigade. The roles the targets hold come first, each as
  * its userRoleModels entry already in JSON: a role shared by a thousand
- * targets is built once and copied a thousand times.
+ * targets is built once and copied a thousand times. A dry run (Prefer:
+ * tx=rollback, ?dryRun=true) is the same statement, rolled back; with
+ * ?diff=true each changed target also carries its audit row's before and
+ * after, as the statement answered them.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -133,6 +136,7 @@ typedef struct {
     int error_type, code, message;      /* a refusal */
     int role_id, role_model;            /* a role */
     int user_id, role_ids;              /* a user, and user_fields' below */
+    int before, after;                  /* a user's change (?diff=true) */
     int field[USER_FIELDS];     /* -1 for a field without a column */
 } columns;
 
@@ -166,6 +170,8 @@ static apr_status_t find_columns(answer *a, const ub_store_rows *rows)
     FIND(role_model, "role_model");
     FIND(user_id, "user_id");
     FIND(role_ids, "role_ids");
+    FIND(before, "before");
+    FIND(after, "after");
 #undef FIND
     for (i = 0; i < USER_FIELDS; i++) {
         c->field[i] = -1;
@@ -233,11 +239,20 @@ static apr_status_t write_user(answer *a, const ub_store_rows *rows)
 {
     const role_entry *roles = (const role_entry *)a->roles->elts;
     const char *role_ids = ub_store_value(rows, a->cols.role_ids);
+    const char *before = ub_store_value(rows, a->cols.before);
+    const char *after = ub_store_value(rows, a->cols.after);
     ub_jw *w = &a->w;
     int i, found = 0;
 
     if (role_ids == NULL) {
         ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL, "UB0214 the store answered a user without roles");
+        return APR_EGENERAL;
+    }
+    /* half a change, or one not asked for: the answer would not be the
+     * audit row */
+    if ((before == NULL) != (after == NULL) || (before != NULL && !a->req->diff)) {
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0726 the store answered a user's change it was not asked for, or half of one");
         return APR_EGENERAL;
     }
     /* A role of the target missing from the role rows would be left out
@@ -302,6 +317,9 @@ static apr_status_t write_user(answer *a, const ub_store_rows *rows)
             ub_jw_null(w);
             break;
         }
+    }
+    if (before != NULL) {
+        ub_render_changes(w, before, after);
     }
     ub_jw_object_end(w);
     return APR_SUCCESS;
@@ -404,6 +422,9 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
         return answer_problem(req, out, outcome, &problem);
     }
     outcome->processed = ar->targets;
+    if (req->diff) {
+        json_object_set_new(ar->change, "diff", json_true());
+    }
     if (ar->errors->nelts > 0) {
         ub_problem_set(&problem, 400, "invalid_request",
                        describe(req->pool, ar->errors),
@@ -423,7 +444,7 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
     args[2] = req->trace_id;
     args[3] = ub_json_dump(req->pool, ar->change);
     rv = (db == NULL || args[3] == NULL) ? APR_EGENERAL
-         : ub_store_account_update(req, db, args, take_row, &a);
+         : ub_store_account_update(req, db, args, req->dry_run, take_row, &a);
     if (db != NULL) {
         outcome->db_calls = db->calls;
         outcome->db_usec = db->usec;
@@ -456,6 +477,6 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
     env.trace_id = req->trace_id;
     ub_render_envelope_tail(&a.w, &env);
     outcome->status = 200;
-    outcome->applied = ar->targets;
+    outcome->applied = req->dry_run ? 0 : ar->targets;
     return ub_jw_status(&a.w);
 }

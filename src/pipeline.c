@@ -409,16 +409,38 @@ static apr_status_t serve_put_users(ub_request *req, const ub_http_in *in,
     return finish(req, in, UB_EP_PUT_USERS, rv, out);
 }
 
+/* The POST's dry run (Prefer: tx=rollback, or ?dryRun=true as on the
+ * other write APIs) and ?diff=true. 0, or the status of *problem. */
+static int read_account_options(ub_request *req, const ub_http_in *in, int *rollback,
+                                ub_problem *problem)
+{
+    int dry_run = ub_query_boolean(req->pool, in->args, "dryRun", problem);
+
+    if (dry_run < 0) {
+        return problem->status;
+    }
+    *rollback = ub_prefers_rollback(in->prefer);
+    req->dry_run = dry_run || *rollback;
+    return ub_read_diff_option(req, in, problem);
+}
+
 static apr_status_t serve_account_update(ub_request *req, const ub_http_in *in,
                                          const ub_db_source *dbs,
                                          apr_bucket_brigade *body, ub_http_out *out)
 {
+    ub_problem problem = { 0 };
     const char *buf = NULL;
     apr_size_t len = 0;
-    int served = 0;
+    int rollback = 0, served = 0;
     apr_status_t rv;
 
     req->if_match = in->if_match;
+    if (read_account_options(req, in, &rollback, &problem)) {
+        return refuse(req, in, UB_EP_ACCOUNT_UPDATE, &problem, 1, body, out);
+    }
+    if (rollback) {
+        apr_table_setn(out->headers, "Preference-Applied", "tx=rollback");
+    }
     rv = read_body(req, in, UB_EP_ACCOUNT_UPDATE, body, out, &buf, &len, &served);
     if (served) {
         return rv;
@@ -565,8 +587,10 @@ static apr_status_t serve_scim_bulk(ub_request *req, const ub_http_in *in,
     ub_problem problem = { 0 };
     int rollback = 0;
 
-    /* ?atomic=true, ?dryRun=true, Prefer: tx=rollback, as PUT /users */
-    if (ub_read_put_options(req, in->args, in->prefer, &rollback, &problem)) {
+    /* ?atomic=true, ?dryRun=true, Prefer: tx=rollback, ?diff=true, as
+     * PUT /users */
+    if (ub_read_put_options(req, in->args, in->prefer, &rollback, &problem)
+        || ub_read_diff_option(req, in, &problem)) {
         problem.scim_type = "invalidValue";
         return refuse(req, in, UB_EP_SCIM, &problem, 1, body, out);
     }

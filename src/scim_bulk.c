@@ -274,6 +274,11 @@ static void write_op(ub_jw *w, const bulk_ctx *c, int i, const char *base)
         ub_jw_kv_string(w, "version", apr_pstrcat(pool, "W/\"", a->version, "\"", NULL));
     }
     ub_jw_kv_string(w, "status", apr_itoa(pool, status));
+    /* ?diff=true: the user's change, once, on the first operation on it
+     * (those folded into it are in the same change, the same audit row) */
+    if (!it->failed && it->lead < 0 && status < 400 && a->before != NULL) {
+        ub_render_changes(w, a->before, a->after);
+    }
     if (status >= 400) {
         ub_problem p = { 0 };
 
@@ -348,6 +353,9 @@ static const char *options(const bulk_ctx *c, int n, int failed, int fail_on_err
     ub_tb_puts(&tb, c->req->atomic ? "{\"atomic\":true" : "{\"atomic\":false");
     ub_tb_puts(&tb, c->req->dry_run ? ",\"dry_run\":true" : ",\"dry_run\":false");
     ub_tb_puts(&tb, failed ? ",\"failed\":true" : ",\"failed\":false");
+    if (c->req->diff) {
+        ub_tb_puts(&tb, ",\"diff\":true");
+    }
     if (fail_on_errors > 0) {
         ub_tb_puts(&tb, ",\"fail_on_errors\":");
         ub_tb_int(&tb, fail_on_errors);

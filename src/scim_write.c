@@ -23,7 +23,7 @@ typedef struct {
     const ub_request *req;
     apr_array_header_t *ops;
     int found;
-    int idx, status, id, version, field, code, message, resource;
+    int idx, status, id, version, field, code, message, resource, before, after;
     int answered;
 } write_answer;
 
@@ -61,8 +61,11 @@ static apr_status_t take_row(void *baton, const ub_store_rows *rows)
         a->code = ub_store_column(rows, "code");
         a->message = ub_store_column(rows, "message");
         a->resource = ub_store_column(rows, "resource");
+        a->before = ub_store_column(rows, "before");
+        a->after = ub_store_column(rows, "after");
         if (a->idx < 0 || a->status < 0 || a->id < 0 || a->version < 0 || a->field < 0
-            || a->code < 0 || a->message < 0 || a->resource < 0) {
+            || a->code < 0 || a->message < 0 || a->resource < 0 || a->before < 0
+            || a->after < 0) {
             return APR_EGENERAL;
         }
         a->found = 1;
@@ -84,6 +87,16 @@ static apr_status_t take_row(void *baton, const ub_store_rows *rows)
     op->code = copy(a->req->pool, ub_store_value(rows, a->code));
     op->message = copy(a->req->pool, ub_store_value(rows, a->message));
     op->resource = copy(a->req->pool, ub_store_value(rows, a->resource));
+    op->before = copy(a->req->pool, ub_store_value(rows, a->before));
+    op->after = copy(a->req->pool, ub_store_value(rows, a->after));
+    /* half a change, or one not asked for: the answer would not be the
+     * audit row */
+    if ((op->before == NULL) != (op->after == NULL) || (op->before != NULL && !a->req->diff)) {
+        ub_logf(a->req, UB_LOG_ERR, APR_EGENERAL,
+                "UB0727 the SCIM engine answered a change it was not asked for, or half of one, "
+                "for operation %d", i);
+        return APR_EGENERAL;
+    }
     a->answered++;
     return APR_SUCCESS;
 }

@@ -22,13 +22,15 @@ typedef struct {
     /* the answer */
     int status;
     const char *user_id, *version, *field, *code, *message, *resource;
+    const char *before, *after; /* options "diff": the fields it changes, as
+                                 * its audit row has them; NULL: no change */
 } ub_scim_op;
 
 /* Sends the operations of ops (ub_scim_op) not skipped to the engine, in
  * one transaction, with options (JSON: atomic, failed, dry_run,
- * resources), and fills their answers. APR_SUCCESS, or the directory could
- * not be asked or answered what it was not asked (logged; nothing
- * applied). */
+ * resources, diff), and fills their answers. APR_SUCCESS, or the
+ * directory could not be asked or answered what it was not asked
+ * (logged; nothing applied). */
 apr_status_t ub_scim_write_run(const ub_request *req, const ub_db_source *dbs,
                                apr_array_header_t *ops, const char *options,
                                const char *base, ub_outcome *outcome);

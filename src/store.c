@@ -119,7 +119,7 @@ static const char sql_scim_group_delete[] =
 /* After the caller, the options and the base URL, one array per column
  * of the operations (src/scim_write.c, ub_scim_write_run). */
 static const char sql_scim_write[] =
-    "SELECT idx, status, id, version, field, code, message, resource "
+    "SELECT idx, status, id, version, field, code, message, resource, before, after "
     "FROM userbulk.scim_write(%s, %s, %s, %s::jsonb, %s, %s::integer[], %s::text[], "
     "%s::text[], %s::integer[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
     "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], "
@@ -204,6 +204,7 @@ static int prepare(const ub_request *req, ub_db *db, const char *label,
  * here nothing of the request stays on the connection. */
 typedef struct {
     int open;               /* BEGIN done, COMMIT or ROLLBACK not yet */
+    int dry_run;            /* ends in ROLLBACK even when everything passed */
     int no_begin;           /* the failure was BEGIN's: nothing was sent */
     const char *error;      /* the database's failure, from db_error */
     apr_time_t start;
@@ -283,11 +284,14 @@ static int commit_refused(const char *error)
 /* Ends the transaction: COMMIT when rv is APR_SUCCESS, else ROLLBACK; and
  * counts its time. A COMMIT refused has applied nothing (APR_EGENERAL);
  * one whose answer was lost may have applied everything
- * (UB_COMMIT_UNKNOWN): the request says so, never that nothing changed. */
+ * (UB_COMMIT_UNKNOWN): the request says so, never that nothing changed.
+ * A dry run ends in ROLLBACK whatever rv: its answer (read and checked
+ * before) stays true, a ROLLBACK that fails included (the server rolls
+ * back with the session). */
 static apr_status_t finish(const ub_request *req, ub_db *db, ub_tx *tx,
                            apr_status_t rv)
 {
-    if (rv == APR_SUCCESS && tx->open) {
+    if (rv == APR_SUCCESS && tx->open && !tx->dry_run) {
         int rc = query(db, "COMMIT");
 
         tx->open = 0;
@@ -396,11 +400,13 @@ static apr_status_t statement_failed(const ub_request *req, const char *label,
 }
 
 /* Runs the statement in a new transaction and counts it for the counters;
- * finish ends the transaction and counts its time. */
-static int run(const ub_request *req, ub_db *db, const char *label,
+ * finish ends the transaction (in ROLLBACK for a dry run) and counts its
+ * time. */
+static int run(const ub_request *req, ub_db *db, const char *label, int dry_run,
                int nargs, const char **args, apr_dbd_results_t **res, ub_tx *tx)
 {
     tx->open = 0;
+    tx->dry_run = dry_run;
     tx->no_begin = 0;
     tx->error = NULL;
     tx->start = apr_time_now();
@@ -437,10 +443,11 @@ const char *ub_store_value(const ub_store_rows *rows, int col)
 }
 
 /* Runs the statement under label in a new transaction, hands each row to
- * fn, then NULL after the last, and commits when fn accepted them all. */
+ * fn, then NULL after the last, and commits when fn accepted them all
+ * (dry_run: rolls back all the same). */
 static apr_status_t each_row(const ub_request *req, ub_db *db, const char *label,
-                             int nargs, const char **args, ub_store_row_fn *fn,
-                             void *baton)
+                             int dry_run, int nargs, const char **args,
+                             ub_store_row_fn *fn, void *baton)
 {
     ub_store_rows rows;
     apr_status_t rv;
@@ -451,7 +458,7 @@ static apr_status_t each_row(const ub_request *req, ub_db *db, const char *label
     rows.db = db;
     rows.res = NULL;
     rows.row = NULL;
-    rc = run(req, db, label, nargs, args, &rows.res, &tx);
+    rc = run(req, db, label, dry_run, nargs, args, &rows.res, &tx);
     if (rc != 0) {
         return finish(req, db, &tx, statement_failed(req, label, &tx));
     }
@@ -589,7 +596,7 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     p.batch = batch;
     p.key_reused = key_reused;
     /* Only once every row is read and checked is the change committed. */
-    return each_row(req, db, UB_STMT_PUT_USERS, 4 + UB_PUT_COLUMNS, args, take_put_row, &p);
+    return each_row(req, db, UB_STMT_PUT_USERS, 0, 4 + UB_PUT_COLUMNS, args, take_put_row, &p);
 }
 
 apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
@@ -602,7 +609,7 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
     ub_tx tx;
     int rc, i;
 
-    rc = run(req, db, label, nargs, args, &res, &tx);
+    rc = run(req, db, label, 0, nargs, args, &res, &tx);
     if (rc != 0) {
         return finish(req, db, &tx, statement_failed(req, label, &tx));
     }
@@ -622,20 +629,20 @@ apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,
 }
 
 apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
-                                     const char **args, ub_store_row_fn *fn,
-                                     void *baton)
+                                     const char **args, int dry_run,
+                                     ub_store_row_fn *fn, void *baton)
 {
-    return each_row(req, db, UB_STMT_ACCOUNT_UPDATE, 4, args, fn, baton);
+    return each_row(req, db, UB_STMT_ACCOUNT_UPDATE, dry_run, 4, args, fn, baton);
 }
 
 apr_status_t ub_store_revert(const ub_request *req, ub_db *db, const char **args,
                              ub_store_row_fn *fn, void *baton)
 {
-    return each_row(req, db, UB_STMT_REVERT, 5, args, fn, baton);
+    return each_row(req, db, UB_STMT_REVERT, 0, 5, args, fn, baton);
 }
 
 apr_status_t ub_store_scim_write(const ub_request *req, ub_db *db, const char **args,
                                  ub_store_row_fn *fn, void *baton)
 {
-    return each_row(req, db, UB_STMT_SCIM_WRITE, UB_SCIM_WRITE_ARGS, args, fn, baton);
+    return each_row(req, db, UB_STMT_SCIM_WRITE, 0, UB_SCIM_WRITE_ARGS, args, fn, baton);
 }

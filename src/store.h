@@ -65,10 +65,13 @@ typedef apr_status_t ub_store_row_fn(void *baton, const ub_store_rows *rows);
 /* Runs userbulk.account_update (args: account, actor, trace id, the change
  * as JSON) and hands each row to fn, in order, and commits when fn
  * accepted them all. APR_SUCCESS, the failure of fn, or a failure of the
- * database, COMMIT's included (logged); on any failure nothing applied. */
+ * database, COMMIT's included (logged); on any failure nothing applied.
+ * dry_run: the same statement, rows and checks, then ROLLBACK instead of
+ * COMMIT (the function itself knows no dry run: whatever it writes, users,
+ * roles, audit rows, goes with the transaction). */
 apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
-                                     const char **args, ub_store_row_fn *fn,
-                                     void *baton);
+                                     const char **args, int dry_run,
+                                     ub_store_row_fn *fn, void *baton);
 
 /* Runs userbulk.scim_write (args: account, actor, trace id, options,
  * base URL, then the operations' columns: UB_SCIM_WRITE_ARGS in all) and

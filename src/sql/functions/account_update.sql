@@ -1,6 +1,10 @@
 -- POST /api/v1/account/users/update: one change applied to every target
 -- alike, all or nothing. p_change holds only what the caller sent (see
--- src/account_request.c): "targets" and the fields to set.
+-- src/account_request.c): "targets" and the fields to set; and the
+-- request's options: "if_match" (If-Match), "diff" (?diff=true: answer
+-- each changed target's fields before and after, the very values written
+-- to audit_change). A dry run is this same call, rolled back by the
+-- module (src/store.c): the same checks, locks and answer.
 CREATE OR REPLACE FUNCTION userbulk.account_update(
     p_account text, p_actor text, p_trace text, p_change jsonb)
 RETURNS SETOF userbulk.account_update_row
@@ -27,6 +31,12 @@ DECLARE
     v_attempt  integer := 0;
     v_rows     bigint;
     v_row      userbulk.account_update_row;   -- a role row, set by name
+    v_diff     boolean := coalesce((p_change ->> 'diff')::boolean, false);
+    -- with "diff": the changed targets and their audit rows' before and
+    -- after, as the statement that writes them answered them
+    v_changed  uuid[];
+    v_before   jsonb[];
+    v_after    jsonb[];
     -- which fields the change sets
     s_roles boolean; s_team boolean; s_status boolean; s_tz boolean;
     s_reset boolean; s_act boolean; s_exp boolean; s_sso boolean;
@@ -81,7 +91,7 @@ BEGIN
             -- (but "name" for display_name, and "role_ids"): the names of
             -- the audit trail.
             v_set := p_change - 'targets' - 'role_ids' - 'status_uuid' - 'status_code'
-                     - 'status_num' - 'activation_date' - 'expiry_date' - 'if_match';
+                     - 'status_num' - 'activation_date' - 'expiry_date' - 'if_match' - 'diff';
 
             IF p_change ? 'role_ids' THEN
                 SELECT coalesce(array_agg(DISTINCT x::uuid ORDER BY x::uuid), '{}') INTO v_roles
@@ -304,7 +314,11 @@ BEGIN
                  -- by place, not by key: the row is locked, it has not
                  -- moved since cur read it
                  WHERE u.ctid = d.at AND u.id = d.id AND u.account_id = v_account
-                RETURNING u.id, u.ctid AS at
+                -- (with "diff", the audit row's values travel back with
+                -- the row: no second pass over diff)
+                RETURNING u.id, u.ctid AS at,
+                          CASE WHEN v_diff THEN d.before END AS before,
+                          CASE WHEN v_diff THEN d.after END AS after
             ), del AS (
                 -- (only targets holding a role not in the change: their
                 -- roles were read under their locks)
@@ -338,8 +352,12 @@ BEGIN
             )
             -- upd, del, ins, req and aud run regardless (data-modifying WITH).
             -- Where the targets are now: a changed one moved to its new
-            -- version.
-            SELECT array_agg(coalesce(n.at, c.at)) INTO v_at
+            -- version. With "diff", the changed ones' before and after.
+            SELECT array_agg(coalesce(n.at, c.at)),
+                   array_agg(n.id) FILTER (WHERE n.before IS NOT NULL),
+                   array_agg(n.before) FILTER (WHERE n.before IS NOT NULL),
+                   array_agg(n.after) FILTER (WHERE n.before IS NOT NULL)
+              INTO v_at, v_changed, v_before, v_after
               FROM cur c LEFT JOIN upd n ON n.id = c.id;
             EXIT;
         EXCEPTION
@@ -406,9 +424,10 @@ BEGIN
     LOOP
         RETURN NEXT v_row;
     END LOOP;
-    -- Then each target, as the fields of the seed's user model. (Many rows:
-    -- one query, its columns in the order of the type; the five before
-    -- user_id are a refusal's and a role's, null here.)
+    -- Then each target, as the fields of the seed's user model, and with
+    -- "diff" its change. (Many rows: one query, its columns in the order
+    -- of the type; the five before user_id are a refusal's and a role's,
+    -- null here.)
     RETURN QUERY
         SELECT 'user', NULL::text, NULL::text, NULL::text, NULL::uuid, NULL::text,
                u.id,
@@ -424,9 +443,12 @@ BEGIN
                tz.id::text, tz.name::text, tz.code::text, tz.supports_dst, tz.daylight_name::text,
                u.profile_pic::text, u.is_sso_user,
                tm.id, tm.level_ordinal, tm.name::text, tm.code::text, tm.parent_id,
-               u.is_employee, u.employee_code::text, u.is_two_factor_enabled
+               u.is_employee, u.employee_code::text, u.is_two_factor_enabled,
+               ch.before, ch.after
           FROM userbulk.users u
           JOIN unnest(v_ids) WITH ORDINALITY AS t(id, ord) ON t.id = u.id
+          -- (no rows without "diff": the arrays are null)
+          LEFT JOIN unnest(v_changed, v_before, v_after) AS ch(id, before, after) ON ch.id = u.id
           LEFT JOIN userbulk.statuses s ON s.id = u.status_id
           LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
           LEFT JOIN userbulk.teams tm ON tm.account_id = u.account_id AND tm.id = u.team_id

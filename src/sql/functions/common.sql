@@ -181,7 +181,10 @@ $$;
 --             compact JSON in the seed's field order, copied as it is;
 --   'user':    one per target, after the roles, in the order of userIds:
 --             user_id, role_ids (in no particular order) and its fields,
---             joined with its status, time zone and team.
+--             joined with its status, time zone and team; with the change
+--             option "diff", before and after: the fields the request
+--             changes on it, as its audit row has them (null: no change,
+--             or no "diff"). (before and after came with migration 016.)
 SELECT userbulk.ensure_row_type('account_update_row', $cols$
     kind                    text,
     error_type              text,
@@ -221,7 +224,9 @@ SELECT userbulk.ensure_row_type('account_update_row', $cols$
     team_parent             uuid,
     is_employee             boolean,
     employee_code           text,
-    is_two_factor_enabled   boolean
+    is_two_factor_enabled   boolean,
+    before                  jsonb,
+    after                   jsonb
 $cols$) \g /dev/null
 
 -- ISO 8601 in UTC with milliseconds. STABLE (to_char is), so it is

@@ -24,6 +24,11 @@
 --            not_found, precondition, not_applied, unknown_account) and
 --            its text; null for a success
 --   resource the User after the operation, when p_options.resources
+--   before, after: with p_options.diff, the fields an operation that
+--            passes changes (a dry run: would change), as stored and as
+--            they become: the jsonb values of its audit row (the very
+--            values written to audit_change); null otherwise (no change,
+--            a refusal, not applied, no "diff"). (Came with migration 016.)
 SELECT userbulk.ensure_row_type('scim_write_result', $cols$
     idx      integer,
     status   integer,
@@ -32,7 +37,9 @@ SELECT userbulk.ensure_row_type('scim_write_result', $cols$
     field    text,
     code     text,
     message  text,
-    resource json
+    resource json,
+    before   jsonb,
+    after    jsonb
 $cols$) \g /dev/null
 
 -- The columns an operation sets, as bits of p_set (src/scim_map.h says
@@ -131,7 +138,8 @@ $cols$) \g /dev/null
 -- p_options: {"atomic": apply only if every operation passes, "failed":
 -- operations of the request already failed the module's own checks (with
 -- atomic: nothing is applied), "dry_run": decide everything, apply
--- nothing, "resources": answer each user's resource, "fail_on_errors": N
+-- nothing, "resources": answer each user's resource, "diff": answer each
+-- operation's before and after (above), "fail_on_errors": N
 -- and "failed_idx": [the idx the module failed]: a Bulk request's
 -- failOnErrors, see 3b below}. p_base: the SCIM
 -- base URL of meta.location.
@@ -175,6 +183,10 @@ DECLARE
     v_dry       boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
     v_atomic    boolean := coalesce((p_options ->> 'atomic')::boolean, false);
     v_resources boolean := coalesce((p_options ->> 'resources')::boolean, false);
+    v_diff      boolean := coalesce((p_options ->> 'diff')::boolean, false);
+    -- the account's default roles, which a creation gives (read once: the
+    -- links written, the audit row and the answer's diff name the same)
+    v_defaults  uuid[];
     v_apply     boolean := false;
     v_lock_all  boolean := 'delete' = ANY (p_op);
     v_changes   integer;
@@ -214,7 +226,8 @@ BEGIN
     IF v_account IS NULL THEN
         RETURN QUERY SELECT b.idx, 403, NULL::uuid, NULL::bigint, NULL::text,
                             'unknown_account'::text,
-                            'the token''s account is not in the directory'::text, NULL::json
+                            'the token''s account is not in the directory'::text, NULL::json,
+                            NULL::jsonb, NULL::jsonb
                        FROM unnest(p_idx) AS b(idx) ORDER BY b.idx;
         RETURN;
     END IF;
@@ -533,6 +546,11 @@ BEGIN
                 END IF;
             END IF;
 
+            IF v_creates > 0 AND (v_apply OR v_diff) THEN
+                v_defaults := ARRAY(SELECT ro.id FROM userbulk.roles ro
+                                     WHERE ro.account_id = v_account AND ro.is_default
+                                     ORDER BY ro.id);
+            END IF;
             IF v_apply AND v_creates > 0 THEN
                 INSERT INTO userbulk.users (id, account_id, user_name, email, first_name,
                                             middle_name, last_name, display_name, phone1,
@@ -546,9 +564,8 @@ BEGIN
                       WHERE w.op = 'create' AND w.status = 0;
                 -- the account's default roles, as the seed gives its users
                 INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
-                     SELECT v_account, w.user_id, ro.id
-                       FROM unnest(v_work) w
-                       JOIN userbulk.roles ro ON ro.account_id = v_account AND ro.is_default
+                     SELECT v_account, w.user_id, r
+                       FROM unnest(v_work) w CROSS JOIN unnest(v_defaults) AS r
                       WHERE w.op = 'create' AND w.status = 0;
             END IF;
             IF v_apply AND v_changes > 0 THEN
@@ -558,10 +575,7 @@ BEGIN
                 INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
                      SELECT v_request, v_account, w.user_id, w.before,
                             CASE WHEN w.op = 'create'
-                                 THEN w.after || jsonb_build_object('roles', to_jsonb(ARRAY(
-                                          SELECT ro.id FROM userbulk.roles ro
-                                           WHERE ro.account_id = v_account AND ro.is_default
-                                           ORDER BY ro.id)))
+                                 THEN w.after || jsonb_build_object('roles', to_jsonb(v_defaults))
                                  ELSE w.after END
                        FROM unnest(v_work) w
                       WHERE w.status = 0 AND w.after IS NOT NULL;
@@ -580,6 +594,8 @@ BEGIN
 
     -- An operation that passed answers the version it gives (a dry run:
     -- would give); in an atomic request that failed, it was not applied.
+    -- With "diff", the one that changes its user answers the audit row's
+    -- before and after (the same expressions as the insert above).
     RETURN QUERY
         SELECT w.idx,
                CASE WHEN w.status <> 0 THEN w.status
@@ -604,7 +620,13 @@ BEGIN
                          AND w.op <> 'create' AND w.after IS NULL THEN
                         (SELECT userbulk.scim_resource(u, p_base)::json
                            FROM userbulk.users u WHERE u.account_id = v_account AND u.id = w.user_id)
-               END
+               END,
+               CASE WHEN v_diff AND (v_apply OR v_dry) AND w.status = 0 AND w.after IS NOT NULL
+                    THEN w.before END,
+               CASE WHEN v_diff AND (v_apply OR v_dry) AND w.status = 0 AND w.after IS NOT NULL
+                    THEN CASE WHEN w.op = 'create'
+                              THEN w.after || jsonb_build_object('roles', to_jsonb(v_defaults))
+                              ELSE w.after END END
           FROM unnest(v_work) w
          ORDER BY w.idx;
 END

@@ -26,6 +26,11 @@
 -- user, no object of every field built to keep three (its arguments must
 -- stay plain columns: a subquery passed as p_roles, which is named twice,
 -- would stop the inlining).
+-- (Its earlier form, revert_fields(users, uuid[]), built an object of every
+-- field for each user and was called once per user: the subquery it was
+-- given as p_roles stopped the inlining. Dropped here, with no migration
+-- of its own: nothing but this file ever called it.)
+DROP FUNCTION IF EXISTS userbulk.revert_fields(userbulk.users, uuid[]);
 CREATE OR REPLACE FUNCTION userbulk.revert_fields(p_keys jsonb, u userbulk.users, p_roles uuid[])
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT ('{' || concat_ws(',',
@@ -160,6 +165,9 @@ DECLARE
     v_work    userbulk.revert_work[];
     -- the request's audit rows, in user id order
     v_changes userbulk.audit_change[];
+    -- the users of those rows locked (ids) and where (at), in id order
+    v_ids     uuid[];
+    v_at      tid[];
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF p_request ~ '^[0-9]{1,18}$' THEN
@@ -179,8 +187,8 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The request's rows, read once (an audit row does not change) and
-    -- found by the request alone (audit_change_request_user).
+    -- The request's rows, read once: an audit row does not change, and
+    -- the lock and the pass (at each attempt) take them from here.
     v_changes := ARRAY(SELECT c FROM userbulk.audit_change c
                         WHERE c.request_id = v_req AND c.account_id = v_account
                         ORDER BY c.user_id);
@@ -195,11 +203,15 @@ BEGIN
             -- 1. The users the request changed, locked in id order before
             -- anything is read for a decision (each found by its id: a
             -- join, not id = ANY, whose recheck of a row another writer
-            -- changed meanwhile sorts the whole array again).
-            PERFORM 1 FROM unnest(v_changes) c
-              JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
-             ORDER BY u.id
-               FOR NO KEY UPDATE OF u;
+            -- changed meanwhile sorts the whole array again); and where
+            -- each locked version is (a locked row cannot move): the pass
+            -- reads it there, by place, not by a second lookup of its id.
+            SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}'), coalesce(array_agg(l.at ORDER BY l.id), '{}')
+              INTO v_ids, v_at
+              FROM (SELECT u.id, u.ctid AS at FROM unnest(v_changes) c
+                      JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
+                     ORDER BY u.id
+                       FOR NO KEY UPDATE OF u) l;
 
             -- 2. One pass: each user against the request's row for it.
             -- Each user's decision and its fields now are computed once,
@@ -263,7 +275,8 @@ BEGIN
                                                      WHERE ro.account_id = v_account AND ro.id = t.id)) THEN 'unknown_role'
                    END AS code
               FROM unnest(v_changes) WITH ORDINALITY AS c(request_id, account_id, user_id, before, after, n)
-              LEFT JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
+              LEFT JOIN unnest(v_ids, v_at) AS l(id, at) ON l.id = c.user_id
+              LEFT JOIN userbulk.users u ON u.ctid = l.at AND u.id = c.user_id AND u.account_id = v_account
              CROSS JOIN LATERAL (
                    -- the roles the user has (now) and had before (target),
                    -- for a row that names roles

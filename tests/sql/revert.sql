@@ -2,7 +2,7 @@
 -- diff (option "diff": before and after in its answer), called directly.
 -- Users u1..u6 of account tap (lib/setup.sql), ids ...0101 to ...0106.
 \ir lib/setup.sql
-SELECT plan(43);
+SELECT plan(44);
 
 -- Every user row of account tap (but what a change must move: version,
 -- updated_at, updated_by) and its role set, as one digest.
@@ -124,8 +124,14 @@ SELECT is((SELECT count(*) FROM userbulk.account_update('tap', 'tap-actor', 'tap
                "activation_date":"2024-01-02T03:04:05.000Z",
                "role_ids":["7a000000-0000-4000-8000-0000000000a2"]}') r WHERE r.kind = 'refusal'),
           0::bigint, 'a POST change of u5');
+CREATE TEMP TABLE r4 AS SELECT pg_temp.last_request() AS id;
 SELECT is(pg_temp.rvcodes(pg_temp.last_request()), '0:', 'its revert');
 SELECT is(pg_temp.digest(), (SELECT d FROM d4), '... puts every field and the roles back');
+SELECT is((SELECT c.before::text || ' -> ' || c.after::text FROM userbulk.audit_change c
+            WHERE c.request_id = pg_temp.last_request()),
+          (SELECT c.after::text || ' -> ' || c.before::text FROM userbulk.audit_change c
+            WHERE c.request_id = (SELECT id FROM r4)),
+          '... its audit row the POST''s, before and after swapped (the fields read in its vocabulary)');
 
 -- SCIM group membership (roles), a SCIM creation and deletion
 SELECT is((SELECT status FROM userbulk.scim_group_change('tap', 'alice', 'tap-g', '7a000000-0000-4000-8000-0000000000a2',

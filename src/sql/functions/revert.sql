@@ -16,28 +16,72 @@
 -- deletion (after {}: the user is gone with its roles; its fields stay in
 -- the audit row's before), or a field no vocabulary knows.
 
--- Every field of a user an audit row can name, as the endpoints write it
--- (dates as userbulk.iso answers them, roles as sorted ids). p_roles: the
--- user's role ids, sorted, or null when no audit row at hand names roles.
-CREATE OR REPLACE FUNCTION userbulk.revert_fields(u userbulk.users, p_roles uuid[])
+-- The fields p_keys names (its keys: an audit row's before or after), as
+-- user u has them now, in the values the endpoints write (dates as
+-- userbulk.iso answers them, roles as sorted ids); a key no vocabulary
+-- knows is left out. p_roles: the user's role ids, sorted (null when no
+-- key names roles). Written as JSON text and read once, as put_diff
+-- (common.sql) writes the PUT's, and one expression over its arguments,
+-- so that PostgreSQL inlines it into revert_request's pass: no call per
+-- user, no object of every field built to keep three (its arguments must
+-- stay plain columns: a subquery passed as p_roles, which is named twice,
+-- would stop the inlining).
+-- (Its earlier form, revert_fields(users, uuid[]), built an object of every
+-- field for each user and was called once per user: the subquery it was
+-- given as p_roles stopped the inlining. Dropped here, with no migration
+-- of its own: nothing but this file ever called it.)
+DROP FUNCTION IF EXISTS userbulk.revert_fields(userbulk.users, uuid[]);
+CREATE OR REPLACE FUNCTION userbulk.revert_fields(p_keys jsonb, u userbulk.users, p_roles uuid[])
 RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
-        'email', u.email, 'firstName', u.first_name, 'middleName', u.middle_name,
-        'lastName', u.last_name, 'displayName', u.display_name,
-        'phoneNumber', u.phone1, 'phoneNumber2', u.phone2,
-        'departmentId', u.department_code, 'locationId', u.location_code,
-        'programAdminRoleId', u.program_admin_role_code, 'lockedOut', u.locked_out,
-        'roles', to_jsonb(p_roles))
-        || jsonb_build_object(
-        'first_name', u.first_name, 'middle_name', u.middle_name, 'last_name', u.last_name,
-        'name', u.display_name, 'phone1', u.phone1, 'phone2', u.phone2,
-        'login_name', u.login_name, 'employee_code', u.employee_code,
-        'profile_pic', u.profile_pic, 'team_id', u.team_id, 'status_id', u.status_id,
-        'timezone_id', u.timezone_id, 'reset_password_state', u.reset_password_state,
-        'activation_date', userbulk.iso(u.activation_date),
-        'expiry_date', userbulk.iso(u.expiry_date), 'is_sso_user', u.is_sso_user,
-        'is_employee', u.is_employee, 'is_two_factor_enabled', u.is_two_factor_enabled,
-        'role_ids', to_jsonb(p_roles))
+    SELECT ('{' || concat_ws(',',
+        CASE WHEN p_keys ? 'email' THEN '"email":' || coalesce(to_json(u.email)::text, 'null') END,
+        CASE WHEN p_keys ? 'firstName' THEN '"firstName":' || coalesce(to_json(u.first_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'middleName' THEN '"middleName":' || coalesce(to_json(u.middle_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'lastName' THEN '"lastName":' || coalesce(to_json(u.last_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'displayName' THEN '"displayName":' || coalesce(to_json(u.display_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'phoneNumber' THEN '"phoneNumber":' || coalesce(to_json(u.phone1)::text, 'null') END,
+        CASE WHEN p_keys ? 'phoneNumber2' THEN '"phoneNumber2":' || coalesce(to_json(u.phone2)::text, 'null') END,
+        CASE WHEN p_keys ? 'departmentId' THEN '"departmentId":' || coalesce(to_json(u.department_code)::text, 'null') END,
+        CASE WHEN p_keys ? 'locationId' THEN '"locationId":' || coalesce(to_json(u.location_code)::text, 'null') END,
+        CASE WHEN p_keys ? 'programAdminRoleId'
+             THEN '"programAdminRoleId":' || coalesce(to_json(u.program_admin_role_code)::text, 'null') END,
+        CASE WHEN p_keys ? 'lockedOut' THEN '"lockedOut":' || coalesce(to_json(u.locked_out)::text, 'null') END,
+        CASE WHEN p_keys ? 'roles' THEN '"roles":' || coalesce(to_json(p_roles)::text, 'null') END,
+        CASE WHEN p_keys ? 'first_name' THEN '"first_name":' || coalesce(to_json(u.first_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'middle_name' THEN '"middle_name":' || coalesce(to_json(u.middle_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'last_name' THEN '"last_name":' || coalesce(to_json(u.last_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'name' THEN '"name":' || coalesce(to_json(u.display_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'phone1' THEN '"phone1":' || coalesce(to_json(u.phone1)::text, 'null') END,
+        CASE WHEN p_keys ? 'phone2' THEN '"phone2":' || coalesce(to_json(u.phone2)::text, 'null') END,
+        CASE WHEN p_keys ? 'login_name' THEN '"login_name":' || coalesce(to_json(u.login_name)::text, 'null') END,
+        CASE WHEN p_keys ? 'employee_code' THEN '"employee_code":' || coalesce(to_json(u.employee_code)::text, 'null') END,
+        CASE WHEN p_keys ? 'profile_pic' THEN '"profile_pic":' || coalesce(to_json(u.profile_pic)::text, 'null') END,
+        CASE WHEN p_keys ? 'team_id' THEN '"team_id":' || coalesce(to_json(u.team_id)::text, 'null') END,
+        CASE WHEN p_keys ? 'status_id' THEN '"status_id":' || coalesce(to_json(u.status_id)::text, 'null') END,
+        CASE WHEN p_keys ? 'timezone_id' THEN '"timezone_id":' || coalesce(to_json(u.timezone_id)::text, 'null') END,
+        CASE WHEN p_keys ? 'reset_password_state'
+             THEN '"reset_password_state":' || coalesce(to_json(u.reset_password_state)::text, 'null') END,
+        CASE WHEN p_keys ? 'activation_date'
+             THEN '"activation_date":' || coalesce(to_json(userbulk.iso(u.activation_date))::text, 'null') END,
+        CASE WHEN p_keys ? 'expiry_date'
+             THEN '"expiry_date":' || coalesce(to_json(userbulk.iso(u.expiry_date))::text, 'null') END,
+        CASE WHEN p_keys ? 'is_sso_user' THEN '"is_sso_user":' || coalesce(to_json(u.is_sso_user)::text, 'null') END,
+        CASE WHEN p_keys ? 'is_employee' THEN '"is_employee":' || coalesce(to_json(u.is_employee)::text, 'null') END,
+        CASE WHEN p_keys ? 'is_two_factor_enabled'
+             THEN '"is_two_factor_enabled":' || coalesce(to_json(u.is_two_factor_enabled)::text, 'null') END,
+        CASE WHEN p_keys ? 'role_ids' THEN '"role_ids":' || coalesce(to_json(p_roles)::text, 'null') END) || '}')::jsonb
+$$;
+
+-- The keys revert_fields knows: a key of an audit row outside them is a
+-- field a revert cannot set.
+CREATE OR REPLACE FUNCTION userbulk.revert_keys()
+RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['email', 'firstName', 'middleName', 'lastName', 'displayName', 'phoneNumber',
+                 'phoneNumber2', 'departmentId', 'locationId', 'programAdminRoleId', 'lockedOut',
+                 'roles', 'first_name', 'middle_name', 'last_name', 'name', 'phone1', 'phone2',
+                 'login_name', 'employee_code', 'profile_pic', 'team_id', 'status_id',
+                 'timezone_id', 'reset_password_state', 'activation_date', 'expiry_date',
+                 'is_sso_user', 'is_employee', 'is_two_factor_enabled', 'role_ids']
 $$;
 
 -- The answer: one row per user the request changed, in user id order
@@ -119,6 +163,11 @@ DECLARE
     -- as they become (before, after: its audit row; null: nothing to
     -- change)
     v_work    userbulk.revert_work[];
+    -- the request's audit rows, in user id order
+    v_changes userbulk.audit_change[];
+    -- the users of those rows locked (ids) and where (at), in id order
+    v_ids     uuid[];
+    v_at      tid[];
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF p_request ~ '^[0-9]{1,18}$' THEN
@@ -138,6 +187,12 @@ BEGIN
         RETURN;
     END IF;
 
+    -- The request's rows, read once: an audit row does not change, and
+    -- the lock and the pass (at each attempt) take them from here.
+    v_changes := ARRAY(SELECT c FROM userbulk.audit_change c
+                        WHERE c.request_id = v_req AND c.account_id = v_account
+                        ORDER BY c.user_id);
+
     LOOP
         BEGIN
             -- (a variable keeps its value through a rollback to the
@@ -146,65 +201,54 @@ BEGIN
             v_new := NULL;
 
             -- 1. The users the request changed, locked in id order before
-            -- anything is read for a decision. (audit_change's rows of one
-            -- request are found through its BRIN summary on request_id.)
-            PERFORM 1 FROM userbulk.users u
-             WHERE u.account_id = v_account
-               AND u.id IN (SELECT c.user_id FROM userbulk.audit_change c
-                             WHERE c.request_id = v_req AND c.account_id = v_account)
-             ORDER BY u.id
-               FOR NO KEY UPDATE;
+            -- anything is read for a decision (each found by its id: a
+            -- join, not id = ANY, whose recheck of a row another writer
+            -- changed meanwhile sorts the whole array again); and where
+            -- each locked version is (a locked row cannot move): the pass
+            -- reads it there, by place, not by a second lookup of its id.
+            SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}'), coalesce(array_agg(l.at ORDER BY l.id), '{}')
+              INTO v_ids, v_at
+              FROM (SELECT u.id, u.ctid AS at FROM unnest(v_changes) c
+                      JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
+                     ORDER BY u.id
+                       FOR NO KEY UPDATE OF u) l;
 
             -- 2. One pass: each user against the request's row for it.
+            -- Each user's decision and its fields now are computed once,
+            -- in the inner query (OFFSET 0 keeps it whole: pulled up, each
+            -- would be computed again wherever the outer row names it).
+            -- The checks of codes and roles run only for the users whose
+            -- row names them: one probe each of a small table.
             v_work := ARRAY(
-            SELECT ROW((row_number() OVER (ORDER BY c.user_id) - 1)::integer, c.user_id,
-                   u.user_name, u.ctid, u.version, c.before,
-                   CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
-                        ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
-                                  coalesce(c.before -> 'roles', c.before -> 'role_ids')) x
-                               ORDER BY 1) END,
-                   k.code,
-                   CASE k.code
+            SELECT ROW(x.idx, x.user_id, x.user_name, x.at, x.version, x.before, x.target, x.code,
+                   CASE x.code
                         WHEN 'not_revertible' THEN
-                            CASE WHEN c.before = '{}'
+                            CASE WHEN x.before = '{}'
                                  THEN 'the request created this user: delete it to undo (DELETE /scim/v2/Users/{id})'
-                                 WHEN c.after = '{}'
+                                 WHEN x.after = '{}'
                                  THEN 'the request deleted this user: it cannot be put back (its fields are in the audit trail)'
                                  ELSE 'the request changed a field a revert cannot set' END
                         WHEN 'not_found' THEN 'the user was deleted since'
                         WHEN 'conflict' THEN format(
                             'the user changed since the request (it is at version %s); ?force=true puts the fields back anyway',
-                            u.version)
+                            x.version)
                         WHEN 'unknown_code' THEN 'a code the user had before is no longer configured for the account'
                         WHEN 'unknown_role' THEN 'a role the user had before no longer exists'
                    END,
-                   CASE WHEN k.code IS NULL AND cur.v IS DISTINCT FROM c.before THEN cur.v END,
-                   CASE WHEN k.code IS NULL AND cur.v IS DISTINCT FROM c.before THEN c.before END
+                   CASE WHEN x.code IS NULL AND x.now IS DISTINCT FROM x.before THEN x.now END,
+                   CASE WHEN x.code IS NULL AND x.now IS DISTINCT FROM x.before THEN x.before END
                    )::userbulk.revert_work
-              FROM userbulk.audit_change c
-              LEFT JOIN userbulk.users u ON u.id = c.user_id AND u.account_id = v_account
-             CROSS JOIN LATERAL (
-                   SELECT userbulk.revert_fields(u,
-                              CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
-                                   ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                          WHERE ur.user_id = u.id AND ur.account_id = v_account
-                                          ORDER BY ur.role_id) END) AS f
-                   OFFSET 0) a
-             CROSS JOIN LATERAL (
+              FROM (
+            SELECT (c.n - 1)::integer AS idx, c.user_id, u.user_name, u.ctid AS at, u.version,
+                   c.before, c.after, r.target,
                    -- the user now, in the fields the request changed
-                   SELECT (SELECT jsonb_object_agg(x.key, a.f -> x.key)
-                             FROM jsonb_object_keys(c.before) AS x(key)) AS v,
-                          (SELECT jsonb_object_agg(x.key, a.f -> x.key)
-                             FROM jsonb_object_keys(c.after) AS x(key)) AS now_after
-                   OFFSET 0) cur
-             CROSS JOIN LATERAL (
-                   SELECT CASE
+                   userbulk.revert_fields(c.before, u, r.now) AS now,
+                   CASE
                        WHEN c.before = '{}' OR c.after = '{}'
-                            OR EXISTS (SELECT 1 FROM jsonb_object_keys(c.before || c.after) x
-                                        WHERE NOT a.f ? x) THEN 'not_revertible'
+                            OR (c.before || c.after) - userbulk.revert_keys() <> '{}' THEN 'not_revertible'
                        WHEN u.id IS NULL THEN 'not_found'
                        WHEN NOT v_force
-                            AND (cur.now_after IS DISTINCT FROM c.after
+                            AND (userbulk.revert_fields(c.after, u, r.now) IS DISTINCT FROM c.after
                                  OR EXISTS (SELECT 1 FROM userbulk.audit_change l
                                              WHERE l.account_id = v_account AND l.user_id = c.user_id
                                                AND l.request_id > v_req)) THEN 'conflict'
@@ -225,16 +269,28 @@ BEGIN
                          OR (c.before ->> 'timezone_id' IS NOT NULL AND NOT EXISTS (
                                  SELECT 1 FROM userbulk.timezones z WHERE z.id = c.before ->> 'timezone_id'))
                             THEN 'unknown_code'
-                       WHEN c.before ?| ARRAY['roles', 'role_ids'] AND EXISTS (
-                                 SELECT 1 FROM jsonb_array_elements_text(
-                                          coalesce(c.before -> 'roles', c.before -> 'role_ids')) r(id)
+                       WHEN r.target IS NOT NULL AND EXISTS (
+                                 SELECT 1 FROM unnest(r.target) AS t(id)
                                   WHERE NOT EXISTS (SELECT 1 FROM userbulk.roles ro
-                                                     WHERE ro.account_id = v_account
-                                                       AND ro.id::text = r.id)) THEN 'unknown_role'
+                                                     WHERE ro.account_id = v_account AND ro.id = t.id)) THEN 'unknown_role'
                    END AS code
-                   OFFSET 0) k
-             WHERE c.request_id = v_req AND c.account_id = v_account
-             ORDER BY c.user_id);
+              FROM unnest(v_changes) WITH ORDINALITY AS c(request_id, account_id, user_id, before, after, n)
+              LEFT JOIN unnest(v_ids, v_at) AS l(id, at) ON l.id = c.user_id
+              LEFT JOIN userbulk.users u ON u.ctid = l.at AND u.id = c.user_id AND u.account_id = v_account
+             CROSS JOIN LATERAL (
+                   -- the roles the user has (now) and had before (target),
+                   -- for a row that names roles
+                   SELECT CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
+                               ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                      WHERE ur.user_id = u.id AND ur.account_id = v_account
+                                      ORDER BY ur.role_id) END AS now,
+                          CASE WHEN c.before ?| ARRAY['roles', 'role_ids'] THEN
+                               ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(
+                                         coalesce(c.before -> 'roles', c.before -> 'role_ids')) x
+                                      ORDER BY 1) END AS target
+                   OFFSET 0) r
+            OFFSET 0) x
+             ORDER BY x.idx);
 
             -- 3. Addresses against the final state.
             v_taken := ARRAY(

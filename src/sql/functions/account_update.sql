@@ -181,9 +181,15 @@ BEGIN
 
             -- Apply where something changes (a target already as asked
             -- writes nothing: no version bump, no audit row); record the
-            -- fields that change, before and after.
+            -- fields that change, before and after. (cur keeps the fields
+            -- the change can set, not the whole row.)
             WITH cur AS MATERIALIZED (
-                SELECT u.*, u.ctid AS at, r.ids AS role_ids,
+                SELECT u.id, u.ctid AS at, r.ids AS role_ids, g.drop_at,
+                       u.team_id, u.status_id, u.timezone_id, u.reset_password_state,
+                       u.activation_date, u.expiry_date, u.is_sso_user, u.is_employee,
+                       u.is_two_factor_enabled, u.display_name, u.first_name, u.middle_name,
+                       u.last_name, u.phone1, u.phone2, u.email, u.login_name,
+                       u.employee_code, u.profile_pic,
                        s_roles AND r.ids IS DISTINCT FROM v_roles AS c_roles,
                        s_team AND u.team_id IS DISTINCT FROM v_new.team_id AS c_team,
                        s_status AND u.status_id IS DISTINCT FROM v_new.status_id AS c_status,
@@ -207,7 +213,9 @@ BEGIN
                        s_pic AND u.profile_pic IS DISTINCT FROM v_new.profile_pic AS c_pic
                   FROM userbulk.users u
                   LEFT JOIN (   -- the targets' roles, only when the change sets them
-                       SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids
+                       SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids,
+                              -- where the links the change takes away are (del)
+                              array_agg(ur.ctid) FILTER (WHERE NOT (ur.role_id = ANY (v_roles))) AS drop_at
                          FROM userbulk.user_roles ur
                         WHERE s_roles AND ur.account_id = v_account
                           AND ur.user_id = ANY (v_ids)   -- the targets: of the account
@@ -217,7 +225,7 @@ BEGIN
             ), diff AS MATERIALIZED (
                 -- ('{}' || x and x || '{}' copy nothing: only changed
                 -- fields cost.)
-                SELECT c.id, c.at, c.role_ids, c.c_roles,
+                SELECT c.id, c.at, c.role_ids, c.drop_at, c.c_roles,
                        '{}'::jsonb
                        || CASE WHEN c.c_roles THEN jsonb_build_object('role_ids', to_jsonb(c.role_ids)) ELSE '{}' END
                        || CASE WHEN c.c_team THEN jsonb_build_object('team_id', c.team_id) ELSE '{}' END
@@ -306,12 +314,13 @@ BEGIN
                  WHERE u.ctid = d.at AND u.id = d.id AND u.account_id = v_account
                 RETURNING u.id, u.ctid AS at
             ), del AS (
-                -- (only targets holding a role not in the change: their
-                -- roles were read under their locks)
-                DELETE FROM userbulk.user_roles ur USING diff d
-                 WHERE d.c_roles AND NOT (d.role_ids <@ v_roles)
-                   AND ur.user_id = d.id AND ur.account_id = v_account
-                   AND NOT (ur.role_id = ANY (v_roles))
+                -- The links cur found outside the change, by place: they
+                -- were read under their users' locks, and every writer of
+                -- user_roles locks the user first, so they are still there
+                -- (no second lookup by key).
+                DELETE FROM userbulk.user_roles ur
+                 WHERE ur.ctid = ANY (ARRAY(SELECT unnest(d.drop_at) FROM diff d WHERE d.c_roles))
+                   AND ur.account_id = v_account AND NOT (ur.role_id = ANY (v_roles))
                 RETURNING 1
             ), ins AS (
                 -- Only the roles a target lacks, read under the target's
@@ -408,7 +417,9 @@ BEGIN
     END LOOP;
     -- Then each target, as the fields of the seed's user model. (Many rows:
     -- one query, its columns in the order of the type; the five before
-    -- user_id are a refusal's and a role's, null here.)
+    -- user_id are a refusal's and a role's, null here. The targets are put
+    -- in order first: the few statuses, time zones and teams are then
+    -- each read once, not looked up in their index once per target.)
     RETURN QUERY
         SELECT 'user', NULL::text, NULL::text, NULL::text, NULL::uuid, NULL::text,
                u.id,
@@ -425,13 +436,14 @@ BEGIN
                u.profile_pic::text, u.is_sso_user,
                tm.id, tm.level_ordinal, tm.name::text, tm.code::text, tm.parent_id,
                u.is_employee, u.employee_code::text, u.is_two_factor_enabled
-          FROM userbulk.users u
-          JOIN unnest(v_ids) WITH ORDINALITY AS t(id, ord) ON t.id = u.id
+          FROM (SELECT u.*, t.ord FROM userbulk.users u
+                  JOIN unnest(v_ids) WITH ORDINALITY AS t(id, ord) ON t.id = u.id
+                 WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
+                 ORDER BY t.ord) u
           LEFT JOIN userbulk.statuses s ON s.id = u.status_id
           LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
-          LEFT JOIN userbulk.teams tm ON tm.account_id = u.account_id AND tm.id = u.team_id
-         WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
-         ORDER BY t.ord;
+          LEFT JOIN userbulk.teams tm ON tm.account_id = v_account AND tm.id = u.team_id
+         ORDER BY u.ord;
     -- Every target is answered, or nothing is applied: a target missing
     -- here (a place gone stale) fails the whole statement, and the module
     -- answers 503 with nothing changed rather than a short answer.

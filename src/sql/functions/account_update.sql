@@ -291,6 +291,7 @@ BEGIN
             ), upd AS (
                 -- A field the change sets takes its value on every changed
                 -- target (those where it already had it keep the same value).
+                -- (Not the address: below.)
                 UPDATE userbulk.users u SET
                        display_name = CASE WHEN s_name THEN v_new.display_name ELSE u.display_name END,
                        first_name = CASE WHEN s_first THEN v_new.first_name ELSE u.first_name END,
@@ -298,7 +299,6 @@ BEGIN
                        last_name = CASE WHEN s_last THEN v_new.last_name ELSE u.last_name END,
                        phone1 = CASE WHEN s_phone1 THEN v_new.phone1 ELSE u.phone1 END,
                        phone2 = CASE WHEN s_phone2 THEN v_new.phone2 ELSE u.phone2 END,
-                       email = CASE WHEN s_email THEN v_new.email ELSE u.email END,
                        login_name = CASE WHEN s_login THEN v_new.login_name ELSE u.login_name END,
                        employee_code = CASE WHEN s_code THEN v_new.employee_code ELSE u.employee_code END,
                        profile_pic = CASE WHEN s_pic THEN v_new.profile_pic ELSE u.profile_pic END,
@@ -355,7 +355,8 @@ BEGIN
             -- in the order of the type; the five before user_id are a
             -- refusal's and a role's, null here). A target is what cur read
             -- under its lock with the fields the change sets replaced, as
-            -- upd wrote it: the rows are not read a second time. The few
+            -- upd (and, for the address, the UPDATE below) wrote it: the
+            -- rows are not read a second time. The few
             -- statuses, time zones and teams are read once each.
             SELECT array_agg(ROW('user', NULL, NULL, NULL, NULL, NULL,
                        n.id, n.role_ids,
@@ -391,11 +392,19 @@ BEGIN
                            CASE WHEN s_emp THEN v_new.is_employee ELSE c.is_employee END AS is_employee,
                            CASE WHEN s_2fa THEN v_new.is_two_factor_enabled ELSE c.is_two_factor_enabled END AS is_two_factor_enabled
                       FROM unnest(v_ids) WITH ORDINALITY AS t(id, ord)
-                      JOIN cur c ON c.id = t.id
-                     ORDER BY t.ord) n
+                      JOIN cur c ON c.id = t.id) n
               LEFT JOIN userbulk.statuses s ON s.id = n.status_id
               LEFT JOIN userbulk.timezones tz ON tz.id = n.timezone_id
               LEFT JOIN userbulk.teams tm ON tm.account_id = v_account AND tm.id = n.team_id;
+            -- The address apart, on the one target it can change (see
+            -- src/account_request.c): an UPDATE that names the column makes
+            -- PostgreSQL compute email_lower (generated, folded by ICU)
+            -- again on every row it writes, address changed or not.
+            IF s_email THEN
+                UPDATE userbulk.users u SET email = v_new.email
+                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                   AND u.email IS DISTINCT FROM v_new.email;
+            END IF;
             EXIT;
         EXCEPTION
             WHEN OTHERS THEN
@@ -476,3 +485,15 @@ BEGIN
     END IF;
 END
 $fn$;
+
+-- The statements of the role links' triggers (013, 015) planned once per
+-- session, whoever fires them. A trigger's statements run under the
+-- settings of the statement that fires it, and this function plans its
+-- own at every call (force_custom_plan, above): the triggers' dozen small
+-- statements, fired by its links, were planned again at every call too,
+-- for nothing (they read the statement's transition tables and a few rows
+-- of role_user_counts; no plan of theirs depends on a caller's arrays).
+-- (Set here, as privileges.sql sets the entry functions' clauses, on
+-- every run.)
+ALTER FUNCTION userbulk.role_links_check() SET plan_cache_mode = auto;
+ALTER FUNCTION userbulk.role_user_counts_add() SET plan_cache_mode = auto;

@@ -356,8 +356,8 @@ BEGIN
             -- refusal's and a role's, null here). A target is what cur read
             -- under its lock with the fields the change sets replaced, as
             -- upd (and, for the address, the UPDATE below) wrote it: the
-            -- rows are not read a second time. The few
-            -- statuses, time zones and teams are read once each.
+            -- rows are not read a second time. The few statuses, time
+            -- zones and teams are read once each.
             SELECT array_agg(ROW('user', NULL, NULL, NULL, NULL, NULL,
                        n.id, n.role_ids,
                        n.display_name, n.first_name, n.middle_name, n.last_name,

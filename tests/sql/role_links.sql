@@ -4,7 +4,7 @@
 -- Accounts: tap (users u1..u6, roles Reader a1 and Writer a2) and tap2
 -- (user x1 ...109, role Foreign a9).
 \ir lib/setup.sql
-SELECT plan(19);
+SELECT plan(20);
 
 -- --- a link names a user and a role of its own account ---------------------------------
 SELECT throws_ok($$INSERT INTO userbulk.user_roles VALUES ('7a000000-0000-4000-8000-000000000001',
@@ -67,6 +67,16 @@ SELECT throws_ok($$TRUNCATE userbulk.roles CASCADE$$, '23503', NULL, '... of rol
 DELETE FROM userbulk.user_roles WHERE role_id = '7a000000-0000-4000-8000-0000000000a2';
 SELECT lives_ok($$DELETE FROM userbulk.roles WHERE id = '7a000000-0000-4000-8000-0000000000a2'$$,
                 'a role without links is deleted');
+
+-- --- the triggers' statements keep their plans (functions/account_update.sql) ----------
+-- whatever the statement that fires them sets: the POST plans its own
+-- statements at every call (force_custom_plan), not the triggers'
+SELECT is((SELECT array_agg(p.proname || ' ' || array_to_string(p.proconfig, ',') ORDER BY p.proname)
+             FROM pg_proc p
+            WHERE p.pronamespace = 'userbulk'::regnamespace
+              AND p.proname IN ('role_links_check', 'role_user_counts_add')),
+          ARRAY['role_links_check plan_cache_mode=auto', 'role_user_counts_add plan_cache_mode=auto'],
+          'the links'' triggers run with plan_cache_mode = auto, not their caller''s');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -194,6 +194,12 @@ reset_demo();
     is_deeply [ @$a{qw(firstName name phoneNumber1 email loginName employeeCode profilePic)} ],
               [ 'Alicia', 'Alicia Archer', '+1 555 0100', 'alicia@acme.example', 'alicia', 'E-1', 'https://pics.example/a.png' ],
               'personal fields applied';
+    # (the answer is built from what the change sets, not read back: the
+    # stored row must say the same)
+    is db_query("SELECT concat_ws('|', first_name, display_name, phone1, email, login_name, employee_code, profile_pic)
+                   FROM userbulk.users WHERE id = '$ALICE'"),
+       'Alicia|Alicia Archer|+1 555 0100|alicia@acme.example|alicia|E-1|https://pics.example/a.png',
+       '... as stored';
     is $a->{accountAccess}{loginName}, 'alicia', 'accountAccess.loginName follows';
     $res = post({ userId => $ALICE, phoneNumber1 => '' });
     is $res->json->{data}[0]{phoneNumber1}, undef, 'an empty string clears a personal field';

@@ -34,9 +34,7 @@ DECLARE
     v_diff     boolean := coalesce((p_change ->> 'diff')::boolean, false);
     -- with "diff": the changed targets and their audit rows' before and
     -- after, as the statement that writes them answered them
-    v_changed  uuid[];
-    v_before   jsonb[];
-    v_after    jsonb[];
+    v_users    userbulk.account_update_row[];  -- the targets' rows, in order
     -- which fields the change sets
     s_roles boolean; s_team boolean; s_status boolean; s_tz boolean;
     s_reset boolean; s_act boolean; s_exp boolean; s_sso boolean;
@@ -57,10 +55,13 @@ BEGIN
             -- looking each up by key again. (Each target looked up by its
             -- own key, not by "= ANY (v_ids)": a row a concurrent request
             -- changed while this one waited is checked again, and that
-            -- rescan would sort the whole array once per such row.)
+            -- rescan would sort the whole array once per such row. The
+            -- keys are looked up in their order: one lookup finds the
+            -- index pages the one before it read, and the rows come out in
+            -- the order they are locked in.)
             SELECT coalesce(array_agg(l.at), '{}') INTO v_at FROM (
                 SELECT u.ctid AS at
-                  FROM (SELECT DISTINCT x FROM unnest(v_ids) AS x) t
+                  FROM (SELECT DISTINCT x FROM unnest(v_ids) AS x ORDER BY x) t
                   JOIN userbulk.users u ON u.id = t.x
                  WHERE u.account_id = v_account
                  ORDER BY u.id
@@ -191,9 +192,15 @@ BEGIN
 
             -- Apply where something changes (a target already as asked
             -- writes nothing: no version bump, no audit row); record the
-            -- fields that change, before and after.
+            -- fields that change, before and after. (cur keeps the fields
+            -- the change can set, not the whole row.)
             WITH cur AS MATERIALIZED (
-                SELECT u.*, u.ctid AS at, r.ids AS role_ids,
+                SELECT u.id, u.ctid AS at, r.ids AS role_ids, g.drop_at,
+                       u.team_id, u.status_id, u.timezone_id, u.reset_password_state,
+                       u.activation_date, u.expiry_date, u.is_sso_user, u.is_employee,
+                       u.is_two_factor_enabled, u.display_name, u.first_name, u.middle_name,
+                       u.last_name, u.phone1, u.phone2, u.email, u.login_name,
+                       u.employee_code, u.profile_pic,
                        s_roles AND r.ids IS DISTINCT FROM v_roles AS c_roles,
                        s_team AND u.team_id IS DISTINCT FROM v_new.team_id AS c_team,
                        s_status AND u.status_id IS DISTINCT FROM v_new.status_id AS c_status,
@@ -216,10 +223,12 @@ BEGIN
                        s_code AND u.employee_code IS DISTINCT FROM v_new.employee_code AS c_code,
                        s_pic AND u.profile_pic IS DISTINCT FROM v_new.profile_pic AS c_pic
                   FROM userbulk.users u
-                  LEFT JOIN (   -- the targets' roles, only when the change sets them
-                       SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids
+                  LEFT JOIN (   -- the targets' roles (compared, and answered)
+                       SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids,
+                              -- where the links the change takes away are (del)
+                              array_agg(ur.ctid) FILTER (WHERE s_roles AND NOT (ur.role_id = ANY (v_roles))) AS drop_at
                          FROM userbulk.user_roles ur
-                        WHERE s_roles AND ur.account_id = v_account
+                        WHERE ur.account_id = v_account
                           AND ur.user_id = ANY (v_ids)   -- the targets: of the account
                         GROUP BY ur.user_id) g ON g.user_id = u.id
                  CROSS JOIN LATERAL (SELECT coalesce(g.ids, '{}') AS ids) r
@@ -227,7 +236,7 @@ BEGIN
             ), diff AS MATERIALIZED (
                 -- ('{}' || x and x || '{}' copy nothing: only changed
                 -- fields cost.)
-                SELECT c.id, c.at, c.role_ids, c.c_roles,
+                SELECT c.id, c.at, c.role_ids, c.drop_at, c.c_roles,
                        '{}'::jsonb
                        || CASE WHEN c.c_roles THEN jsonb_build_object('role_ids', to_jsonb(c.role_ids)) ELSE '{}' END
                        || CASE WHEN c.c_team THEN jsonb_build_object('team_id', c.team_id) ELSE '{}' END
@@ -289,6 +298,7 @@ BEGIN
             ), upd AS (
                 -- A field the change sets takes its value on every changed
                 -- target (those where it already had it keep the same value).
+                -- (Not the address: below.)
                 UPDATE userbulk.users u SET
                        display_name = CASE WHEN s_name THEN v_new.display_name ELSE u.display_name END,
                        first_name = CASE WHEN s_first THEN v_new.first_name ELSE u.first_name END,
@@ -296,7 +306,6 @@ BEGIN
                        last_name = CASE WHEN s_last THEN v_new.last_name ELSE u.last_name END,
                        phone1 = CASE WHEN s_phone1 THEN v_new.phone1 ELSE u.phone1 END,
                        phone2 = CASE WHEN s_phone2 THEN v_new.phone2 ELSE u.phone2 END,
-                       email = CASE WHEN s_email THEN v_new.email ELSE u.email END,
                        login_name = CASE WHEN s_login THEN v_new.login_name ELSE u.login_name END,
                        employee_code = CASE WHEN s_code THEN v_new.employee_code ELSE u.employee_code END,
                        profile_pic = CASE WHEN s_pic THEN v_new.profile_pic ELSE u.profile_pic END,
@@ -316,16 +325,17 @@ BEGIN
                  WHERE u.ctid = d.at AND u.id = d.id AND u.account_id = v_account
                 -- (with "diff", the audit row's values travel back with
                 -- the row: no second pass over diff)
-                RETURNING u.id, u.ctid AS at,
+                RETURNING u.id,
                           CASE WHEN v_diff THEN d.before END AS before,
                           CASE WHEN v_diff THEN d.after END AS after
             ), del AS (
-                -- (only targets holding a role not in the change: their
-                -- roles were read under their locks)
-                DELETE FROM userbulk.user_roles ur USING diff d
-                 WHERE d.c_roles AND NOT (d.role_ids <@ v_roles)
-                   AND ur.user_id = d.id AND ur.account_id = v_account
-                   AND NOT (ur.role_id = ANY (v_roles))
+                -- The links cur found outside the change, by place: they
+                -- were read under their users' locks, and every writer of
+                -- user_roles locks the user first, so they are still there
+                -- (no second lookup by key).
+                DELETE FROM userbulk.user_roles ur
+                 WHERE ur.ctid = ANY (ARRAY(SELECT unnest(d.drop_at) FROM diff d WHERE d.c_roles))
+                   AND ur.account_id = v_account AND NOT (ur.role_id = ANY (v_roles))
                 RETURNING 1
             ), ins AS (
                 -- Only the roles a target lacks, read under the target's
@@ -351,14 +361,66 @@ BEGIN
                 RETURNING 1
             )
             -- upd, del, ins, req and aud run regardless (data-modifying WITH).
-            -- Where the targets are now: a changed one moved to its new
-            -- version. With "diff", the changed ones' before and after.
-            SELECT array_agg(coalesce(n.at, c.at)),
-                   array_agg(n.id) FILTER (WHERE n.before IS NOT NULL),
-                   array_agg(n.before) FILTER (WHERE n.before IS NOT NULL),
-                   array_agg(n.after) FILTER (WHERE n.before IS NOT NULL)
-              INTO v_at, v_changed, v_before, v_after
-              FROM cur c LEFT JOIN upd n ON n.id = c.id;
+            -- The answer: each target as it is now, in the order of the
+            -- targets, as the fields of the seed's user model (the columns
+            -- in the order of the type; the five before user_id are a
+            -- refusal's and a role's, null here). A target is what cur read
+            -- under its lock with the fields the change sets replaced, as
+            -- upd (and, for the address, the UPDATE below) wrote it: the
+            -- rows are not read a second time. The few statuses, time
+            -- zones and teams are read once each. With "diff", a changed
+            -- target carries its audit row's before and after.
+            SELECT array_agg(ROW('user', NULL, NULL, NULL, NULL, NULL,
+                       n.id, n.role_ids,
+                       n.display_name, n.first_name, n.middle_name, n.last_name,
+                       n.phone1, n.phone2, n.login_name, n.reset_password_state,
+                       userbulk.iso(n.activation_date), userbulk.iso(n.expiry_date),
+                       s.id, s.name, s.code, s.status_id, s.color,
+                       n.email,
+                       tz.id, tz.name, tz.code, tz.supports_dst, tz.daylight_name,
+                       n.profile_pic, n.is_sso_user,
+                       tm.id, tm.level_ordinal, tm.name, tm.code, tm.parent_id,
+                       n.is_employee, n.employee_code, n.is_two_factor_enabled,
+                       x.before, x.after
+                   )::userbulk.account_update_row ORDER BY n.ord) INTO v_users
+              FROM (SELECT t.ord, c.id,
+                           CASE WHEN s_roles THEN v_roles ELSE c.role_ids END AS role_ids,
+                           CASE WHEN s_name THEN v_new.display_name ELSE c.display_name END AS display_name,
+                           CASE WHEN s_first THEN v_new.first_name ELSE c.first_name END AS first_name,
+                           CASE WHEN s_middle THEN v_new.middle_name ELSE c.middle_name END AS middle_name,
+                           CASE WHEN s_last THEN v_new.last_name ELSE c.last_name END AS last_name,
+                           CASE WHEN s_phone1 THEN v_new.phone1 ELSE c.phone1 END AS phone1,
+                           CASE WHEN s_phone2 THEN v_new.phone2 ELSE c.phone2 END AS phone2,
+                           CASE WHEN s_email THEN v_new.email ELSE c.email END AS email,
+                           CASE WHEN s_login THEN v_new.login_name ELSE c.login_name END AS login_name,
+                           CASE WHEN s_code THEN v_new.employee_code ELSE c.employee_code END AS employee_code,
+                           CASE WHEN s_pic THEN v_new.profile_pic ELSE c.profile_pic END AS profile_pic,
+                           CASE WHEN s_team THEN v_new.team_id ELSE c.team_id END AS team_id,
+                           CASE WHEN s_status THEN v_new.status_id ELSE c.status_id END AS status_id,
+                           CASE WHEN s_tz THEN v_new.timezone_id ELSE c.timezone_id END AS timezone_id,
+                           CASE WHEN s_reset THEN v_new.reset_password_state ELSE c.reset_password_state END AS reset_password_state,
+                           CASE WHEN s_act THEN v_new.activation_date ELSE c.activation_date END AS activation_date,
+                           CASE WHEN s_exp THEN v_new.expiry_date ELSE c.expiry_date END AS expiry_date,
+                           CASE WHEN s_sso THEN v_new.is_sso_user ELSE c.is_sso_user END AS is_sso_user,
+                           CASE WHEN s_emp THEN v_new.is_employee ELSE c.is_employee END AS is_employee,
+                           CASE WHEN s_2fa THEN v_new.is_two_factor_enabled ELSE c.is_two_factor_enabled END AS is_two_factor_enabled
+                      FROM unnest(v_ids) WITH ORDINALITY AS t(id, ord)
+                      JOIN cur c ON c.id = t.id) n
+              LEFT JOIN userbulk.statuses s ON s.id = n.status_id
+              LEFT JOIN userbulk.timezones tz ON tz.id = n.timezone_id
+              LEFT JOIN userbulk.teams tm ON tm.account_id = v_account AND tm.id = n.team_id
+              -- with "diff", a changed target's audit before and after
+              -- (without it, both null)
+              LEFT JOIN upd x ON x.id = n.id;
+            -- The address apart, on the one target it can change (see
+            -- src/account_request.c): an UPDATE that names the column makes
+            -- PostgreSQL compute email_lower (generated, folded by ICU)
+            -- again on every row it writes, address changed or not.
+            IF s_email THEN
+                UPDATE userbulk.users u SET email = v_new.email
+                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                   AND u.email IS DISTINCT FROM v_new.email;
+            END IF;
             EXIT;
         EXCEPTION
             WHEN OTHERS THEN
@@ -377,10 +439,14 @@ BEGIN
     IF s_roles THEN
         v_used := v_roles;          -- every target holds exactly these now
     ELSE
-        SELECT coalesce(array_agg(DISTINCT ur.role_id), '{}') INTO v_used
-          FROM userbulk.user_roles ur
-         WHERE ur.user_id = ANY (v_ids) AND ur.account_id = v_account;
+        SELECT coalesce(array_agg(DISTINCT r), '{}') INTO v_used
+          FROM unnest(v_users) AS u CROSS JOIN unnest(u.role_ids) AS r;
     END IF;
+    -- From here on, statements whose plans do not depend on the arrays'
+    -- sizes (a handful of roles): each planned once per session, not at
+    -- every call. (The function's SET clause puts the custom plans back
+    -- when it returns.)
+    PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
     -- The entry is written by to_json of rows and array_to_json, whose
     -- output is compact (json_build_object's has spaces), so the module
     -- copies it as it is; the keys are the column aliases, in their order.
@@ -424,38 +490,10 @@ BEGIN
     LOOP
         RETURN NEXT v_row;
     END LOOP;
-    -- Then each target, as the fields of the seed's user model, and with
-    -- "diff" its change. (Many rows: one query, its columns in the order
-    -- of the type; the five before user_id are a refusal's and a role's,
-    -- null here.)
-    RETURN QUERY
-        SELECT 'user', NULL::text, NULL::text, NULL::text, NULL::uuid, NULL::text,
-               u.id,
-               CASE WHEN s_roles THEN v_roles
-                    ELSE (SELECT coalesce(array_agg(ur.role_id), '{}')
-                            FROM userbulk.user_roles ur
-                             WHERE ur.account_id = u.account_id AND ur.user_id = u.id) END,
-               u.display_name::text, u.first_name::text, u.middle_name::text, u.last_name::text,
-               u.phone1::text, u.phone2::text, u.login_name::text, u.reset_password_state,
-               userbulk.iso(u.activation_date), userbulk.iso(u.expiry_date),
-               s.id, s.name::text, s.code::text, s.status_id, s.color::text,
-               u.email::text,
-               tz.id::text, tz.name::text, tz.code::text, tz.supports_dst, tz.daylight_name::text,
-               u.profile_pic::text, u.is_sso_user,
-               tm.id, tm.level_ordinal, tm.name::text, tm.code::text, tm.parent_id,
-               u.is_employee, u.employee_code::text, u.is_two_factor_enabled,
-               ch.before, ch.after
-          FROM userbulk.users u
-          JOIN unnest(v_ids) WITH ORDINALITY AS t(id, ord) ON t.id = u.id
-          -- (no rows without "diff": the arrays are null)
-          LEFT JOIN unnest(v_changed, v_before, v_after) AS ch(id, before, after) ON ch.id = u.id
-          LEFT JOIN userbulk.statuses s ON s.id = u.status_id
-          LEFT JOIN userbulk.timezones tz ON tz.id = u.timezone_id
-          LEFT JOIN userbulk.teams tm ON tm.account_id = u.account_id AND tm.id = u.team_id
-         WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
-         ORDER BY t.ord;
-    -- Every target is answered, or nothing is applied: a target missing
-    -- here (a place gone stale) fails the whole statement, and the module
+    -- Then each target, as the statement above wrote it.
+    RETURN QUERY SELECT * FROM unnest(v_users);
+    -- Every target is answered, or nothing is applied: a target cur did
+    -- not find (a place gone stale) fails the whole call, and the module
     -- answers 503 with nothing changed rather than a short answer.
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     IF v_rows <> cardinality(v_ids) THEN
@@ -463,3 +501,15 @@ BEGIN
     END IF;
 END
 $fn$;
+
+-- The statements of the role links' triggers (013, 015) planned once per
+-- session, whoever fires them. A trigger's statements run under the
+-- settings of the statement that fires it, and this function plans its
+-- own at every call (force_custom_plan, above): the triggers' dozen small
+-- statements, fired by its links, were planned again at every call too,
+-- for nothing (they read the statement's transition tables and a few rows
+-- of role_user_counts; no plan of theirs depends on a caller's arrays).
+-- (Set here, as privileges.sql sets the entry functions' clauses, on
+-- every run.)
+ALTER FUNCTION userbulk.role_links_check() SET plan_cache_mode = auto;
+ALTER FUNCTION userbulk.role_user_counts_add() SET plan_cache_mode = auto;

@@ -49,7 +49,7 @@ static void flush_chunk(ub_jw *w)
     w->used = 0;
 }
 
-static void put(ub_jw *w, const char *s, apr_size_t n)
+static void put_slow(ub_jw *w, const char *s, apr_size_t n)
 {
     if (w->rv != APR_SUCCESS || n == 0) {
         return;
@@ -70,6 +70,20 @@ static void put(ub_jw *w, const char *s, apr_size_t n)
     }
     memcpy(w->chunk + w->used, s, n);
     w->used += n;
+}
+
+/* The writer's every byte goes through here, most of them a few at a
+ * time (a quote, a comma, a key): the piece that fits the chunk is
+ * copied in line, the rest (first chunk, full chunk, failure) in
+ * put_slow. */
+static APR_INLINE void put(ub_jw *w, const char *s, apr_size_t n)
+{
+    if (w->chunk != NULL && w->rv == APR_SUCCESS && n <= UB_JW_CHUNK - w->used) {
+        memcpy(w->chunk + w->used, s, n);
+        w->used += n;
+        return;
+    }
+    put_slow(w, s, n);
 }
 
 /* Called before every value and key: places the comma. */
@@ -158,16 +172,43 @@ static void put_sink(void *w, const char *s, apr_size_t n)
     put((ub_jw *)w, s, n);
 }
 
-static void put_escaped(ub_jw *w, const char *s)
+/* s as a JSON string, then tail (a ':' after a key, or nothing). Most
+ * strings (every key, most values) need no escape: found by one scan,
+ * they are copied whole with their quotes; the others go through
+ * ub_json_quote. */
+static void put_escaped(ub_jw *w, const char *s, char tail)
 {
+    const unsigned char *p = (const unsigned char *)s;
+    apr_size_t n;
+
+    while (*p >= 0x20 && *p != '"' && *p != '\\') {
+        p++;
+    }
+    n = (apr_size_t)(p - (const unsigned char *)s);
+    if (*p == '\0' && w->chunk != NULL && w->rv == APR_SUCCESS
+        && n + 3 <= UB_JW_CHUNK - w->used) {
+        char *d = w->chunk + w->used;
+
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        w->used += n + 2;
+        if (tail) {
+            d[n + 2] = tail;
+            w->used++;
+        }
+        return;
+    }
     ub_json_quote(s, put_sink, w);
+    if (tail) {
+        put(w, &tail, 1);
+    }
 }
 
 void ub_jw_key(ub_jw *w, const char *key)
 {
     before_item(w);
-    put_escaped(w, key);
-    put(w, ":", 1);
+    put_escaped(w, key, ':');
     w->after_key = 1;
 }
 
@@ -178,16 +219,26 @@ void ub_jw_string(ub_jw *w, const char *s)
         return;
     }
     before_item(w);
-    put_escaped(w, s);
+    put_escaped(w, s, 0);
 }
 
 void ub_jw_int(ub_jw *w, long long v)
 {
-    char buf[32];
-    int n = apr_snprintf(buf, sizeof(buf), "%" APR_INT64_T_FMT, (apr_int64_t)v);
+    char buf[24];
+    char *p = buf + sizeof(buf);
+    /* digits from the end, in unsigned arithmetic (LLONG_MIN has no
+     * positive counterpart) */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
     before_item(w);
-    put(w, buf, (apr_size_t)n);
+    put(w, p, (apr_size_t)(buf + sizeof(buf) - p));
 }
 
 void ub_jw_bool(ub_jw *w, int v)

@@ -188,6 +188,59 @@ START_TEST(writer_escapes_keys)
 }
 END_TEST
 
+/* Keys and strings of every length and at every offset of the 32 KB
+ * chunk, with and without characters to escape, a string longer than a
+ * chunk among them: read back by jansson, each is what was written. */
+START_TEST(writer_strings_across_chunk_boundaries)
+{
+    ub_jw w;
+    json_t *doc;
+    char *big = apr_palloc(ut_pool, 40001);
+    int i;
+
+    memset(big, 'y', 40000);
+    big[40000] = '\0';
+    ub_jw_init(&w, ut_brigade());
+    ub_jw_array_begin(&w);
+    for (i = 0; i < 2000; i++) {
+        int len = (i * 7) % 301;
+        char *v = apr_palloc(ut_pool, (apr_size_t)len + 1);
+
+        memset(v, 'x', (apr_size_t)len);
+        v[len] = '\0';
+        if (len > 2 && i % 5 == 0) {
+            v[len / 2] = '"';
+            v[1] = '\n';
+        }
+        ub_jw_object_begin(&w);
+        ub_jw_kv_string(&w, apr_psprintf(ut_pool, "k%d%s", i, i % 3 ? "" : "\\"), v);
+        ub_jw_kv_int(&w, "n", -i);
+        if (i == 1000) {
+            ub_jw_kv_string(&w, "big", big);
+        }
+        ub_jw_object_end(&w);
+    }
+    ub_jw_array_end(&w);
+    doc = ut_parse(written(&w, APR_SUCCESS));
+    ck_assert_uint_eq(json_array_size(doc), 2000);
+    for (i = 0; i < 2000; i++) {
+        json_t *o = json_array_get(doc, (size_t)i);
+        const char *k = apr_psprintf(ut_pool, "k%d%s", i, i % 3 ? "" : "\\");
+        int len = (i * 7) % 301;
+        const char *v = json_string_value(json_object_get(o, k));
+
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq((int)strlen(v), len);
+        if (len > 2 && i % 5 == 0) {
+            ck_assert_int_eq(v[len / 2], '"');
+            ck_assert_int_eq(v[1], '\n');
+        }
+        ck_assert_int_eq(json_integer_value(json_object_get(o, "n")), -i);
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(doc, 1000), "big")), big);
+}
+END_TEST
+
 START_TEST(writer_writes_null_for_null_string)
 {
     ub_jw w;
@@ -395,6 +448,7 @@ Suite *json_suite(void)
     tcase_add_test(tc, writer_escapes_other_control_chars_as_u00xx);
     tcase_add_test(tc, writer_passes_utf8_through);
     tcase_add_test(tc, writer_escapes_keys);
+    tcase_add_test(tc, writer_strings_across_chunk_boundaries);
     tcase_add_test(tc, writer_writes_null_for_null_string);
     tcase_add_test(tc, writer_writes_integer_extremes);
     tcase_add_test(tc, writer_inserts_raw_json_as_a_value);

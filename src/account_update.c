@@ -471,7 +471,11 @@ apr_status_t ub_account_update(const ub_request *req, const ub_db_source *dbs,
     ub_jw_array_end(&a.w);
     env.status = 200;
     env.data_json = NULL;
-    env.message = apr_psprintf(req->pool, "%d users updated", ar->targets);
+    /* a dry run's answer is a real run's, but must not claim a change */
+    env.message = req->dry_run
+        ? apr_psprintf(req->pool, "%d users would be updated (dry run: nothing was changed)",
+                       ar->targets)
+        : apr_psprintf(req->pool, "%d users updated", ar->targets);
     env.error_type = NULL;
     env.description = NULL;
     env.trace_id = req->trace_id;

@@ -76,8 +76,13 @@ sub patch_op {
     return { method => 'PATCH', path => "/Users/$id", data => { schemas => [ PATCH_SCHEMA ], Operations => [ @ops ] } };
 }
 
-# The envelope without its trace id: what a dry run and a real run share.
-sub sans_trace { (my $t = $_[0]->content) =~ s/"traceid":"[0-9a-f]+"//; return $t }
+# The envelope without its trace id and message: what a dry run and a real
+# run share (a dry run's message says it changed nothing).
+sub sans_trace {
+    (my $t = $_[0]->content) =~ s/"traceid":"[0-9a-f]+"//;
+    $t =~ s/"message":"[^"]*"//;
+    return $t;
+}
 
 my %change = (
     userIds => [ $DAVE, $ERIN ],
@@ -126,6 +131,8 @@ reset_demo();
     is $dry->code, 200, 'POST dry run with diff: 200' or diag $dry->content;
     is $dry->header('Preference-Applied'), 'tx=rollback', '... Preference-Applied: tx=rollback';
     is digest(), $d0, '... nothing written: no user, role, audit or feed row';
+    is $dry->json->{message}, '2 users would be updated (dry run: nothing was changed)',
+       '... and its message claims no change';
     my @data = @{ $dry->json->{data} };
     is scalar @data, 2, '... both targets answered';
     my $dave = $data[0]{changes};
@@ -142,12 +149,14 @@ reset_demo();
     is $again->code, 200, '?dryRun=true: the same dry run';
     ok !defined $again->header('Preference-Applied'), '... (no Preference-Applied: no Prefer was sent)';
     is sans_trace($again), sans_trace($dry), '... the same answer, byte for byte';
+    is $again->json->{message}, $dry->json->{message}, '... the same message (a dry run, nothing changed)';
     is digest(), $d0, '... nothing written';
 
     my $real = post(\%change, '?diff=true');
     is $real->code, 200, 'the real run with diff: 200';
     ok !defined $real->header('Preference-Applied'), '... no Preference-Applied';
     isnt digest(), $d0, '... applied';
+    is $real->json->{message}, '2 users updated', "... the seed's message";
     is sans_trace($real), sans_trace($dry), 'the dry run answered exactly what the real run answers, changes included';
     my @audit = audit_changes($real->header('X-Trace-Id'));
     is scalar @audit, 2, 'two audit rows';

@@ -155,20 +155,20 @@ is db_query('SELECT count(*) FROM userbulk.audit'), $audit + 2,
     for my $row (db_query("SELECT trace_id, after::text FROM userbulk.audit WHERE actor LIKE 'stream-%'")) {
         push @{ $audit{ $row->[0] } }, JSON::PP::decode_json($row->[1]);
     }
-    my @lost = grep {
-        my $a = $audit{ $_->{trace} } // [];
-        !(@$a == 1 && ($a->[0]{ $_->{put} ? 'firstName' : 'employee_code' } // '') eq $_->{value})
-    } grep { $_->{status} == 200 } @all;
+    # an answer's request applied whole: its one audit row carries its value
+    my $applied = sub {
+        my ($r) = @_;
+        my $a = $audit{ $r->{trace} } // [];
+        return @$a == 1 && ($a->[0]{ $r->{put} ? 'firstName' : 'employee_code' } // '') eq $r->{value};
+    };
+    my @lost = grep { !$applied->($_) } grep { $_->{status} == 200 } @all;
     is(scalar @lost, 0, "stream: each of the $by{200} answers 200 is in the audit trail with its value") or diag(JSON::PP::encode_json($lost[0]));
     # A 503 that says the commit's answer was lost may have applied, but
     # then whole: its one audit row carries its value.
     my @unknown = grep { $_->{status} == 503 && $_->{unknown} } @all;
     my @ghost = grep { $audit{ $_->{trace} } } grep { $_->{status} == 503 && !$_->{unknown} } @all;
     is(scalar @ghost, 0, sprintf "stream: none of the %d answers 503 unavailable applied anything", $by{503} - @unknown);
-    my @half = grep {
-        my $a = $audit{ $_->{trace} };
-        $a && !(@$a == 1 && ($a->[0]{ $_->{put} ? 'firstName' : 'employee_code' } // '') eq $_->{value})
-    } @unknown;
+    my @half = grep { $audit{ $_->{trace} } && !$applied->($_) } @unknown;
     is(scalar @half, 0, sprintf 'stream: each of the %d answers 503 commit_unknown applied whole or not at all', scalar @unknown);
     # The final state is the last change applied, in the order the audit
     # trail committed them (the clients' clocks cannot tell that order).

@@ -425,11 +425,11 @@ BEGIN
         EXCEPTION
             WHEN OTHERS THEN
                 v_attempt := v_attempt + 1;
-                -- (23503: a role, team or target checked above was deleted
-                -- before this statement's links or keys were checked; on
-                -- fresh data it is refused by name, as unknown_role ...)
-                IF NOT (userbulk.retried(SQLSTATE, v_attempt)
-                        OR (SQLSTATE = '23503' AND v_attempt < 3)) THEN
+                -- (23503, which retried takes too: a role, team or target
+                -- checked above was deleted before this statement's links
+                -- or keys were checked; on fresh data it is refused by
+                -- name, as unknown_role ...)
+                IF NOT userbulk.retried(SQLSTATE, v_attempt) THEN
                     RAISE;
                 END IF;
         END;

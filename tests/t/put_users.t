@@ -354,8 +354,18 @@ for my $method (qw(GET POST DELETE PATCH)) {
 # --- concurrency: overlapping batches queue instead of deadlocking ----------------------
 {
     reset_demo();
+    my $pg_log = "$ENV{UB_PG_DIR}/log/postgresql.log";
+    my $deadlocks = sub { open my $fh, '<', $pg_log or return -1; scalar grep { /deadlock detected/ } <$fh> };
+    my $deadlocks_before = $deadlocks->();
     my @users = map { "u$_.acme" } 1 .. 300;
     db_query("INSERT INTO userbulk.users (account_id, user_name, email) SELECT '$ACME', 'u' || n || '.acme', 'u' || n || '\@acme.example' FROM generate_series(1, 300) n");
+    # A writer holds the user in the middle of the key order, so that the
+    # six batches pile up, each holding some rows and waiting for more, and
+    # then go on together: taken in any other order than one for all, they
+    # would deadlock.
+    my $writer = lock_session("SELECT 1 FROM userbulk.users WHERE id = (
+                                   SELECT id FROM userbulk.users WHERE user_name LIKE 'u%.acme'
+                                    ORDER BY id OFFSET 150 LIMIT 1) FOR UPDATE");
     my @pids;
     for my $k (1 .. 6) {
         my $pid = fork // die "fork: $!";
@@ -366,6 +376,9 @@ for my $method (qw(GET POST DELETE PATCH)) {
         }
         push @pids, $pid;
     }
+    ok wait_until(60, sub { db_query("SELECT count(*) FROM pg_locks WHERE NOT granted") >= 6 }),
+       'the six batches wait, each for a row another holds';
+    ok $writer->{release}->(), 'the writer lets go';
     my $ok = 0;
     for (@pids) { waitpid $_, 0; $ok++ if $? == 0 }
     is $ok, 6, '6 concurrent overlapping batches of 300 all apply in full';
@@ -373,6 +386,8 @@ for my $method (qw(GET POST DELETE PATCH)) {
        'every user ends with the same (last) writer';
     is db_query("SELECT count(*) FROM userbulk.audit a JOIN userbulk.users u ON u.id = a.user_id WHERE u.user_name LIKE 'u%.acme'"), 1800,
        'every applied change has its audit row';
+    is $deadlocks->(), $deadlocks_before,
+       'no deadlock: the batches took their users in one order, whatever the order they named them in';
     reset_demo();
     db_query("DELETE FROM userbulk.users WHERE user_name LIKE 'u%.acme'");
 }

@@ -73,7 +73,6 @@ AS $fn$
 DECLARE
     v_account  uuid;
     v_attempt  integer := 0;
-    v_failed   integer;
     v_lock_all boolean := false;
     v_dry      boolean := coalesce((p_options ->> 'dry_run')::boolean, false);
     v_atomic   boolean := coalesce((p_options ->> 'atomic')::boolean, false);
@@ -83,7 +82,6 @@ DECLARE
     v_seen     userbulk.idempotency;
     v_changing integer;
     v_done     integer;
-    v_locked   integer;
     v_request  bigint;     -- the request's row in userbulk.audit_request
     v_lists    text[];     -- the batch's distinct role lists
     -- the records as decided: user, place (at), role ids, errors ('[]':
@@ -289,36 +287,36 @@ BEGIN
                                     ELSE w.errors END,
                                w.before, w.after, w.version)::userbulk.put_work
                       FROM unnest(v_work) w);
+                -- each was counted among the changing ones
+                v_changing := v_changing - cardinality(v_taken);
             END IF;
 
-            -- 5. Lock the users the batch changes, in key order, so that
-            -- concurrent batches queue instead of deadlocking, and apply
-            -- in the same statement, unless this is a dry run or an atomic
-            -- request of which a record failed (those take the same locks
-            -- and apply nothing; a dry run answers the versions a real run
-            -- would give). Unchanged records need no lock: reporting them
-            -- unchanged is true of the order "this request, then the
+            -- 5. Apply: update the users the batch changes, in key order,
+            -- so that concurrent batches queue instead of deadlocking (the
+            -- UPDATE takes each row's lock as it reaches it, and it reaches
+            -- them in the order of its outer side, sorted by id, through a
+            -- nested loop over a TID scan; were PostgreSQL ever to plan it
+            -- otherwise, a deadlock would be retried below, not lost). No
+            -- separate lock first: locking a row and then updating it
+            -- writes it twice. Unchanged records need no lock: reporting
+            -- them unchanged is true of the order "this request, then the
             -- concurrent one". Each row is found where the pass above read
-            -- it (a TID scan, no second index lookup) and locked as it is
-            -- now: if a user changed since, its row is no longer there or
-            -- is at another version. Then nothing of this attempt stays
-            -- (UBLCK rolls back to the savepoint, which also releases the
-            -- locks, so locking all in key order next cannot deadlock) and
-            -- everything is decided again under the locks. A locked row
-            -- stays where it is until this statement updates it.
+            -- it (no second index lookup) and updated only there and at the
+            -- version read: a user changed since (every writer gives its
+            -- user version + 1) is no longer there, and one changed while
+            -- this statement waited for its lock is rechecked by PostgreSQL
+            -- at its new place and skipped. Then nothing of this attempt
+            -- stays (UBLCK rolls back to the savepoint, which also releases
+            -- the locks, so locking all in key order next cannot deadlock)
+            -- and everything is decided again under the locks.
+            -- A dry run, or an atomic request of which a record failed,
+            -- takes the same locks and applies nothing (a dry run answers
+            -- the versions a real run would give).
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false)
                            OR EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.errors <> '[]')));
             IF v_apply THEN
-                WITH locked AS MATERIALIZED (
-                    SELECT u.ctid AS at, u.id, u.version <> w.version AS moved
-                      FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
-                     WHERE w.errors = '[]' AND w.after IS NOT NULL
-                     ORDER BY u.id
-                       FOR NO KEY UPDATE OF u),
-                changed AS (
-                    -- each becomes w.version + 1 (answered below, no second
-                    -- write of the work table)
+                WITH changed AS (
                     UPDATE userbulk.users u
                        SET email = w.email, first_name = w.first_name,
                            middle_name = w.middle_name, last_name = w.last_name,
@@ -327,33 +325,27 @@ BEGIN
                            program_admin_role_code = w.program_admin_role,
                            locked_out = w.locked_out,
                            version = u.version + 1, updated_at = now(), updated_by = p_actor
-                      FROM locked l JOIN unnest(v_work) w ON w.user_id = l.id
-                     WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved
+                      FROM (SELECT * FROM unnest(v_work) x
+                             WHERE x.errors = '[]' AND x.after IS NOT NULL
+                             ORDER BY x.user_id OFFSET 0) w
+                     WHERE u.ctid = w.at AND u.id = w.user_id AND u.version = w.version
                        AND u.account_id = v_account
                     RETURNING 1)
-                SELECT count(*) FILTER (WHERE l.moved), count(*), (SELECT count(*) FROM changed)
-                  INTO v_failed, v_locked, v_done
-                  FROM locked l;
+                SELECT count(*) INTO v_done FROM changed;
             ELSE
-                SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_failed, v_locked
-                  FROM (SELECT u.version <> w.version AS moved
-                          FROM unnest(v_work) w JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
+                SELECT count(*) INTO v_done
+                  FROM (SELECT 1 FROM unnest(v_work) w
+                          JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                                                AND u.version = w.version AND u.account_id = v_account
                          WHERE w.errors = '[]' AND w.after IS NOT NULL
                          ORDER BY u.id
                            FOR NO KEY UPDATE OF u) l;
             END IF;
-            -- a row no longer where it was read moved too
-            v_failed := v_failed + (SELECT count(*) FROM unnest(v_work) w
-                                     WHERE w.errors = '[]' AND w.after IS NOT NULL) - v_locked;
-            IF v_failed > 0 THEN
+            IF v_done < v_changing THEN
                 RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
             END IF;
             IF NOT v_apply THEN
                 EXIT;
-            END IF;
-            IF v_done <> v_locked THEN
-                -- every locked row, unmoved, is updated: anything else is a bug
-                RAISE EXCEPTION 'put_users: % of % locked users updated', v_done, v_locked;
             END IF;
 
             DELETE FROM userbulk.user_roles ur

@@ -195,6 +195,7 @@ DECLARE
     v_moved     integer;
     v_done      integer;
     v_expect    integer;
+    v_users     integer;    -- the distinct users of the changing put/patch operations
     v_creates   integer;
     v_refused   integer;
     v_ask_idx   integer[];
@@ -452,8 +453,10 @@ BEGIN
                                       AND w.op IN ('put', 'patch')),
                    count(*) FILTER (WHERE w.status = 0 AND w.op IN ('put', 'patch')),
                    count(*) FILTER (WHERE w.status = 0 AND w.op = 'create'),
-                   count(*) FILTER (WHERE w.status <> 0)
-              INTO v_changes, v_expect, v_locking, v_creates, v_refused
+                   count(*) FILTER (WHERE w.status <> 0),
+                   count(DISTINCT w.user_id) FILTER (WHERE w.status = 0 AND w.after IS NOT NULL
+                                                        AND w.op IN ('put', 'patch'))
+              INTO v_changes, v_expect, v_locking, v_creates, v_refused, v_users
               FROM unnest(v_work) w;
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false) OR v_refused > 0));
@@ -489,7 +492,34 @@ BEGIN
                 -- locks, so locking all in id order next cannot deadlock).
                 -- A locked row stays where it is until this statement
                 -- updates it.
-                IF v_apply AND v_expect > 0 THEN
+                -- When every locked user changes, once each (a /Bulk of
+                -- changes, the usual case), the UPDATE takes the locks
+                -- itself, in id order (its outer side sorted, a nested loop
+                -- over a TID scan; a deadlock, were it ever planned
+                -- otherwise, is retried), only where and at the version
+                -- step 2 read: locking the rows first and then updating
+                -- them would write each twice. A row changed meanwhile is
+                -- skipped, and the count falls short.
+                IF v_apply AND v_expect > 0 AND v_expect = v_locking AND v_users = v_expect THEN
+                    WITH changed AS (
+                        UPDATE userbulk.users u
+                           SET email = w.email, first_name = w.first_name,
+                               middle_name = w.middle_name, last_name = w.last_name,
+                               display_name = w.display_name, phone1 = w.phone1,
+                               phone2 = w.phone2, locked_out = w.locked_out,
+                               external_id = w.external_id, employee_code = w.employee_code,
+                               department_code = w.department_code, manager_id = w.manager_id,
+                               version = u.version + 1, updated_at = now(), updated_by = p_actor
+                          FROM (SELECT * FROM unnest(v_work) x
+                                 WHERE x.status = 0 AND x.op IN ('put', 'patch')
+                                 ORDER BY x.user_id OFFSET 0) w
+                         WHERE u.ctid = w.at AND u.id = w.user_id AND u.version = w.stored
+                           AND u.account_id = v_account
+                        RETURNING 1)
+                    SELECT count(*) INTO v_done FROM changed;
+                    v_moved := 0;
+                    v_locked := v_done;
+                ELSIF v_apply AND v_expect > 0 THEN
                     WITH locked AS MATERIALIZED (
                         -- the final values travel with the row: no join
                         -- back to the work set

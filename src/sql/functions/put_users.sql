@@ -81,6 +81,8 @@ DECLARE
     v_apply    boolean;
     v_seen     userbulk.idempotency;
     v_changing integer;
+    v_addresses integer;   -- of them, the records that change the address
+    v_relinked integer;    -- and those that change the roles
     v_done     integer;
     v_request  bigint;     -- the request's row in userbulk.audit_request
     v_lists    text[];     -- the batch's distinct role lists
@@ -258,8 +260,13 @@ BEGIN
 
             -- 3. A batch that changes nothing (a daily sync resending what
             -- is stored) is answered now: no email can conflict, nothing to
-            -- lock or write.
-            SELECT count(*) INTO v_changing FROM unnest(v_work) w
+            -- lock or write. Counted in the same pass: the records that
+            -- change an address (step 4) or roles (step 6); a step with
+            -- none is not run.
+            SELECT count(*), count(*) FILTER (WHERE w.after ? 'email'),
+                   count(*) FILTER (WHERE w.after ? 'roles')
+              INTO v_changing, v_addresses, v_relinked
+              FROM unnest(v_work) w
              WHERE w.errors = '[]' AND w.after IS NOT NULL;
             v_apply := false;
             EXIT WHEN v_changing = 0;
@@ -268,14 +275,14 @@ BEGIN
             -- (userbulk.email_taken): only records that change their
             -- address need the check; a user has at most one record here
             -- (the module fails a userName named twice).
-            v_taken := ARRAY(
+            v_taken := CASE WHEN v_addresses = 0 THEN '{}'::integer[] ELSE ARRAY(
                 SELECT f.idx FROM userbulk.email_taken(
                        ARRAY(SELECT x.idx FROM unnest(v_work) x
                               WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx),
                        ARRAY(SELECT x.user_id FROM unnest(v_work) x
                               WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx),
                        ARRAY(SELECT userbulk.fold_email(x.email) FROM unnest(v_work) x
-                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx)) f);
+                              WHERE x.errors = '[]' AND x.after ? 'email' ORDER BY x.idx)) f) END;
             IF cardinality(v_taken) > 0 THEN
                 v_work := ARRAY(
                     SELECT ROW(w.idx, w.user_name, w.email, w.first_name, w.middle_name,
@@ -348,16 +355,19 @@ BEGIN
                 EXIT;
             END IF;
 
-            DELETE FROM userbulk.user_roles ur
-             USING unnest(v_work) w
-             WHERE ur.user_id = w.user_id AND ur.account_id = v_account
-               AND w.errors = '[]' AND w.after ? 'roles'
-               AND NOT (ur.role_id = ANY (w.role_ids));
-            INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
-                 SELECT v_account, w.user_id, r.role_id
-                   FROM unnest(v_work) w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
-                  WHERE w.errors = '[]' AND w.after ? 'roles'
-            ON CONFLICT DO NOTHING;
+            -- 6. The role links of the records that change roles.
+            IF v_relinked > 0 THEN
+                DELETE FROM userbulk.user_roles ur
+                 USING unnest(v_work) w
+                 WHERE ur.user_id = w.user_id AND ur.account_id = v_account
+                   AND w.errors = '[]' AND w.after ? 'roles'
+                   AND NOT (ur.role_id = ANY (w.role_ids));
+                INSERT INTO userbulk.user_roles (account_id, user_id, role_id)
+                     SELECT v_account, w.user_id, r.role_id
+                       FROM unnest(v_work) w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
+                      WHERE w.errors = '[]' AND w.after ? 'roles'
+                ON CONFLICT DO NOTHING;
+            END IF;
 
             -- The audit trail: the request once, each changed user's fields.
             IF v_done > 0 THEN

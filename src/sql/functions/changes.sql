@@ -81,9 +81,15 @@ LANGUAGE sql STABLE AS $$
           FROM userbulk.audit_feed f
           JOIN userbulk.audit_request r ON r.account_id = f.account_id AND r.id = f.request_id
          CROSS JOIN LATERAL (
+                -- The request's rows through its index, whatever the
+                -- statistics say: the account is checked as a filter, not
+                -- as a key (IS TRUE), so that the primary key, which leads
+                -- with the account, cannot serve the lookup by reading the
+                -- account's whole trail (as stale statistics, which think
+                -- the table small, otherwise make PostgreSQL do).
                 SELECT c.user_id, c.before, c.after
                   FROM userbulk.audit_change c
-                 WHERE c.account_id = f.account_id AND c.request_id = f.request_id
+                 WHERE c.request_id = f.request_id AND (c.account_id = f.account_id) IS TRUE
                    AND (f.seq > p_seq OR c.user_id > p_user)
                  ORDER BY c.user_id) c
          WHERE f.account_id = p_account

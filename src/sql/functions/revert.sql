@@ -188,9 +188,11 @@ BEGIN
     END IF;
 
     -- The request's rows, read once: an audit row does not change, and
-    -- the lock and the pass (at each attempt) take them from here.
+    -- the lock and the pass (at each attempt) take them from here. Through
+    -- the request's index whatever the statistics say (the account a
+    -- filter, as the change feed's page reads them: changes_page).
     v_changes := ARRAY(SELECT c FROM userbulk.audit_change c
-                        WHERE c.request_id = v_req AND c.account_id = v_account
+                        WHERE c.request_id = v_req AND (c.account_id = v_account) IS TRUE
                         ORDER BY c.user_id);
 
     LOOP

@@ -241,7 +241,7 @@ sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->cod
     my ($mv1, $mv2) = (scalar id_of('mv1.bulk'), scalar id_of('mv2.bulk'));
     my $row = sub { my ($r) = db_query("SELECT version, phone1, display_name FROM userbulk.users WHERE id = '$_[0]'");
                     return join ' ', map { $_ // '-' } @{ $r // [] } };
-    for my $case ('plain', 'versioned') {
+    for my $case ('plain', 'versioned', 'mixed') {
         my $v = db_query("SELECT version FROM userbulk.users WHERE id = '$mv1'");
         my $writer = lock_session("UPDATE userbulk.users SET phone1 = '+1 555 01$v', version = version + 1
                                     WHERE id = '$mv1'");
@@ -249,7 +249,11 @@ sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->cod
         if (!$pid) {
             my $op = patch_op("/Users/$mv1", { op => 'replace', path => 'displayName', value => "D $case" });
             $op->{version} = "W/\"$v\"" if $case eq 'versioned';
-            my $res = bulk([ patch_op("/Users/$mv2", { op => 'replace', path => 'displayName', value => "D $case" }), $op ]);
+            # mixed: mv2's operation sets what is stored (the name the
+            # versioned case left), so the engine locks both users before
+            # it changes mv1
+            my $res = bulk([ patch_op("/Users/$mv2", { op => 'replace', path => 'displayName',
+                                                       value => $case eq 'mixed' ? 'D versioned' : "D $case" }), $op ]);
             open my $fh, '>', "$dir/$case" or POSIX::_exit(1);
             print $fh statuses($res);
             close $fh;
@@ -261,16 +265,17 @@ sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->cod
         waitpid $pid, 0;
         open my $fh, '<', "$dir/$case" or die "$case: no response recorded\n";
         my $got = <$fh>;
-        if ($case eq 'plain') {
-            is $got, '200,200', 'plain: both applied';
-            is $row->($mv1), ($v + 2) . " +1 555 01$v D plain",
-               "plain: mv1 changed on top of the writer's version, the writer's phone kept";
+        if ($case eq 'plain' || $case eq 'mixed') {
+            is $got, '200,200', "$case: both applied";
+            is $row->($mv1), ($v + 2) . " +1 555 01$v D $case",
+               "$case: mv1 changed on top of the writer's version, the writer's phone kept";
         }
         else {
             is $got, '200,412', 'versioned: mv1 fails with 412 (the writer moved it past the version read)';
             is $row->($mv1), ($v + 1) . " +1 555 01$v D plain", "versioned: mv1 as the writer left it";
         }
-        is((split / /, $row->($mv2), 3)[2], "D $case", "$case: mv2 applied");
+        is((split / /, $row->($mv2), 3)[2], $case eq 'mixed' ? 'D versioned' : "D $case",
+           $case eq 'mixed' ? 'mixed: mv2 as it was (its operation set what was stored)' : "$case: mv2 applied");
     }
 }
 

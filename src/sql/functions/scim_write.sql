@@ -482,25 +482,38 @@ BEGIN
                        AND u.id = w.user_id AND u.account_id = v_account;
                 END IF;
             ELSE
-                -- The users of the operations that pass, locked in id
-                -- order, each found where step 2 read it (a TID scan, no
-                -- second index lookup) and locked as it is now, and
-                -- changed in the same statement: one visit of each row.
-                -- If one changed since (its row no longer there, or at
-                -- another version), nothing of this attempt stays (UBLCK
-                -- rolls back to the savepoint, which also releases the
-                -- locks, so locking all in id order next cannot deadlock).
-                -- A locked row stays where it is until this statement
-                -- updates it.
-                -- When every locked user changes, once each (a /Bulk of
-                -- changes, the usual case), the UPDATE takes the locks
-                -- itself, in id order (its outer side sorted, a nested loop
-                -- over a TID scan; a deadlock, were it ever planned
-                -- otherwise, is retried), only where and at the version
-                -- step 2 read: locking the rows first and then updating
-                -- them would write each twice. A row changed meanwhile is
-                -- skipped, and the count falls short.
-                IF v_apply AND v_expect > 0 AND v_expect = v_locking AND v_users = v_expect THEN
+                -- The users of the operations that pass, in id order, each
+                -- found where step 2 read it (a TID scan, no second index
+                -- lookup) and only at the version it read. When every one
+                -- of them changes, once (a /Bulk of changes, the usual
+                -- case), the UPDATE takes their locks itself as it reaches
+                -- them, in id order (its outer side sorted, a nested loop
+                -- over the TID scan; a deadlock, were it ever planned
+                -- otherwise, is retried): one write of each row. Otherwise
+                -- (some only set what is stored, or this run applies
+                -- nothing: a dry run, an atomic request with a refusal)
+                -- they are all locked first, in id order, and the changing
+                -- ones then updated. If one changed since step 2 read it
+                -- (its row no longer there, or at another version: skipped,
+                -- and a count falls short), nothing of this attempt stays
+                -- (UBLCK rolls back to the savepoint, which also releases
+                -- the locks, so locking all in id order next cannot
+                -- deadlock). A locked row stays where it is until this
+                -- transaction updates it.
+                IF v_locking > 0 AND NOT (v_apply AND v_expect = v_locking AND v_users = v_expect) THEN
+                    SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_moved, v_locked
+                      FROM (SELECT u.version <> w.stored AS moved
+                              FROM unnest(v_work) w
+                              JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                                                  AND u.account_id = v_account
+                             WHERE w.status = 0 AND w.op IN ('put', 'patch')
+                             ORDER BY u.id
+                               FOR NO KEY UPDATE OF u) l;
+                    IF v_moved > 0 OR v_locked <> v_locking THEN
+                        RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
+                    END IF;
+                END IF;
+                IF v_apply AND v_expect > 0 THEN
                     WITH changed AS (
                         UPDATE userbulk.users u
                            SET email = w.email, first_name = w.first_name,
@@ -512,67 +525,15 @@ BEGIN
                                version = u.version + 1, updated_at = now(), updated_by = p_actor
                           FROM (SELECT * FROM unnest(v_work) x
                                  WHERE x.status = 0 AND x.op IN ('put', 'patch')
+                                   AND x.after IS NOT NULL
                                  ORDER BY x.user_id OFFSET 0) w
                          WHERE u.ctid = w.at AND u.id = w.user_id AND u.version = w.stored
                            AND u.account_id = v_account
                         RETURNING 1)
                     SELECT count(*) INTO v_done FROM changed;
-                    v_moved := 0;
-                    v_locked := v_done;
-                ELSIF v_apply AND v_expect > 0 THEN
-                    WITH locked AS MATERIALIZED (
-                        -- the final values travel with the row: no join
-                        -- back to the work set
-                        SELECT u.ctid AS at, u.id, u.version <> w.stored AS moved,
-                               w.after IS NOT NULL AS changes,
-                               w.email, w.first_name, w.middle_name, w.last_name,
-                               w.display_name, w.phone1, w.phone2, w.locked_out,
-                               w.external_id, w.employee_code, w.department_code,
-                               w.manager_id
-                          FROM unnest(v_work) w
-                          JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
-                                                  AND u.account_id = v_account
-                         WHERE w.status = 0 AND w.op IN ('put', 'patch')
-                         ORDER BY u.id
-                           FOR NO KEY UPDATE OF u),
-                    changed AS (
-                        UPDATE userbulk.users u
-                           SET email = l.email, first_name = l.first_name,
-                               middle_name = l.middle_name, last_name = l.last_name,
-                               display_name = l.display_name, phone1 = l.phone1,
-                               phone2 = l.phone2, locked_out = l.locked_out,
-                               external_id = l.external_id, employee_code = l.employee_code,
-                               department_code = l.department_code, manager_id = l.manager_id,
-                               version = u.version + 1, updated_at = now(), updated_by = p_actor
-                          FROM locked l
-                         WHERE u.ctid = l.at AND u.id = l.id AND NOT l.moved AND l.changes
-                           AND u.account_id = v_account
-                        RETURNING 1)
-                    SELECT count(*) FILTER (WHERE l.moved), count(*), (SELECT count(*) FROM changed)
-                      INTO v_moved, v_locked, v_done
-                      FROM locked l;
-                ELSIF v_locking > 0 THEN
-                    v_done := 0;
-                    SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_moved, v_locked
-                      FROM (SELECT u.version <> w.stored AS moved
-                              FROM unnest(v_work) w
-                              JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
-                                                  AND u.account_id = v_account
-                             WHERE w.status = 0 AND w.op IN ('put', 'patch')
-                             ORDER BY u.id
-                               FOR NO KEY UPDATE OF u) l;
-                ELSE
-                    v_moved := 0;
-                    v_locked := 0;
-                END IF;
-                -- a row no longer where it was read moved too
-                IF v_moved > 0 OR v_locked <> v_locking THEN
-                    RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
-                END IF;
-                IF v_apply AND v_done <> v_expect THEN
-                    -- every locked row that changes, unmoved, is updated:
-                    -- anything else is a bug
-                    RAISE EXCEPTION 'scim_write: % users updated, % expected', v_done, v_expect;
+                    IF v_done < v_expect THEN
+                        RAISE EXCEPTION 'a user changed meanwhile' USING ERRCODE = 'UBLCK';
+                    END IF;
                 END IF;
             END IF;
 

@@ -340,6 +340,7 @@ BEGIN
                     RETURNING 1)
                 SELECT count(*) INTO v_done FROM changed;
             ELSE
+                -- (v_done: the rows found where and as the pass read them)
                 SELECT count(*) INTO v_done
                   FROM (SELECT 1 FROM unnest(v_work) w
                           JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id

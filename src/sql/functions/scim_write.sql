@@ -195,7 +195,6 @@ DECLARE
     v_moved     integer;
     v_done      integer;
     v_expect    integer;
-    v_users     integer;    -- the distinct users of the changing put/patch operations
     v_creates   integer;
     v_refused   integer;
     v_ask_idx   integer[];
@@ -453,10 +452,8 @@ BEGIN
                                       AND w.op IN ('put', 'patch')),
                    count(*) FILTER (WHERE w.status = 0 AND w.op IN ('put', 'patch')),
                    count(*) FILTER (WHERE w.status = 0 AND w.op = 'create'),
-                   count(*) FILTER (WHERE w.status <> 0),
-                   count(DISTINCT w.user_id) FILTER (WHERE w.status = 0 AND w.after IS NOT NULL
-                                                        AND w.op IN ('put', 'patch'))
-              INTO v_changes, v_expect, v_locking, v_creates, v_refused, v_users
+                   count(*) FILTER (WHERE w.status <> 0)
+              INTO v_changes, v_expect, v_locking, v_creates, v_refused
               FROM unnest(v_work) w;
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false) OR v_refused > 0));
@@ -484,8 +481,9 @@ BEGIN
             ELSE
                 -- The users of the operations that pass, in id order, each
                 -- found where step 2 read it (a TID scan, no second index
-                -- lookup) and only at the version it read. When every one
-                -- of them changes, once (a /Bulk of changes, the usual
+                -- lookup) and only at the version it read (one operation
+                -- per user passes: step 2 refuses a user named twice). When
+                -- every one of them changes (a /Bulk of changes, the usual
                 -- case), the UPDATE takes their locks itself as it reaches
                 -- them, in id order (its outer side sorted, a nested loop
                 -- over the TID scan; a deadlock, were it ever planned
@@ -500,7 +498,7 @@ BEGIN
                 -- the locks, so locking all in id order next cannot
                 -- deadlock). A locked row stays where it is until this
                 -- transaction updates it.
-                IF v_locking > 0 AND NOT (v_apply AND v_expect = v_locking AND v_users = v_expect) THEN
+                IF v_locking > 0 AND NOT (v_apply AND v_expect = v_locking) THEN
                     SELECT count(*) FILTER (WHERE l.moved), count(*) INTO v_moved, v_locked
                       FROM (SELECT u.version <> w.stored AS moved
                               FROM unnest(v_work) w

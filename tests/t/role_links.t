@@ -280,5 +280,65 @@ for my $writer ('POST', 'SCIM Groups PATCH', "a DBA's INSERT") {
          qr/needs READ COMMITTED/, 'a role deleted in SERIALIZABLE: refused';
 }
 
+# --- users.role_ids (017) under concurrent writers ----------------------------------------------------
+# Each user's role ids on its row must be its links at every commit. A
+# writer of links locks the user's row before it counts them, so that a
+# count that waited counts what the other committed. Attacked both ways:
+# an API writer held at its commit while a DBA links or unlinks the same
+# user, and a DBA's link held open while an API writer relinks the user.
+sub role_ids_of { my ($u) = @_; return db_query("SELECT array_to_string(role_ids, ',') FROM userbulk.users WHERE id = '$u'") }
+sub links_list {
+    my ($u) = @_;
+    return db_query("SELECT coalesce(string_agg(role_id::text, ',' ORDER BY role_id), '')
+                       FROM userbulk.user_roles WHERE user_id = '$u'");
+}
+sub role_ids_drift {
+    return db_query(q{SELECT count(*) FROM userbulk.users u
+                       WHERE u.role_ids IS DISTINCT FROM ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                                                WHERE ur.user_id = u.id ORDER BY ur.role_id)});
+}
+sub sorted_ids { return join ',', sort @_ }
+for my $writer ('PUT /users', 'POST', 'SCIM Groups PATCH') {
+    for my $dba ('INSERT', 'DELETE') {
+        # the API writer first, held at its commit; the DBA's count waits
+        my ($r1, $n1) = new_role();
+        my ($r2) = new_role();
+        my $user = new_user();
+        db_query("INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES ('$ACME', '$user', '$r2')")
+            if $dba eq 'DELETE';
+        my $clock = lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$ACME' FOR UPDATE");
+        my $w = in_background(sub { $LINKER{$writer}->($user, $r1, $n1) });
+        ok wait_for_waiters(1), "role_ids: $writer relinks a user, held at its commit";
+        my $d = in_background(sql_result($dba eq 'INSERT'
+            ? "INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES ('$ACME', '$user', '$r2')"
+            : "DELETE FROM userbulk.user_roles WHERE user_id = '$user' AND role_id = '$r2'"));
+        ok wait_for_waiters(2), "... a DBA's $dba of another link of the user waits for it";
+        $clock->{release}->();
+        like $w->(), qr/^(200|204)$/, '... the writer commits';
+        is $d->(), 'ok', "... then the DBA's $dba";
+        # r2's link came (INSERT) or went (DELETE) after the writer gave
+        # the user r1
+        my $want = $dba eq 'INSERT' ? sorted_ids($r1, $r2) : $r1;
+        is links_list($user), $want, '... the links: both writes';
+        is role_ids_of($user), $want, '... and the user\'s role_ids: the same';
+    }
+    {
+        # the DBA's link first, held open; the API writer waits, then
+        # decides on what the DBA committed
+        my ($r1, $n1) = new_role();
+        my ($r2) = new_role();
+        my $user = new_user();
+        my $hold = lock_session("INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES ('$ACME', '$user', '$r2')");
+        my $w = in_background(sub { $LINKER{$writer}->($user, $r1, $n1) });
+        ok wait_for_waiters(1), "role_ids: a DBA's link held open; $writer relinking the user waits";
+        $hold->{commit}->();
+        like $w->(), qr/^(200|204)$/, '... and commits after it';
+        my $want = $writer eq 'SCIM Groups PATCH' ? sorted_ids($r1, $r2) : $r1;
+        is links_list($user), $want, "... the links: the writer's decision on the DBA's link";
+        is role_ids_of($user), $want, '... and the user\'s role_ids: the same';
+    }
+}
+is role_ids_drift(), 0, 'role_ids: after every race, no user\'s role_ids differs from its links';
+
 reset_demo();
 done_testing();

@@ -193,7 +193,12 @@ BEGIN
             -- Apply where something changes (a target already as asked
             -- writes nothing: no version bump, no audit row); record the
             -- fields that change, before and after. (cur keeps the fields
-            -- the change can set, not the whole row.)
+            -- the change can set, not the whole row.) upd gives each
+            -- relinked target the role ids del and ins leave it: 017's
+            -- triggers need not count them again (userbulk.writes_role_ids,
+            -- for this statement; a failure rolls the setting back with the
+            -- savepoint).
+            PERFORM set_config('userbulk.writes_role_ids', 'on', true);
             WITH cur AS MATERIALIZED (
                 SELECT u.id, u.ctid AS at, r.ids AS role_ids, g.drop_at,
                        u.team_id, u.status_id, u.timezone_id, u.reset_password_state,
@@ -223,15 +228,17 @@ BEGIN
                        s_code AND u.employee_code IS DISTINCT FROM v_new.employee_code AS c_code,
                        s_pic AND u.profile_pic IS DISTINCT FROM v_new.profile_pic AS c_pic
                   FROM userbulk.users u
-                  LEFT JOIN (   -- the targets' roles (compared, and answered)
-                       SELECT ur.user_id, array_agg(ur.role_id ORDER BY ur.role_id) AS ids,
-                              -- where the links the change takes away are (del)
-                              array_agg(ur.ctid) FILTER (WHERE s_roles AND NOT (ur.role_id = ANY (v_roles))) AS drop_at
+                  -- the target's roles (compared, and answered), from its
+                  -- row (017 keeps them equal to its links)
+                 CROSS JOIN LATERAL (SELECT u.role_ids AS ids) r
+                  -- where the links the change takes away are (del): read
+                  -- only for a target that holds a role the change takes away
+                  LEFT JOIN LATERAL (
+                       SELECT array_agg(ur.ctid) AS drop_at
                          FROM userbulk.user_roles ur
-                        WHERE ur.account_id = v_account
-                          AND ur.user_id = ANY (v_ids)   -- the targets: of the account
-                        GROUP BY ur.user_id) g ON g.user_id = u.id
-                 CROSS JOIN LATERAL (SELECT coalesce(g.ids, '{}') AS ids) r
+                        WHERE s_roles AND NOT (u.role_ids <@ v_roles)
+                          AND ur.user_id = u.id AND ur.account_id = v_account
+                          AND NOT (ur.role_id = ANY (v_roles))) g ON true
                  WHERE u.ctid = ANY (v_at) AND u.account_id = v_account
             ), diff AS MATERIALIZED (
                 -- ('{}' || x and x || '{}' copy nothing: only changed
@@ -318,6 +325,7 @@ BEGIN
                        is_sso_user = CASE WHEN s_sso THEN v_new.is_sso_user ELSE u.is_sso_user END,
                        is_employee = CASE WHEN s_emp THEN v_new.is_employee ELSE u.is_employee END,
                        is_two_factor_enabled = CASE WHEN s_2fa THEN v_new.is_two_factor_enabled ELSE u.is_two_factor_enabled END,
+                       role_ids = CASE WHEN d.c_roles THEN v_roles ELSE u.role_ids END,
                        version = u.version + 1, updated_at = now(), updated_by = p_actor
                   FROM diff d
                  -- by place, not by key: the row is locked, it has not
@@ -412,6 +420,7 @@ BEGIN
               -- with "diff", a changed target's audit before and after
               -- (without it, both null)
               LEFT JOIN upd x ON x.id = n.id;
+            PERFORM set_config('userbulk.writes_role_ids', '', true);
             -- The address apart, on the one target it can change (see
             -- src/account_request.c): an UPDATE that names the column makes
             -- PostgreSQL compute email_lower (generated, folded by ICU)

@@ -242,11 +242,7 @@ BEGIN
               LEFT JOIN userbulk.locations l ON l.account_id = v_account AND l.code = b.location
               LEFT JOIN userbulk.program_admin_roles p
                      ON p.account_id = v_account AND p.code = b.program_admin_role
-             CROSS JOIN LATERAL (
-                   -- in key order straight from the index: no sort per user
-                   SELECT ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                 WHERE ur.account_id = u.account_id AND ur.user_id = u.id ORDER BY ur.role_id) AS ids
-                   OFFSET 0) cur   -- read once, not at each use
+             CROSS JOIN LATERAL (SELECT u.role_ids AS ids) cur   -- kept by 017's triggers
              CROSS JOIN LATERAL (
                    SELECT u.id IS NOT NULL
                           AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1,
@@ -330,7 +326,7 @@ BEGIN
                            phone1 = w.phone, department_code = w.department,
                            location_code = w.location,
                            program_admin_role_code = w.program_admin_role,
-                           locked_out = w.locked_out,
+                           locked_out = w.locked_out, role_ids = w.role_ids,
                            version = u.version + 1, updated_at = now(), updated_by = p_actor
                       FROM (SELECT * FROM unnest(v_work) x
                              WHERE x.errors = '[]' AND x.after IS NOT NULL
@@ -356,8 +352,13 @@ BEGIN
                 EXIT;
             END IF;
 
-            -- 6. The role links of the records that change roles.
+            -- 6. The role links of the records that change roles. The
+            -- UPDATE above gave their users these role ids: 017's triggers
+            -- need not count them again (userbulk.writes_role_ids, until
+            -- the links are written; a failure rolls the setting back with
+            -- the savepoint).
             IF v_relinked > 0 THEN
+                PERFORM set_config('userbulk.writes_role_ids', 'on', true);
                 DELETE FROM userbulk.user_roles ur
                  USING unnest(v_work) w
                  WHERE ur.user_id = w.user_id AND ur.account_id = v_account
@@ -368,6 +369,7 @@ BEGIN
                        FROM unnest(v_work) w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
                       WHERE w.errors = '[]' AND w.after ? 'roles'
                 ON CONFLICT DO NOTHING;
+                PERFORM set_config('userbulk.writes_role_ids', '', true);
             END IF;
 
             -- The audit trail: the request once, each changed user's fields.

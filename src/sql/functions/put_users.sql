@@ -140,11 +140,18 @@ BEGIN
         BEGIN
             -- 1. After a concurrent change was seen (below), lock every user
             -- of the batch first, in key order, and decide under the locks.
+            -- Each user found by its own key, not by "= ANY (p_user_name)":
+            -- a row another writer changed while this one waited is
+            -- checked again, and that rescan would sort the whole array
+            -- once per such row (the names in order: one lookup finds the
+            -- index pages the one before it read).
             IF v_lock_all THEN
-                PERFORM 1 FROM userbulk.users u
-                 WHERE u.account_id = v_account AND u.user_name = ANY (p_user_name)
-                 ORDER BY u.id
-                   FOR NO KEY UPDATE;
+                PERFORM 1
+                   FROM (SELECT DISTINCT x FROM unnest(p_user_name) AS x ORDER BY x) t
+                   JOIN userbulk.users u ON u.user_name = t.x
+                  WHERE u.account_id = v_account
+                  ORDER BY u.id
+                    FOR NO KEY UPDATE OF u;
             END IF;
 
             -- 2. One pass over the batch: find each user (another account's

@@ -267,9 +267,13 @@ BEGIN
     END IF;
     -- Locked in id order, then decided again under the locks: a user's
     -- roles cannot change while it is locked.
+    -- (each by its own key, not by "= ANY": a row changed while this
+    -- waited is checked again, and that rescan would sort the array)
     WITH locked AS MATERIALIZED (
-        SELECT u.id, u.ctid AS at FROM userbulk.users u
-         WHERE u.account_id = p_account AND u.id = ANY (v_changing)
+        SELECT u.id, u.ctid AS at
+          FROM (SELECT DISTINCT x FROM unnest(v_changing) AS x ORDER BY x) t
+          JOIN userbulk.users u ON u.id = t.x
+         WHERE u.account_id = p_account
          ORDER BY u.id
            FOR NO KEY UPDATE OF u
     ), cur AS MATERIALIZED (

@@ -41,21 +41,23 @@ COMMENT ON COLUMN userbulk.users.role_ids IS
     'The ids of the user''s roles (user_roles), sorted: kept by the triggers '
     'role_ids_kept_* of user_roles (migration 017). Never written by hand.';
 
--- The users of p_users, locked in id order and given their links' ids.
-CREATE FUNCTION userbulk.role_ids_recount(p_users uuid[]) RETURNS void
+-- The users (p_accounts[i], p_users[i]), locked in id order and given
+-- their links' ids.
+CREATE FUNCTION userbulk.role_ids_recount(p_accounts uuid[], p_users uuid[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
     PERFORM 1 FROM userbulk.users u
-      WHERE u.id = ANY (p_users)
+      WHERE (u.account_id, u.id) IN (SELECT x.a, x.u FROM unnest(p_accounts, p_users) AS x(a, u))
       ORDER BY u.id
         FOR NO KEY UPDATE;
     -- a statement of its own: its snapshot sees what committed while the
     -- locks above were awaited
     UPDATE userbulk.users u SET role_ids = k.ids
-      FROM (SELECT x.id, ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                WHERE ur.user_id = x.id ORDER BY ur.role_id) AS ids
-              FROM unnest(p_users) AS x(id)) k
-     WHERE u.id = k.id AND u.role_ids IS DISTINCT FROM k.ids;
+      FROM (SELECT x.a, x.u, ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                    WHERE ur.account_id = x.a AND ur.user_id = x.u
+                                    ORDER BY ur.role_id) AS ids
+              FROM unnest(p_accounts, p_users) AS x(a, u)) k
+     WHERE u.account_id = k.a AND u.id = k.u AND u.role_ids IS DISTINCT FROM k.ids;
 END
 $fn$;
 
@@ -63,19 +65,28 @@ $fn$;
 -- the function running it keeps role_ids itself.
 CREATE FUNCTION userbulk.role_ids_keep() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_accounts uuid[];
+    v_users    uuid[];
 BEGIN
     IF current_setting('userbulk.writes_role_ids', true) = 'on' THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM userbulk.role_ids_recount(ARRAY(SELECT DISTINCT n.user_id FROM ub_new_links n));
+        SELECT array_agg(k.account_id), array_agg(k.user_id) INTO v_accounts, v_users
+          FROM (SELECT DISTINCT n.account_id, n.user_id FROM ub_new_links n) k;
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM userbulk.role_ids_recount(ARRAY(SELECT DISTINCT o.user_id FROM ub_old_links o));
+        SELECT array_agg(k.account_id), array_agg(k.user_id) INTO v_accounts, v_users
+          FROM (SELECT DISTINCT o.account_id, o.user_id FROM ub_old_links o) k;
     ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM userbulk.role_ids_recount(ARRAY(
-            SELECT o.user_id FROM ub_old_links o UNION SELECT n.user_id FROM ub_new_links n));
+        SELECT array_agg(k.account_id), array_agg(k.user_id) INTO v_accounts, v_users
+          FROM (SELECT o.account_id, o.user_id FROM ub_old_links o
+                UNION SELECT n.account_id, n.user_id FROM ub_new_links n) k;
     ELSE    -- TRUNCATE
         UPDATE userbulk.users u SET role_ids = '{}' WHERE u.role_ids <> '{}';
+    END IF;
+    IF v_users IS NOT NULL THEN
+        PERFORM userbulk.role_ids_recount(v_accounts, v_users);
     END IF;
     RETURN NULL;
 END

@@ -178,4 +178,5 @@ reset_demo();
 }
 
 Apache::TestRequest::module('default');
+is role_ids_drift(), 0, "after the reverts, every user's role_ids is its links (017)";
 done_testing();

@@ -292,11 +292,6 @@ sub links_list {
     return db_query("SELECT coalesce(string_agg(role_id::text, ',' ORDER BY role_id), '')
                        FROM userbulk.user_roles WHERE user_id = '$u'");
 }
-sub role_ids_drift {
-    return db_query(q{SELECT count(*) FROM userbulk.users u
-                       WHERE u.role_ids IS DISTINCT FROM ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
-                                                                WHERE ur.user_id = u.id ORDER BY ur.role_id)});
-}
 sub sorted_ids { return join ',', sort @_ }
 for my $writer ('PUT /users', 'POST', 'SCIM Groups PATCH') {
     for my $dba ('INSERT', 'DELETE') {

@@ -279,4 +279,5 @@ sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->cod
     }
 }
 
+is role_ids_drift(), 0, "after the /Bulk requests, every user's role_ids is its links (017)";
 done_testing();

@@ -204,4 +204,5 @@ is scim(GET => '/Users?filter=' . uri_escape_utf8('userName eq "test.user@okta.l
     is $res->header('Allow'), 'GET, POST', '... Allow: GET, POST';
 }
 
+is role_ids_drift(), 0, "after the SCIM creations, every user's role_ids is its links (017)";
 done_testing();

@@ -254,4 +254,5 @@ my $new;
     like $b->{detail}, qr/10000/, '... says the limit';
 }
 
+is role_ids_drift(), 0, "after the SCIM group changes, every user's role_ids is its links (017)";
 done_testing();

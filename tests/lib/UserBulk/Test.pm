@@ -31,7 +31,7 @@ use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
 our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
                     db_query db_query_on db_conninfo api_conninfo admin_conninfo pg_bin
                     reset_demo capture error_log_file error_log_mark
-                    error_log_lines ISSUER AUDIENCE
+                    error_log_lines role_ids_drift ISSUER AUDIENCE
                     ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -165,6 +165,14 @@ sub _psql { return pg_bin('psql') }
 # array refs (NULL as undef); in scalar context the first column of the first
 # row. Dies with psql's message when the statement fails.
 sub db_query { return db_query_on(db_conninfo(), @_) }
+
+# How many users' role_ids (migration 017) differ from their links in
+# user_roles: 0 after any writer, whatever it did.
+sub role_ids_drift {
+    return db_query(q{SELECT count(*) FROM userbulk.users u
+                       WHERE u.role_ids IS DISTINCT FROM ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
+                                                                WHERE ur.user_id = u.id ORDER BY ur.role_id)});
+}
 
 # The same against any database: db_query_on(CONNINFO, SQL).
 sub db_query_on {

@@ -46,10 +46,12 @@ COMMENT ON COLUMN userbulk.users.role_ids IS
 CREATE FUNCTION userbulk.role_ids_recount(p_accounts uuid[], p_users uuid[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    PERFORM 1 FROM userbulk.users u
-      WHERE (u.account_id, u.id) IN (SELECT x.a, x.u FROM unnest(p_accounts, p_users) AS x(a, u))
-      ORDER BY u.id
-        FOR NO KEY UPDATE;
+    -- (each user by its own key: a row changed while this waited is
+    -- checked again, cheaply)
+    PERFORM 1 FROM unnest(p_accounts, p_users) AS x(a, u)
+      JOIN userbulk.users u ON u.account_id = x.a AND u.id = x.u
+     ORDER BY u.id
+       FOR NO KEY UPDATE OF u;
     -- a statement of its own: its snapshot sees what committed while the
     -- locks above were awaited
     UPDATE userbulk.users u SET role_ids = k.ids

@@ -15,11 +15,14 @@
 --     order) and then given the ids of their links as they are now.
 --     TRUNCATE empties every user's role_ids.
 --   * A function of functions/ that writes a user's links and role_ids in
---     the same transaction (put_users, account_update) declares so with
---     the setting userbulk.writes_role_ids = 'on' (a SET clause of the
---     function, in force only while it runs); the statements it runs skip
---     the recount, which would find nothing to change. Its tests check
---     role_ids against the links after every kind of change.
+--     the same transaction (put_users, account_update; seed.sql too) sets
+--     userbulk.writes_role_ids = 'on' (set_config, local to the
+--     transaction) just before its link statements and '' just after them
+--     (a failure between rolls the setting back with the savepoint); the
+--     triggers of those statements skip the recount, which would find
+--     nothing to change. tests/sql/role_ids.sql checks role_ids against the
+--     links after every kind of change, and that the setting is not left
+--     behind.
 --
 -- Why concurrent writers cannot leave role_ids stale (READ COMMITTED): two
 -- writers of one user's links both lock the user's row before they count.

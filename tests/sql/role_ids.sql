@@ -1,7 +1,7 @@
 -- users.role_ids (migration 017): each user's role ids on its row, kept
 -- equal to its links in user_roles. One session here: every kind of write
 -- to user_roles by hand, and the two functions that write role_ids
--- themselves (put_users, account_update); tests/t/role_ids.t attacks the
+-- themselves (put_users, account_update); tests/t/role_links.t attacks the
 -- same invariant with concurrent writers.
 -- Accounts: tap (users u1..u6, roles Reader a1 and Writer a2); u1 holds a1.
 \ir lib/setup.sql

@@ -5,9 +5,10 @@
 SELECT plan(44);
 
 -- Every user row of account tap (but what a change must move: version,
+-- last_change,
 -- updated_at, updated_by) and its role set, as one digest.
 CREATE FUNCTION pg_temp.digest() RETURNS text LANGUAGE sql AS $$
-    SELECT md5(string_agg((to_jsonb(u) - 'version' - 'updated_at' - 'updated_by')::text || '|'
+    SELECT md5(string_agg((to_jsonb(u) - 'version' - 'updated_at' - 'updated_by' - 'last_change')::text || '|'
                           || coalesce((SELECT string_agg(ur.role_id::text, ',' ORDER BY ur.role_id)
                                          FROM userbulk.user_roles ur WHERE ur.user_id = u.id), ''),
                           ';' ORDER BY u.id))

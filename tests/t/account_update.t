@@ -305,4 +305,6 @@ reset_demo();
     is $res->json->{successResults}[0]{userId}, $BOB, 'same user id in both APIs';
 }
 
+is audit_chain_drift(), 0, "after the POSTs, every user's history is one chain from its row (018)";
+
 done_testing();

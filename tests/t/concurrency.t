@@ -201,6 +201,9 @@ my @errors = grep { /UB020[0-35689]|UB021[1-3]/ } error_log_lines($mark);
 ok(!@errors, 'no statement or answer failed (the errors of UB0200-UB0213) in the error log') or diag(join "\n", @errors[0 .. ($#errors < 4 ? $#errors : 4)]);
 my @crash = crash_lines($mark);
 ok(!@crash, 'no child crashed') or diag(join "\n", @crash);
+# (writers queued on the same users: each links its audit row to the one
+# that committed before it, whatever their request ids' order)
+is audit_chain_drift(), 0, "after the concurrent writers, every user's history is one chain from its row (018)";
 reset_demo();
 
 # One spelling of a value: JSON with sorted keys; lists of ids sorted.

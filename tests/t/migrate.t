@@ -55,8 +55,8 @@ my @TABLES = qw(accounts departments locations program_admin_roles access_types
 # against the links on its own, below.)
 sub data_digest {
     return join ' ', map {
-        "$_=" . q_db("SELECT count(*) || ':' || coalesce(md5(string_agg(jsonb_strip_nulls(to_jsonb(t) - 'role_ids')::text, '|'
-                                                                       ORDER BY (to_jsonb(t) - 'role_ids')::text)), '-')
+        "$_=" . q_db("SELECT count(*) || ':' || coalesce(md5(string_agg(jsonb_strip_nulls(to_jsonb(t) - 'role_ids' - 'last_change')::text, '|'
+                                                                       ORDER BY (to_jsonb(t) - 'role_ids' - 'last_change')::text)), '-')
                         FROM userbulk.$_ t")
     } @TABLES;
 }
@@ -107,6 +107,10 @@ q_db(q{INSERT INTO userbulk.audit (account_id, at, actor, trace_id, endpoint, us
        SELECT account_id, now() - interval '500 days', 'migrate.t', 'trace-old', 'PUT /users', id,
               '{"firstName":"A"}', '{"firstName":"B"}'
          FROM userbulk.users WHERE user_name = 'alice.acme'});
+q_db(q{INSERT INTO userbulk.audit (account_id, at, actor, trace_id, endpoint, user_id, before, after)
+       SELECT account_id, now() - interval '10 days', 'migrate.t', 'trace-mid', 'PUT /users', id,
+              '{"firstName":"B"}', '{"firstName":"C"}'
+         FROM userbulk.users WHERE user_name = 'alice.acme'});
 q_db(q{UPDATE userbulk.users SET first_name = 'Upgraded', version = version + 1
         WHERE user_name = 'bob.acme'});
 my $digest = data_digest();
@@ -133,6 +137,16 @@ is q_db(q{SELECT count(*) FROM userbulk.users u
    'every user has the ids of its role links on its row (017)';
 cmp_ok q_db(q{SELECT count(*) FROM userbulk.users WHERE cardinality(role_ids) > 0}), '>=', 5,
    'the users with links have them there';
+is q_db(q{SELECT string_agg(r.trace_id, ' ' ORDER BY h.ordinality)
+            FROM userbulk.users u
+           CROSS JOIN LATERAL userbulk.user_history(u.account_id, u.id) WITH ORDINALITY h
+            JOIN userbulk.audit_request r ON r.id = h.id
+           WHERE u.user_name = 'alice.acme'}), 'trace-old trace-mid',
+   '018: a user\'s history from before is linked, oldest first (user_history)';
+is q_db(q{SELECT count(*) FROM userbulk.users u WHERE u.last_change IS NOT NULL}), 1,
+   '... and only a user with a history has a head';
+is q_db(q{SELECT count(*) FROM pg_index WHERE indrelid = 'userbulk.audit_change'::regclass}), 1,
+   '... audit_change has one index, its primary key (request_id, user_id)';
 ok q_db(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'userbulk'::regnamespace
             AND proname IN ('put_users', 'account_update')}) == 2,
    'functions/ was applied (put_users, account_update exist)';
@@ -156,6 +170,11 @@ is q_db(q{SELECT first_name FROM userbulk.users WHERE user_name = 'carol.acme'})
    '... and applies a change';
 is q_db(q{SELECT count(*) || ' ' || max(actor) FROM userbulk.audit WHERE trace_id = 'trace-upgrade'}), '1 migrate.t',
    '... with its audit row';
+is q_db(q{SELECT (u.last_change = r.id) || ' ' || (c.prev_request IS NULL)
+            FROM userbulk.users u JOIN userbulk.audit_request r ON r.trace_id = 'trace-upgrade'
+            JOIN userbulk.audit_change c ON c.request_id = r.id AND c.user_id = u.id
+           WHERE u.user_name = 'carol.acme'}), 'true true',
+   '... the head of the user\'s history, its first row';
 cmp_ok q_db(q{SELECT min(id) FROM userbulk.audit WHERE trace_id = 'trace-upgrade'}), '>',
        q_db(q{SELECT max(id) FROM userbulk.audit WHERE trace_id <> 'trace-upgrade'}),
        '... numbered after the rows of the first version';
@@ -169,6 +188,10 @@ is q_db(q{SELECT count(*) FROM userbulk.audit_request WHERE trace_id = 'trace-ol
 is q_db(q{SELECT count(*) FROM userbulk.audit WHERE trace_id = 'trace-upgrade'}), 1,
    '... and keeps the newer one';
 is q_db(q{SELECT userbulk.prune_audit(now() - interval '400 days')}), 0, 'pruning again deletes nothing';
+is q_db(q{SELECT string_agg(h.trace_id, ' ')
+            FROM userbulk.users u CROSS JOIN LATERAL userbulk.user_history(u.account_id, u.id) h
+           WHERE u.user_name = 'alice.acme'}), 'trace-mid',
+   'a history ends where the pruning stopped';
 $digest = data_digest();
 
 # --- running it again changes nothing ------------------------------------------

@@ -440,4 +440,6 @@ for my $method (qw(GET POST DELETE PATCH)) {
     reset_demo();
 }
 
+is audit_chain_drift(), 0, "after the PUTs, every user's history is one chain from its row (018)";
+
 done_testing();

@@ -334,6 +334,7 @@ for my $writer ('PUT /users', 'POST', 'SCIM Groups PATCH') {
     }
 }
 is role_ids_drift(), 0, 'role_ids: after every race, no user\'s role_ids differs from its links';
+is audit_chain_drift(), 0, 'after every race, every user\'s history is one chain from its row (018)';
 
 reset_demo();
 done_testing();

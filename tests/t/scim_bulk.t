@@ -280,4 +280,5 @@ sub scim_bad_failonerrors { return bulk([], extra => { failOnErrors => 0 })->cod
 }
 
 is role_ids_drift(), 0, "after the /Bulk requests, every user's role_ids is its links (017)";
+is audit_chain_drift(), 0, "after the /Bulk requests, every user's history is one chain from its row (018)";
 done_testing();

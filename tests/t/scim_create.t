@@ -205,4 +205,5 @@ is scim(GET => '/Users?filter=' . uri_escape_utf8('userName eq "test.user@okta.l
 }
 
 is role_ids_drift(), 0, "after the SCIM creations, every user's role_ids is its links (017)";
+is audit_chain_drift(), 0, "after the SCIM creations and deletions, every user's history is one chain from its row (018)";
 done_testing();

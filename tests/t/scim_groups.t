@@ -255,4 +255,5 @@ my $new;
 }
 
 is role_ids_drift(), 0, "after the SCIM group changes, every user's role_ids is its links (017)";
+is audit_chain_drift(), 0, "after the SCIM group changes, every user's history is one chain from its row (018)";
 done_testing();

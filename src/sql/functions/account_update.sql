@@ -30,6 +30,7 @@ DECLARE
     v_bad      text;
     v_attempt  integer := 0;
     v_rows     bigint;
+    v_request  bigint;     -- the audit request's id, taken before the writes
     v_row      userbulk.account_update_row;   -- a role row, set by name
     v_diff     boolean := coalesce((p_change ->> 'diff')::boolean, false);
     -- with "diff": the changed targets and their audit rows' before and
@@ -199,8 +200,13 @@ BEGIN
             -- for this statement; a failure rolls the setting back with the
             -- savepoint).
             PERFORM set_config('userbulk.writes_role_ids', 'on', true);
+            -- (the request's id before the writes: each changed target's
+            -- row names it as the head of its history, and its audit row
+            -- links to the head it had, userbulk.user_history; unused
+            -- when nothing changes)
+            v_request := nextval('userbulk.audit_request_id_seq');
             WITH cur AS MATERIALIZED (
-                SELECT u.id, u.ctid AS at, r.ids AS role_ids, g.drop_at,
+                SELECT u.id, u.ctid AS at, r.ids AS role_ids, g.drop_at, u.last_change,
                        u.team_id, u.status_id, u.timezone_id, u.reset_password_state,
                        u.activation_date, u.expiry_date, u.is_sso_user, u.is_employee,
                        u.is_two_factor_enabled, u.display_name, u.first_name, u.middle_name,
@@ -243,7 +249,7 @@ BEGIN
             ), diff AS MATERIALIZED (
                 -- ('{}' || x and x || '{}' copy nothing: only changed
                 -- fields cost.)
-                SELECT c.id, c.at, c.role_ids, c.drop_at, c.c_roles,
+                SELECT c.id, c.at, c.role_ids, c.drop_at, c.c_roles, c.last_change,
                        '{}'::jsonb
                        || CASE WHEN c.c_roles THEN jsonb_build_object('role_ids', to_jsonb(c.role_ids)) ELSE '{}' END
                        || CASE WHEN c.c_team THEN jsonb_build_object('team_id', c.team_id) ELSE '{}' END
@@ -326,7 +332,8 @@ BEGIN
                        is_employee = CASE WHEN s_emp THEN v_new.is_employee ELSE u.is_employee END,
                        is_two_factor_enabled = CASE WHEN s_2fa THEN v_new.is_two_factor_enabled ELSE u.is_two_factor_enabled END,
                        role_ids = CASE WHEN d.c_roles THEN v_roles ELSE u.role_ids END,
-                       version = u.version + 1, updated_at = now(), updated_by = p_actor
+                       version = u.version + 1, updated_at = now(), updated_by = p_actor,
+                       last_change = v_request
                   FROM diff d
                  -- by place, not by key: the row is locked, it has not
                  -- moved since cur read it
@@ -357,14 +364,15 @@ BEGIN
                 RETURNING 1
             ), req AS (
                 -- the audit trail: the request once, if it changes anyone
-                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
-                SELECT v_account, p_actor, p_trace, 'POST /api/v1/account/users/update'
+                INSERT INTO userbulk.audit_request (id, account_id, actor, trace_id, endpoint)
+                SELECT v_request, v_account, p_actor, p_trace, 'POST /api/v1/account/users/update'
                  WHERE EXISTS (SELECT 1 FROM diff)
                 RETURNING id
             ), aud AS (
-                -- and each changed target's fields
-                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
-                SELECT q.id, v_account, d.id, d.before, d.after
+                -- and each changed target's fields, after its audit row before
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after,
+                                                   prev_request)
+                SELECT q.id, v_account, d.id, d.before, d.after, d.last_change
                   FROM diff d CROSS JOIN req q
                 RETURNING 1
             )

@@ -65,7 +65,8 @@ $do$;
 -- One page of account p_account after the position (p_seq, p_user): the
 -- rest of request p_seq after user p_user (p_user null: none of it), then
 -- the requests after it; at most p_limit changes. One scan of audit_feed's
--- key from p_seq on, and per request one of audit_change_request_user.
+-- key from p_seq on, and per request one of audit_change's primary key
+-- (request_id, user_id).
 --   status        200
 --   changes       the changes, in feed order (a JSON array)
 --   more          whether more changes follow now

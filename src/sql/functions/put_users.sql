@@ -53,7 +53,8 @@ SELECT userbulk.ensure_row_type('put_work', $cols$
     errors             jsonb,
     before             jsonb,
     after              jsonb,
-    version            bigint
+    version            bigint,
+    last_change        bigint
 $cols$) \g /dev/null
 
 CREATE OR REPLACE FUNCTION userbulk.put_users(
@@ -234,7 +235,7 @@ BEGIN
                         u.last_name, b.last_name, u.phone1, b.phone, u.department_code, b.department,
                         u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
                         u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
-                   u.version)::userbulk.put_work
+                   u.version, u.last_change)::userbulk.put_work
               FROM unnest(p_idx, p_user_name, p_email, p_first_name, p_middle_name, p_last_name,
                           p_phone, p_department, p_location, p_program_admin_role, p_locked_out,
                           p_roles, p_access_automation, p_access_certification, p_access_complete,
@@ -295,7 +296,7 @@ BEGIN
                                     THEN w.errors || userbulk.err('email', 'email_taken',
                                              'is already the address of another user')
                                     ELSE w.errors END,
-                               w.before, w.after, w.version)::userbulk.put_work
+                               w.before, w.after, w.version, w.last_change)::userbulk.put_work
                       FROM unnest(v_work) w);
                 -- each was counted among the changing ones
                 v_changing := v_changing - cardinality(v_taken);
@@ -326,6 +327,9 @@ BEGIN
                            coalesce((p_options ->> 'failed')::boolean, false)
                            OR EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.errors <> '[]')));
             IF v_apply THEN
+                -- (the request's id now: each changed user's row names it
+                -- as the head of its history, userbulk.user_history)
+                v_request := nextval('userbulk.audit_request_id_seq');
                 WITH changed AS (
                     UPDATE userbulk.users u
                        SET email = w.email, first_name = w.first_name,
@@ -334,7 +338,8 @@ BEGIN
                            location_code = w.location,
                            program_admin_role_code = w.program_admin_role,
                            locked_out = w.locked_out, role_ids = w.role_ids,
-                           version = u.version + 1, updated_at = now(), updated_by = p_actor
+                           version = u.version + 1, updated_at = now(), updated_by = p_actor,
+                           last_change = v_request
                       FROM (SELECT * FROM unnest(v_work) x
                              WHERE x.errors = '[]' AND x.after IS NOT NULL
                              ORDER BY x.user_id OFFSET 0) w
@@ -379,13 +384,15 @@ BEGIN
                 PERFORM set_config('userbulk.writes_role_ids', '', true);
             END IF;
 
-            -- The audit trail: the request once, each changed user's fields.
+            -- The audit trail: the request once, each changed user's
+            -- fields, linked to the user's audit row before (the head its
+            -- row had at the version updated).
             IF v_done > 0 THEN
-                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
-                     VALUES (v_account, p_actor, p_trace, 'PUT /users')
-                  RETURNING id INTO v_request;
-                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
-                     SELECT v_request, v_account, w.user_id, w.before, w.after
+                INSERT INTO userbulk.audit_request (id, account_id, actor, trace_id, endpoint)
+                     VALUES (v_request, v_account, p_actor, p_trace, 'PUT /users');
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after,
+                                                   prev_request)
+                     SELECT v_request, v_account, w.user_id, w.before, w.after, w.last_change
                        FROM unnest(v_work) w
                       WHERE w.errors = '[]' AND w.after IS NOT NULL;
             END IF;

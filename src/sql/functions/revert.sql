@@ -251,9 +251,9 @@ BEGIN
                        WHEN u.id IS NULL THEN 'not_found'
                        WHEN NOT v_force
                             AND (userbulk.revert_fields(c.after, u, r.now) IS DISTINCT FROM c.after
-                                 OR EXISTS (SELECT 1 FROM userbulk.audit_change l
-                                             WHERE l.account_id = v_account AND l.user_id = c.user_id
-                                               AND l.request_id > v_req)) THEN 'conflict'
+                                 -- changed since by another audited request:
+                                 -- the head of its history is not this one
+                                 OR u.last_change IS DISTINCT FROM v_req) THEN 'conflict'
                        WHEN (c.before ->> 'departmentId' IS NOT NULL AND NOT EXISTS (
                                  SELECT 1 FROM userbulk.departments d
                                   WHERE d.account_id = v_account AND d.code = c.before ->> 'departmentId'))
@@ -276,7 +276,7 @@ BEGIN
                                   WHERE NOT EXISTS (SELECT 1 FROM userbulk.roles ro
                                                      WHERE ro.account_id = v_account AND ro.id = t.id)) THEN 'unknown_role'
                    END AS code
-              FROM unnest(v_changes) WITH ORDINALITY AS c(request_id, account_id, user_id, before, after, n)
+              FROM unnest(v_changes) WITH ORDINALITY AS c(request_id, account_id, user_id, before, after, prev_request, n)
               LEFT JOIN unnest(v_ids, v_at) AS l(id, at) ON l.id = c.user_id
               LEFT JOIN userbulk.users u ON u.ctid = l.at AND u.id = c.user_id AND u.account_id = v_account
              CROSS JOIN LATERAL (
@@ -319,8 +319,22 @@ BEGIN
             v_apply := NOT v_dry AND NOT (v_atomic AND v_failed)
                        AND EXISTS (SELECT 1 FROM unnest(v_work) w WHERE w.code IS NULL AND w.after IS NOT NULL);
             IF v_apply THEN
-                -- 4. Every field the request changed, back; by place: the
-                -- rows are locked, they have not moved since the pass read them.
+                -- 4. The audit trail first: each user's row links to the
+                -- head of its history, read where the row is locked (it has
+                -- not moved since the pass read it), before the UPDATE
+                -- below makes this revert the head.
+                v_new := nextval('userbulk.audit_request_id_seq');
+                INSERT INTO userbulk.audit_request (id, account_id, actor, trace_id, endpoint)
+                     VALUES (v_new, v_account, p_actor, p_trace, 'revert');
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after,
+                                                   prev_request)
+                     SELECT v_new, v_account, w.user_id, w.before, w.after, u.last_change
+                       FROM unnest(v_work) w
+                       JOIN userbulk.users u ON u.ctid = w.at AND u.id = w.user_id
+                                            AND u.account_id = v_account
+                      WHERE w.code IS NULL AND w.after IS NOT NULL;
+
+                -- Every field the request changed, back; by place.
                 UPDATE userbulk.users u SET
                        email = CASE WHEN t ? 'email' THEN t ->> 'email' ELSE u.email END,
                        first_name = CASE WHEN t ? 'firstName' THEN t ->> 'firstName'
@@ -358,7 +372,8 @@ BEGIN
                        is_two_factor_enabled = CASE WHEN t ? 'is_two_factor_enabled'
                                                     THEN (t ->> 'is_two_factor_enabled')::boolean
                                                     ELSE u.is_two_factor_enabled END,
-                       version = u.version + 1, updated_at = now(), updated_by = p_actor
+                       version = u.version + 1, updated_at = now(), updated_by = p_actor,
+                       last_change = v_new
                   FROM unnest(v_work) w CROSS JOIN LATERAL (SELECT w.after AS t) x
                  WHERE u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
                    AND w.code IS NULL AND w.after IS NOT NULL;
@@ -373,14 +388,6 @@ BEGIN
                        FROM unnest(v_work) w CROSS JOIN LATERAL unnest(w.role_ids) AS r(role_id)
                       WHERE w.code IS NULL AND w.after ?| ARRAY['roles', 'role_ids']
                 ON CONFLICT DO NOTHING;
-
-                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
-                     VALUES (v_account, p_actor, p_trace, 'revert')
-                  RETURNING id INTO v_new;
-                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
-                     SELECT v_new, v_account, w.user_id, w.before, w.after
-                       FROM unnest(v_work) w
-                      WHERE w.code IS NULL AND w.after IS NOT NULL;
             END IF;
             EXIT;
         EXCEPTION

@@ -237,7 +237,9 @@ $$;
 -- id order (as PUT /users and the POST lock theirs: every writer of
 -- user_roles locks the user first), gets version + 1 and an audit row of
 -- the request p_request (its roles before and after, as PUT /users
--- writes them), in a few statements whatever the number of members.
+-- writes them; linked to the user's audit row before, and the head of its
+-- history: userbulk.user_history), in a few statements whatever the
+-- number of members.
 -- Answers the number of users changed, or -N (nothing done) when N users
 -- would change, more than p_max.
 CREATE OR REPLACE FUNCTION userbulk.scim_group_apply(p_account uuid, p_role uuid, p_actor text,
@@ -269,15 +271,25 @@ BEGIN
     -- roles cannot change while it is locked.
     -- (each by its own key, not by "= ANY": a row changed while this
     -- waited is checked again, and that rescan would sort the array)
+    PERFORM 1
+       FROM (SELECT DISTINCT x FROM unnest(v_changing) AS x ORDER BY x) t
+       JOIN userbulk.users u ON u.id = t.x
+      WHERE u.account_id = p_account
+      ORDER BY u.id
+        FOR NO KEY UPDATE OF u;
+    -- The rest in a statement of its own, whose snapshot sees what the
+    -- writers this one waited for committed: a user's row they changed
+    -- (a link written by hand recounts its role_ids, 017) is found where
+    -- it is now, and its links as they are. (In the locking statement
+    -- itself, the row's new place would be invisible to the UPDATE below:
+    -- the links would change, the user and its history would not.)
     WITH locked AS MATERIALIZED (
-        SELECT u.id, u.ctid AS at
+        SELECT u.id, u.ctid AS at, u.last_change
           FROM (SELECT DISTINCT x FROM unnest(v_changing) AS x ORDER BY x) t
           JOIN userbulk.users u ON u.id = t.x
          WHERE u.account_id = p_account
-         ORDER BY u.id
-           FOR NO KEY UPDATE OF u
     ), cur AS MATERIALIZED (
-        SELECT l.id, l.at,
+        SELECT l.id, l.at, l.last_change,
                ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
                       WHERE ur.account_id = p_account AND ur.user_id = l.id ORDER BY ur.role_id) AS before
           FROM locked l
@@ -286,18 +298,19 @@ BEGIN
         UNION ALL
         SELECT x, false FROM unnest(p_remove) x
     ), diff AS MATERIALIZED (
-        SELECT c.id, c.at, c.before, p_role = ANY (c.before) AS was,
+        SELECT c.id, c.at, c.last_change, c.before, p_role = ANY (c.before) AS was,
                coalesce(w.member, p_role = ANY (c.before) AND NOT p_reset) AS will
           FROM cur c LEFT JOIN wish w ON w.user_id = c.id
     ), ch AS MATERIALIZED (
-        SELECT d.id, d.at, d.will, d.before,
+        SELECT d.id, d.at, d.last_change, d.will, d.before,
                CASE WHEN d.will
                     THEN ARRAY(SELECT x FROM unnest(d.before || p_role) x ORDER BY x)
                     ELSE array_remove(d.before, p_role) END AS after
           FROM diff d WHERE d.was <> d.will
     ), upd AS (
         UPDATE userbulk.users u
-           SET version = u.version + 1, updated_at = now(), updated_by = p_actor
+           SET version = u.version + 1, updated_at = now(), updated_by = p_actor,
+               last_change = p_request
           FROM ch WHERE u.ctid = ch.at AND u.id = ch.id AND u.account_id = p_account
         RETURNING 1
     ), del AS (
@@ -309,9 +322,10 @@ BEGIN
         SELECT p_account, ch.id, p_role FROM ch WHERE ch.will
         RETURNING 1
     ), aud AS (
-        INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+        INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after,
+                                           prev_request)
         SELECT p_request, p_account, ch.id, jsonb_build_object('roles', to_jsonb(ch.before)),
-               jsonb_build_object('roles', to_jsonb(ch.after))
+               jsonb_build_object('roles', to_jsonb(ch.after)), ch.last_change
           FROM ch
         RETURNING 1
     )

@@ -120,12 +120,14 @@ SELECT userbulk.ensure_row_type('scim_work', $cols$
     message         text,
     before          jsonb,
     after           jsonb,
-    at              tid
+    at              tid,
+    last_change     bigint
 $cols$) \g /dev/null
 -- (stored: the version found, null: no such user; status: 0 passes, -1
 -- not performed, else the refusal's; before, after: the fields it changes,
 -- as stored and as they become, null: no change; at: where the user's row
--- was read)
+-- was read; last_change: the head of its history there, which its audit
+-- row links to)
 
 -- Applies a batch of operations on p_account's users, in one transaction:
 --   p_op       'create', 'put', 'patch' or 'delete'
@@ -324,7 +326,7 @@ BEGIN
                             u.external_id, f.external_id, u.employee_code, f.employee_code,
                             u.department_code, f.department_code, u.manager_id, m.id), '{}')
                    END,
-                   u.ctid)::userbulk.scim_work
+                   u.ctid, u.last_change)::userbulk.scim_work
               FROM (SELECT x.*,
                            CASE WHEN x.op = 'create' THEN gen_random_uuid() END AS new_id,
                            -- a user named twice: the second is refused (the
@@ -457,6 +459,10 @@ BEGIN
               FROM unnest(v_work) w;
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false) OR v_refused > 0));
+            -- (the request's id before the writes: each changed user's row
+            -- names it as the head of its history, userbulk.user_history)
+            v_request := CASE WHEN v_apply AND v_changes > 0
+                              THEN nextval('userbulk.audit_request_id_seq') END;
             IF v_lock_all THEN
                 -- (locked in step 1) Deletions first (they free
                 -- addresses), then the changes (one statement: swaps hold,
@@ -473,7 +479,8 @@ BEGIN
                            locked_out = w.locked_out, external_id = w.external_id,
                            employee_code = w.employee_code, department_code = w.department_code,
                            manager_id = w.manager_id,
-                           version = u.version + 1, updated_at = now(), updated_by = p_actor
+                           version = u.version + 1, updated_at = now(), updated_by = p_actor,
+                           last_change = v_request
                       FROM unnest(v_work) w
                      WHERE w.op IN ('put', 'patch') AND w.status = 0 AND w.after IS NOT NULL
                        AND u.id = w.user_id AND u.account_id = v_account;
@@ -520,7 +527,8 @@ BEGIN
                                phone2 = w.phone2, locked_out = w.locked_out,
                                external_id = w.external_id, employee_code = w.employee_code,
                                department_code = w.department_code, manager_id = w.manager_id,
-                               version = u.version + 1, updated_at = now(), updated_by = p_actor
+                               version = u.version + 1, updated_at = now(), updated_by = p_actor,
+                               last_change = v_request
                           FROM (SELECT * FROM unnest(v_work) x
                                  WHERE x.status = 0 AND x.op IN ('put', 'patch')
                                    AND x.after IS NOT NULL
@@ -544,11 +552,11 @@ BEGIN
                 INSERT INTO userbulk.users (id, account_id, user_name, email, first_name,
                                             middle_name, last_name, display_name, phone1,
                                             phone2, locked_out, external_id, employee_code,
-                                            department_code, manager_id, updated_by)
+                                            department_code, manager_id, updated_by, last_change)
                      SELECT w.user_id, v_account, w.user_name, w.email, w.first_name,
                             w.middle_name, w.last_name, w.display_name, w.phone1, w.phone2,
                             w.locked_out, w.external_id, w.employee_code, w.department_code,
-                            w.manager_id, p_actor
+                            w.manager_id, p_actor, v_request
                        FROM unnest(v_work) w
                       WHERE w.op = 'create' AND w.status = 0;
                 -- the account's default roles, as the seed gives its users
@@ -558,14 +566,17 @@ BEGIN
                       WHERE w.op = 'create' AND w.status = 0;
             END IF;
             IF v_apply AND v_changes > 0 THEN
-                INSERT INTO userbulk.audit_request (account_id, actor, trace_id, endpoint)
-                     VALUES (v_account, p_actor, p_trace, 'scim')
-                  RETURNING id INTO v_request;
-                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after)
+                INSERT INTO userbulk.audit_request (id, account_id, actor, trace_id, endpoint)
+                     VALUES (v_request, v_account, p_actor, p_trace, 'scim');
+                -- (a user's row after the one before: a creation has none,
+                -- a deletion ends the chain its row headed)
+                INSERT INTO userbulk.audit_change (request_id, account_id, user_id, before, after,
+                                                   prev_request)
                      SELECT v_request, v_account, w.user_id, w.before,
                             CASE WHEN w.op = 'create'
                                  THEN w.after || jsonb_build_object('roles', to_jsonb(v_defaults))
-                                 ELSE w.after END
+                                 ELSE w.after END,
+                            w.last_change
                        FROM unnest(v_work) w
                       WHERE w.status = 0 AND w.after IS NOT NULL;
             END IF;

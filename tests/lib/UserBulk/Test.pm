@@ -31,7 +31,7 @@ use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
 our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
                     db_query db_query_on db_conninfo api_conninfo admin_conninfo pg_bin
                     reset_demo capture error_log_file error_log_mark
-                    error_log_lines role_ids_drift ISSUER AUDIENCE
+                    error_log_lines role_ids_drift audit_chain_drift ISSUER AUDIENCE
                     ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -172,6 +172,30 @@ sub role_ids_drift {
     return db_query(q{SELECT count(*) FROM userbulk.users u
                        WHERE u.role_ids IS DISTINCT FROM ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
                                                                 WHERE ur.user_id = u.id ORDER BY ur.role_id)});
+}
+
+# How many users' histories (migration 018) are not one chain: walking
+# back from the head on the user's row (last_change) through each row's
+# prev_request must reach every audit row of the user, and only those.
+# 0 after any writer, whatever it did: a writer that left the head or a
+# link out breaks the walk.
+sub audit_chain_drift {
+    return db_query(q{WITH RECURSIVE h AS (
+                          SELECT c.user_id, c.request_id, c.prev_request
+                            FROM userbulk.users u
+                            JOIN userbulk.audit_change c
+                              ON c.request_id = u.last_change AND c.user_id = u.id
+                             AND c.account_id = u.account_id
+                          UNION ALL
+                          SELECT c.user_id, c.request_id, c.prev_request
+                            FROM h JOIN userbulk.audit_change c
+                              ON c.request_id = h.prev_request AND c.user_id = h.user_id)
+                      SELECT count(*) FROM userbulk.users u
+                        LEFT JOIN (SELECT h.user_id, count(*) AS n FROM h GROUP BY h.user_id) w
+                               ON w.user_id = u.id
+                        LEFT JOIN (SELECT c.user_id, count(*) AS n FROM userbulk.audit_change c
+                                    GROUP BY c.user_id) a ON a.user_id = u.id
+                       WHERE coalesce(w.n, 0) <> coalesce(a.n, 0)});
 }
 
 # The same against any database: db_query_on(CONNINFO, SQL).

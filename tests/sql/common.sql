@@ -1,7 +1,7 @@
 -- The helpers of src/sql/functions/common.sql, and userbulk.fold_email
 -- (migration 005) under the test cluster's locale C.
 \ir lib/setup.sql
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT is(userbulk.err('email', 'email_taken', 'is taken'),
           '[{"code": "email_taken", "field": "email", "message": "is taken"}]'::jsonb,
@@ -53,10 +53,19 @@ SELECT ok(NOT userbulk.retried('23505', 5), '... not the fifth');
 SELECT ok(NOT userbulk.retried('23503', 5) AND NOT userbulk.retried('UBLCK', 1) AND NOT userbulk.retried('P0001', 1),
           '... nothing else');
 
-SELECT results_eq($$SELECT ord, field, code, message FROM userbulk.put_errors(
-                       '[{"field":"email","code":"email_taken","message":"is taken"},{"field":"roles[2]","code":"unknown_role","message":"m"}]')$$,
-                  $$VALUES (1::bigint, 'email', 'email_taken', 'is taken'), (2, 'roles[2]', 'unknown_role', 'm')$$,
+SELECT results_eq($$SELECT field, code, message FROM userbulk.put_errors(
+                       '[{"field":"email","code":"email_taken","message":"is taken"},{"field":"roles[2]","code":"unknown_role","message":"m"}]')
+                       ORDER BY ord$$,
+                  $$VALUES ('email', 'email_taken', 'is taken'), ('roles[2]', 'unknown_role', 'm')$$,
                   'put_errors: a record''s errors as rows, in their order');
+SELECT results_eq($$SELECT field, code, message FROM userbulk.put_errors(
+                       '[{"field":"email","code":"email_taken","message":"is taken"},{"unknown_roles":[3,10]},
+                         {"field":"x","code":"y","message":"z"}]')
+                       ORDER BY ord$$,
+                  $$VALUES ('email', 'email_taken', 'is taken'),
+                           ('roles[3]', 'unknown_role', 'names no role of the account'),
+                           ('roles[10]', 'unknown_role', 'names no role of the account'), ('x', 'y', 'z')$$,
+                  '... the positions of unknown roles, one row each, in their place');
 SELECT is((SELECT count(*) FROM userbulk.put_errors('[]')), 0::bigint, 'put_errors: none for a record without errors');
 SELECT is((SELECT count(*) FROM userbulk.put_errors(NULL)), 0::bigint, '... nor for NULL');
 

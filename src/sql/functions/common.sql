@@ -132,12 +132,20 @@ $$;
 
 -- A PUT /users record's errors as the rows of its answer (put_result), in
 -- their order: none for [] (most records), which is not even read (null
--- into a strict function: half the cost of the whole answer's rows).
+-- into a strict function: half the cost of the whole answer's rows). An
+-- error is {"field", "code", "message"}, or {"unknown_roles": [positions]}
+-- (put_users: the entries of the record's roles that name no role of the
+-- account), one row per position. ord only orders the rows.
 CREATE OR REPLACE FUNCTION userbulk.put_errors(p_errors jsonb)
 RETURNS TABLE (ord bigint, field text, code text, message text)
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT e.ord, e.v ->> 'field', e.v ->> 'code', e.v ->> 'message'
+    SELECT e.ord * 1000000 + coalesce(r.n, 0),
+           CASE WHEN r.pos IS NULL THEN e.v ->> 'field' ELSE 'roles[' || r.pos || ']' END,
+           CASE WHEN r.pos IS NULL THEN e.v ->> 'code' ELSE 'unknown_role' END,
+           CASE WHEN r.pos IS NULL THEN e.v ->> 'message' ELSE 'names no role of the account' END
       FROM jsonb_array_elements(nullif(p_errors, '[]')) WITH ORDINALITY AS e(v, ord)
+      LEFT JOIN LATERAL jsonb_array_elements_text(e.v -> 'unknown_roles') WITH ORDINALITY AS r(pos, n)
+             ON true
 $$;
 
 -- The roles PUT /users records name, resolved in the account: for each

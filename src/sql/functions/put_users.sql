@@ -171,13 +171,15 @@ BEGIN
                   FROM (SELECT q.list,
                                array_agg(DISTINCT q.role_id ORDER BY q.role_id)
                                    FILTER (WHERE q.role_id IS NOT NULL) AS ids,
-                               -- written as JSON text and read once: a list
-                               -- naming 100 unknown roles would otherwise
-                               -- build 100 objects and merge them one by one
-                               ('[' || string_agg('{"field":"roles[' || q.pos
-                                      || ']","code":"unknown_role","message":"names no role of the account"}',
-                                      ',' ORDER BY q.pos) FILTER (WHERE q.role_id IS NULL)
-                                || ']')::jsonb AS errs
+                               -- the positions of the entries that name no
+                               -- role, as one error of the list, which
+                               -- put_errors answers as one row each: a list
+                               -- naming 100 unknown roles builds one small
+                               -- array, not 100 JSON objects
+                               CASE WHEN bool_or(q.role_id IS NULL) THEN
+                                   jsonb_build_array(jsonb_build_object('unknown_roles',
+                                       to_jsonb(array_agg(q.pos ORDER BY q.pos)
+                                                    FILTER (WHERE q.role_id IS NULL)))) END AS errs
                           FROM userbulk.put_roles(v_account, v_lists) q
                          GROUP BY q.list) g
                   JOIN unnest(v_lists) WITH ORDINALITY AS l(roles, list) ON l.list = g.list)

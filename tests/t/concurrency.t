@@ -1,12 +1,16 @@
 # Concurrency (issue 5, item 5): eight clients at once, each sending a mix
-# of PUT /users batches and POST account updates over the same five users,
-# in shuffled orders, both APIs touching the same columns (names, roles).
+# of PUT /users batches, POST account updates and SCIM Groups membership
+# PATCHes over the same five users, in shuffled orders, the APIs touching
+# the same columns (names, roles).
 #
-# - Every request answers 200 and applies every record: no deadlock or
-#   serialization failure reaches a client.
-# - The audit trail is one serial history per user: for every column, each
-#   change's "before" is the previous change's "after" (no update lost,
-#   none applied on a stale read).
+# - Every request succeeds (200; a PATCH 204) and the PUTs and POSTs apply
+#   every record: no deadlock or serialization failure reaches a client.
+# - The audit trail is one serial history per user, walked as
+#   userbulk.user_history walks it (the chain of migration 018: a PATCH
+#   takes its request id before it waits for the users' locks, so ids need
+#   not follow the order of commits): for every column, each change's
+#   "before" is the previous change's "after" (no update lost, none applied
+#   on a stale read), and the chains hold every audit row.
 # - The final state of every user equals, column by column, the last change
 #   the audit trail records for it.
 #
@@ -54,9 +58,10 @@ my $dir = tempdir(CLEANUP => 1);
 
 sub pick_some { my ($n, @from) = @_; return (shuffle @from)[0 .. $n - 1] }
 
-# One client: $REQUESTS requests, PUT and POST alternating, each on a
+# One client: $REQUESTS requests, PUT, POST and PATCH in turn, each on a
 # shuffled subset of the users, with values unique to (client, request) so
-# that every record changes something.
+# that every PUT or POST record changes something (a PATCH may ask for a
+# membership a user already has).
 sub client {
     my ($c) = @_;
     srand(1000 + $c);
@@ -65,7 +70,17 @@ sub client {
     for my $r (1 .. $REQUESTS) {
         my $tag = "c${c}r$r";
         my ($endpoint, $res, $want);
-        if ($r % 2) {
+        if ($r % 3 == 0) {
+            my @who = pick_some(1 + int rand 3, @NAMES);
+            my $role = (sort keys %ROLE_ID)[ rand 3 ];
+            $endpoint = 'PATCH';
+            $res = json_request(PATCH => "/scim/v2/Groups/$ROLE_ID{$role}", $t,
+                                { schemas => [ 'urn:ietf:params:scim:api:messages:2.0:PatchOp' ],
+                                  Operations => [ { op => rand() < 0.5 ? 'add' : 'remove', path => 'members',
+                                                    value => [ map { { value => $USERS{$_}[0] } } @who ] } ] },
+                                [ 'Content-Type' => 'application/scim+json' ]);
+        }
+        elsif ($r % 3 == 1) {
             my @who = pick_some(1 + int rand 5, @NAMES);
             my @records = map {
                 { userName => $_, email => $USERS{$_}[1],
@@ -93,9 +108,11 @@ sub client {
             $want = scalar @who;
         }
         my $body = $res->json // {};
-        push @log, { endpoint => $endpoint, status => $res->code, trace => $res->header('X-Trace-Id'),
-                     applied => $endpoint eq 'PUT' ? $body->{successCount} : scalar @{ $body->{data} // [] },
-                     want => $want, error => $res->code == 200 ? undef : substr($res->content, 0, 300) };
+        my $ok = $res->code == ($endpoint eq 'PATCH' ? 204 : 200);
+        push @log, { endpoint => $endpoint, status => $ok ? 200 : $res->code, trace => $res->header('X-Trace-Id'),
+                     applied => $endpoint eq 'PUT' ? $body->{successCount}
+                              : $endpoint eq 'POST' ? scalar @{ $body->{data} // [] } : undef,
+                     want => $want, error => $ok ? undef : substr($res->content, 0, 300) };
     }
     return \@log;
 }
@@ -129,9 +146,9 @@ for my $c (1 .. $CLIENTS) {
 }
 is(scalar @all, $CLIENTS * $REQUESTS, "$CLIENTS clients sent $REQUESTS requests each, in " . sprintf('%.1f s', $took));
 my @not200 = grep { $_->{status} != 200 } @all;
-is(scalar @not200, 0, 'every request answered 200 (no deadlock or serialization failure reached a client)')
+is(scalar @not200, 0, 'every request succeeded (200, a PATCH 204: no deadlock or serialization failure reached a client)')
     or diag(join "\n", map { "$_->{endpoint} $_->{status}: " . ($_->{error} // '') } @not200[0 .. ($#not200 < 4 ? $#not200 : 4)]);
-my @partial = grep { $_->{status} == 200 && ($_->{applied} // -1) != $_->{want} } @all;
+my @partial = grep { $_->{status} == 200 && defined $_->{want} && ($_->{applied} // -1) != $_->{want} } @all;
 is(scalar @partial, 0, 'every request applied every record it named');
 
 # --- the audit trail, one serial history per user and column ------------------------
@@ -148,6 +165,16 @@ my @rows = db_query("SELECT user_id, trace_id, endpoint, before::text, after::te
                       WHERE id > $audit_before ORDER BY id");
 my %traces = map { $_->{trace} => 1 } @all;
 is(scalar(grep { !$traces{ $_->[1] } } @rows), 0, 'every audit row belongs to one of the requests');
+ok(scalar(grep { $_->[2] eq 'scim' } @rows) > 0, '... the PATCHes among them');
+# Each user's rows in the order of its history's chain.
+my @chained = map {
+    db_query("SELECT h.user_id, h.trace_id, h.endpoint, h.before::text, h.after::text
+                FROM userbulk.user_history('00000000-0000-4000-8000-00000000000a', '$USERS{$_}[0]')
+                     WITH ORDINALITY h
+               WHERE h.id > $audit_before ORDER BY h.ordinality")
+} @NAMES;
+is(scalar @chained, scalar @rows, 'the users\' history chains hold every audit row');
+@rows = @chained;
 
 my (%last, $breaks, @why);
 for my $row (@rows) {

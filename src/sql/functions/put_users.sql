@@ -183,9 +183,20 @@ BEGIN
                           FROM userbulk.put_roles(v_account, v_lists) q
                          GROUP BY q.list) g
                   JOIN unnest(v_lists) WITH ORDINALITY AS l(roles, list) ON l.list = g.list)
-            SELECT ROW(b.idx, b.user_name, b.email, b.first_name, b.middle_name, b.last_name,
-                   b.phone, b.department, b.location, b.program_admin_role, b.locked_out,
-                   u.id, u.ctid, coalesce(spec.ids, '{}'),
+            -- (the values to write only for a record that changes its
+            -- user: the others' are never read, and a batch resending
+            -- what is stored carries no copy of it through the steps)
+            SELECT ROW(b.idx, b.user_name,
+                   CASE WHEN ch.changed THEN b.email END,
+                   CASE WHEN ch.changed THEN b.first_name END,
+                   CASE WHEN ch.changed THEN b.middle_name END,
+                   CASE WHEN ch.changed THEN b.last_name END,
+                   CASE WHEN ch.changed THEN b.phone END,
+                   CASE WHEN ch.changed THEN b.department END,
+                   CASE WHEN ch.changed THEN b.location END,
+                   CASE WHEN ch.changed THEN b.program_admin_role END,
+                   CASE WHEN ch.changed THEN b.locked_out END,
+                   u.id, u.ctid, CASE WHEN ch.changed THEN coalesce(spec.ids, '{}') END,
                    CASE WHEN u.id IS NULL
                         THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
                         WHEN spec.errs IS NULL

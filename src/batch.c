@@ -277,12 +277,10 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
     return batch;
 }
 
+/* A flag as a field of the row: t, f, or empty (NULL: not sent). */
 static void put_flag(ub_textbuf *tb, int v)
 {
-    if (v < 0) {
-        ub_tb_put(tb, "NULL", 4);
-    }
-    else {
+    if (v >= 0) {
         ub_tb_putc(tb, v ? 't' : 'f');
     }
 }
@@ -306,64 +304,60 @@ static const char *roles_json(ub_textbuf *one, const apr_array_header_t *roles)
     return ub_tb_text(one);
 }
 
-/* Appends the record's element to each column. */
-static void put_record(ub_textbuf *col, ub_textbuf *one, const ub_put_record *rec)
+/* Appends the record as one element of the array of rows: "(f,f,...)",
+ * its fields in the order of userbulk.put_input (batch.h). */
+static void put_record(ub_textbuf *tb, ub_textbuf *one, const ub_put_record *rec)
 {
     const ub_put_row *row = &rec->row;
+    const char *const text[] = { rec->user_name, row->email, row->first_name,
+        row->middle_name, row->last_name, row->phone, row->department,
+        row->location, row->program_admin_role };
+    size_t t;
     int k;
 
-    ub_tb_int(&col[UB_PUT_IDX], rec->index);
-    ub_tb_array_element(&col[UB_PUT_USER_NAME], rec->user_name);
-    ub_tb_array_element(&col[UB_PUT_EMAIL], row->email);
-    ub_tb_array_element(&col[UB_PUT_FIRST_NAME], row->first_name);
-    ub_tb_array_element(&col[UB_PUT_MIDDLE_NAME], row->middle_name);
-    ub_tb_array_element(&col[UB_PUT_LAST_NAME], row->last_name);
-    ub_tb_array_element(&col[UB_PUT_PHONE], row->phone);
-    ub_tb_array_element(&col[UB_PUT_DEPARTMENT], row->department);
-    ub_tb_array_element(&col[UB_PUT_LOCATION], row->location);
-    ub_tb_array_element(&col[UB_PUT_PROGRAM_ADMIN_ROLE], row->program_admin_role);
-    put_flag(&col[UB_PUT_LOCKED_OUT], row->locked_out);
-    ub_tb_array_element(&col[UB_PUT_ROLES], roles_json(one, row->roles));
+    ub_tb_put(tb, "\"(", 2);
+    ub_tb_int(tb, rec->index);
+    for (t = 0; t < sizeof(text) / sizeof(text[0]); t++) {
+        ub_tb_putc(tb, ',');
+        ub_tb_row_field(tb, text[t]);
+    }
+    ub_tb_putc(tb, ',');
+    put_flag(tb, row->locked_out);
+    ub_tb_putc(tb, ',');
+    ub_tb_row_field(tb, roles_json(one, row->roles));
     for (k = 0; k < 4; k++) {
-        put_flag(&col[UB_PUT_ACCESS_AUTOMATION + k], row->access[k]);
+        ub_tb_putc(tb, ',');
+        put_flag(tb, row->access[k]);
     }
+    ub_tb_putc(tb, ',');
     if (row->expected_version > 0) {
-        ub_tb_int(&col[UB_PUT_EXPECTED_VERSION], row->expected_version);
+        ub_tb_int(tb, row->expected_version);
     }
-    else {
-        ub_tb_put(&col[UB_PUT_EXPECTED_VERSION], "NULL", 4);
-    }
+    ub_tb_put(tb, ")\"", 2);
 }
 
 void ub_put_batch_store_input(apr_pool_t *pool, const ub_put_batch *batch,
                               ub_put_store_input *out)
 {
     const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
-    ub_textbuf col[UB_PUT_COLUMNS], one;
-    /* a column holds at most the body's bytes, escapes included: sized
-     * for an even share, grown (doubling) when a column takes more */
-    apr_size_t share = batch->body_len / 8 + 64;
-    int i, c;
+    ub_textbuf tb, one;
+    int i;
 
     ub_tb_init(&one, pool, 256);
-    for (c = 0; c < UB_PUT_COLUMNS; c++) {
-        ub_tb_init(&col[c], pool, share);
-        ub_tb_putc(&col[c], '{');
-    }
+    /* about the body's size, its escapes included: grown (doubling) when
+     * a body with many quotes takes more */
+    ub_tb_init(&tb, pool, batch->body_len + batch->body_len / 4 + 64);
+    ub_tb_putc(&tb, '{');
     out->count = 0;
     for (i = 0; i < batch->records->nelts; i++) {
         if (recs[i].errors->nelts > 0) {
             continue;
         }
         if (out->count++ > 0) {
-            for (c = 0; c < UB_PUT_COLUMNS; c++) {
-                ub_tb_putc(&col[c], ',');
-            }
+            ub_tb_putc(&tb, ',');
         }
-        put_record(col, &one, &recs[i]);
+        put_record(&tb, &one, &recs[i]);
     }
-    for (c = 0; c < UB_PUT_COLUMNS; c++) {
-        ub_tb_putc(&col[c], '}');
-        out->column[c] = ub_tb_text(&col[c]);
-    }
+    ub_tb_putc(&tb, '}');
+    out->records = ub_tb_text(&tb);
 }

@@ -9,15 +9,12 @@
 #include "json.h"
 
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. After the
- * caller and the options, one array per column in the order of
- * ub_put_column (batch.h). The answers are read by column name: the SQL
- * functions' row types say what the columns are (src/sql/functions/). */
+ * caller and the options, the records as one array of rows (batch.h). The
+ * answers are read by column name: the SQL functions' row types say what
+ * the columns are (src/sql/functions/). */
 static const char sql_put_users[] =
     "SELECT * "
-    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::integer[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[], "
-    "%s::boolean[], %s::boolean[], %s::boolean[], %s::boolean[], %s::bigint[])";
+    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::userbulk.put_input[])";
 
 static const char sql_account_update[] =
     "SELECT * FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
@@ -570,10 +567,9 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
                                 ub_put_batch *batch, const char *body_hash,
                                 int *key_reused)
 {
-    const char *args[4 + UB_PUT_COLUMNS];
+    const char *args[5];
     ub_put_store_input input;
     put_answer p;
-    int c;
 
     *key_reused = 0;
     ub_put_batch_store_input(req->pool, batch, &input);
@@ -587,16 +583,14 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     if (args[3] == NULL) {
         return APR_ENOMEM;
     }
-    for (c = 0; c < UB_PUT_COLUMNS; c++) {
-        args[4 + c] = input.column[c];
-    }
+    args[4] = input.records;
     memset(&p, 0, sizeof(p));
     p.req = req;
     p.db = db;
     p.batch = batch;
     p.key_reused = key_reused;
     /* Only once every row is read and checked is the change committed. */
-    return each_row(req, db, UB_STMT_PUT_USERS, 0, 4 + UB_PUT_COLUMNS, args, take_put_row, &p);
+    return each_row(req, db, UB_STMT_PUT_USERS, 0, 5, args, take_put_row, &p);
 }
 
 apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,

@@ -94,6 +94,30 @@ void ub_tb_array_element(ub_textbuf *tb, const char *s)
     ub_tb_putc(tb, '"');
 }
 
+void ub_tb_row_field(ub_textbuf *tb, const char *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    ub_tb_put(tb, "\\\"", 2);                 /* \" : the row's quote */
+    while (*s) {
+        const char *run = s;
+
+        while (*s && *s != '"' && *s != '\\') {
+            s++;
+        }
+        ub_tb_put(tb, run, (apr_size_t)(s - run));
+        if (*s == '\0') {
+            break;
+        }
+        /* \" or \\ for the row, each of its two characters escaped again
+         * for the array */
+        ub_tb_put(tb, *s == '"' ? "\\\\\\\"" : "\\\\\\\\", 4);
+        s++;
+    }
+    ub_tb_put(tb, "\\\"", 2);
+}
+
 const char *ub_tb_text(ub_textbuf *tb)
 {
     reserve(tb, 0);

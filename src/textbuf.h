@@ -27,6 +27,11 @@ void ub_tb_int(ub_textbuf *tb, long long v);
 void ub_tb_json_string(ub_textbuf *tb, const char *s);
 /* s as a quoted element of a PostgreSQL array literal, or NULL. */
 void ub_tb_array_element(ub_textbuf *tb, const char *s);
+/* s as a field of a row literal that is itself an element of an array
+ * literal, {"(field,field,...)",...}: quoted for the row, and the row
+ * quoted for the array, so that '"' and '\\' are escaped twice; nothing (an
+ * empty field, which the row reads as NULL) when s is NULL. */
+void ub_tb_row_field(ub_textbuf *tb, const char *s);
 /* The text so far, NUL-terminated (the buffer stays usable). */
 const char *ub_tb_text(ub_textbuf *tb);
 

@@ -1,6 +1,6 @@
 -- userbulk.put_users (src/sql/functions/put_users.sql), called directly.
 \ir lib/setup.sql
-SELECT plan(44);
+SELECT plan(45);
 
 -- --- each record against the directory ---------------------------------------
 SELECT is(pg_temp.codes('[{"userName":"nobody.tap","email":"n@tap.example"}]'), '0:not_found',
@@ -30,8 +30,13 @@ SELECT is(pg_temp.codes('[{"userName":"u3.tap","email":"u3@tap.example","firstNa
           '0:conflict', 'an expected version other than the stored one: conflict');
 SELECT matches((SELECT errors ->> 0 FROM pg_temp.put('[{"userName":"u3.tap","email":"u3@tap.example","version":7}]')),
                '"field": "version".*since version 7 was read; it is at version 1', '... saying both versions');
-SELECT is((SELECT count(*) FROM userbulk.put_users('tap', 'a', 't', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',
-                                                   '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')),
+-- The literal the module writes (tests/unit/test_batch.c,
+-- store_input_literal_escapes_twice), read by PostgreSQL as the values sent.
+SELECT is((SELECT r.first_name || '|' || coalesce(r.middle_name, 'NULL') || '|' || r.last_name
+                  || '|' || r.locked_out || '|' || r.roles || '|' || coalesce(r.expected_version::text, 'NULL')
+             FROM unnest('{"(0,\"u3.tap\",\"u3@tap.example\",\"a\\\"b\\\\c\",,\"\",,,,,f,\"[]\",,,,,)"}'::userbulk.put_input[]) r),
+          'a"b\c|NULL||false|[]|NULL', 'the records'' literal: quotes and backslashes escaped twice, NULL empty, '''' quoted');
+SELECT is((SELECT count(*) FROM userbulk.put_users('tap', 'a', 't', '{}', '{}')),
           0::bigint, 'an empty batch answers no row');
 SELECT is((SELECT version FROM pg_temp.u('u3.tap')), 1::bigint, 'no failed record changed its user');
 SELECT is((SELECT count(*) FROM userbulk.audit WHERE trace_id = 'tap-trace'), 0::bigint, '... nor wrote an audit row');

@@ -86,8 +86,8 @@ is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc 
 # (each record's error codes gathered from its rows: one row per error)
 my $put = q{SELECT idx || ':' || coalesce(json_agg(code) FILTER (WHERE code IS NOT NULL), '[]')::text
   FROM userbulk.put_users('acme', 'privileges.t', 'trace-priv', '{}'::jsonb,
-    '{0}', '{bob.acme}', '{bob@acme.example}', '{Robert}', '{NULL}', '{Baker}', '{NULL}',
-    '{NULL}', '{NULL}', '{NULL}', '{false}', '{"[{\"roleName\":\"Viewer\"}]"}', NULL, NULL, NULL, NULL, NULL)
+    ARRAY[ROW(0, 'bob.acme', 'bob@acme.example', 'Robert', NULL, 'Baker', NULL, NULL, NULL, NULL,
+              false, '[{"roleName":"Viewer"}]', NULL, NULL, NULL, NULL, NULL)::userbulk.put_input])
  GROUP BY idx};
 my ($row) = eval { db_query_on($API, $put) };
 is $row->[0], '0:[]', 'put_users works as the API role' or diag $@;

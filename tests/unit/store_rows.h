@@ -1,12 +1,15 @@
 /*
  * store_rows.h: the store's input for PUT /users (one PostgreSQL array
- * literal per column, see ub_put_batch_store_input) read back into one JSON
- * object per record, keyed by column name, so that unit tests and the fuzz
- * target check what PostgreSQL would read. Header-only: both include it.
+ * literal of rows of userbulk.put_input, see ub_put_batch_store_input)
+ * read back into one JSON object per record, keyed by column name, so that
+ * unit tests and the fuzz target check what PostgreSQL would read.
+ * Header-only: both include it.
  *
- * The literal grammar read here is the subset the writer produces:
- * {elem,elem,...} with each element NULL, a bare token (numbers, t, f) or
- * a double-quoted string with backslash escapes.
+ * The literal grammar read here is the subset the writer produces: the
+ * array {elem,elem,...}, each element a double-quoted string with
+ * backslash escapes holding a row (field,field,...), each field empty
+ * (NULL), a bare token (numbers, t, f) or a double-quoted string with
+ * backslash escapes.
  */
 #ifndef UB_TEST_STORE_ROWS_H
 #define UB_TEST_STORE_ROWS_H
@@ -108,45 +111,96 @@ static json_t *ub_test_store_value(int column, json_t *elem)
     }
 }
 
-/* The records as a JSON array of objects, or NULL when a column is
- * malformed or the columns disagree on the count. */
+/* The fields of one row literal "(f,f,...)" as JSON strings, null for an
+ * empty field; NULL when the row is malformed or has another number of
+ * fields than the row type. */
+static json_t *ub_test_row_fields(const char *s)
+{
+    json_t *out = json_array();
+    char *buf = malloc(strlen(s) + 1);
+
+    if (buf == NULL || *s++ != '(') {
+        goto bad;
+    }
+    for (;;) {
+        size_t n = 0;
+
+        if (*s == '"') {
+            for (s++; *s && *s != '"'; s++) {
+                if (*s == '\\' && s[1] != '\0') {
+                    s++;
+                }
+                buf[n++] = *s;
+            }
+            if (*s++ != '"') {
+                goto bad;
+            }
+            buf[n] = '\0';
+            json_array_append_new(out, json_string(buf));
+        }
+        else {
+            while (*s && *s != ',' && *s != ')') {
+                buf[n++] = *s++;
+            }
+            buf[n] = '\0';
+            json_array_append_new(out, n == 0 ? json_null() : json_string(buf));
+        }
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (*s == ')' && s[1] == '\0') {
+            break;
+        }
+        goto bad;
+    }
+    if (json_array_size(out) != UB_PUT_COLUMNS) {
+        goto bad;
+    }
+    free(buf);
+    return out;
+bad:
+    free(buf);
+    json_decref(out);
+    return NULL;
+}
+
+/* The records as a JSON array of objects, or NULL when the literal or a
+ * row is malformed, or the count differs. */
 static json_t *ub_test_store_rows(const ub_put_store_input *in)
 {
-    json_t *cols[UB_PUT_COLUMNS], *rows = NULL;
-    int c;
-    size_t k, n = 0;
+    json_t *elems = ub_test_array_elements(in->records), *rows = NULL;
+    size_t k;
 
-    for (c = 0; c < UB_PUT_COLUMNS; c++) {
-        cols[c] = ub_test_array_elements(in->column[c]);
-        if (cols[c] == NULL || (c > 0 && json_array_size(cols[c]) != n)) {
-            goto done;
-        }
-        n = json_array_size(cols[c]);
-    }
-    if ((int)n != in->count) {
+    if (elems == NULL || (int)json_array_size(elems) != in->count) {
         goto done;
     }
     rows = json_array();
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < json_array_size(elems); k++) {
+        const char *text = json_string_value(json_array_get(elems, k));
+        json_t *fields = text ? ub_test_row_fields(text) : NULL;
         json_t *row = json_object();
+        int c;
 
-        for (c = 0; c < UB_PUT_COLUMNS; c++) {
-            json_t *v = ub_test_store_value(c, json_array_get(cols[c], k));
+        for (c = 0; fields != NULL && c < UB_PUT_COLUMNS; c++) {
+            json_t *v = ub_test_store_value(c, json_array_get(fields, (size_t)c));
 
             if (v == NULL) {
-                json_decref(row);
-                json_decref(rows);
-                rows = NULL;
-                goto done;
+                break;
             }
             json_object_set_new(row, ub_test_store_columns[c], v);
+        }
+        json_decref(fields);
+        if (c < UB_PUT_COLUMNS) {
+            json_decref(row);
+            json_decref(rows);
+            rows = NULL;
+            goto done;
         }
         json_array_append_new(rows, row);
     }
 done:
-    while (--c >= 0) {
-        json_decref(cols[c]);
-    }
+    json_decref(elems);
     return rows;
 }
 

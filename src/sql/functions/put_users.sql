@@ -7,12 +7,12 @@
 -- taken meanwhile by a concurrent request, a deadlock through an index)
 -- rolls back to the savepoint and is retried on fresh data.
 --
--- The records come as one array per column (element k of every array is
--- the k-th record the module found valid), already checked for types,
--- formats and lengths: arrays cost PostgreSQL a tenth of what parsing the
--- same records as JSON does. p_roles holds each record's roles as JSON,
--- [{"roleId":..,"roleName":..}]; p_access_* are the read-only flags, null
--- when not sent; p_expected_version the version the client read, if sent.
+-- The records come as one array of userbulk.put_input (below), the
+-- records the module found valid, already checked for types, formats and
+-- lengths: an array costs PostgreSQL a tenth of what parsing the same
+-- records as JSON does, and one array of rows less than one array per
+-- column (whose 17 parts PostgreSQL keeps apart until the pass reads
+-- them together).
 --
 -- p_options: {"atomic": apply only if every record passes, "failed":
 -- some records already failed the module's own checks, "dry_run": decide
@@ -35,6 +35,29 @@
 -- the call. (A temporary table would outlive the transaction: creating it
 -- is catalog work, and a session that had one must commit its removal at
 -- exit, which under synchronous replication can hold up a fast shutdown.)
+-- One record as the module sends it: roles as JSON,
+-- [{"roleId":..,"roleName":..}]; the access_* flags (read-only) null when
+-- not sent; expected_version the version the client read, if sent.
+SELECT userbulk.ensure_row_type('put_input', $cols$
+    idx                         integer,
+    user_name                   text,
+    email                       text,
+    first_name                  text,
+    middle_name                 text,
+    last_name                   text,
+    phone                       text,
+    department                  text,
+    location                    text,
+    program_admin_role          text,
+    locked_out                  boolean,
+    roles                       text,
+    access_automation           boolean,
+    access_certification        boolean,
+    access_complete             boolean,
+    access_operational_matching boolean,
+    expected_version            bigint
+$cols$) \g /dev/null
+
 SELECT userbulk.ensure_row_type('put_work', $cols$
     idx                integer,
     user_name          text,
@@ -59,12 +82,7 @@ $cols$) \g /dev/null
 
 CREATE OR REPLACE FUNCTION userbulk.put_users(
     p_account text, p_actor text, p_trace text, p_options jsonb,
-    p_idx integer[], p_user_name text[], p_email text[], p_first_name text[],
-    p_middle_name text[], p_last_name text[], p_phone text[], p_department text[],
-    p_location text[], p_program_admin_role text[], p_locked_out boolean[],
-    p_roles text[], p_access_automation boolean[], p_access_certification boolean[],
-    p_access_complete boolean[], p_access_operational_matching boolean[],
-    p_expected_version bigint[])
+    p_records userbulk.put_input[])
 RETURNS SETOF userbulk.put_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
@@ -141,14 +159,14 @@ BEGIN
         BEGIN
             -- 1. After a concurrent change was seen (below), lock every user
             -- of the batch first, in key order, and decide under the locks.
-            -- Each user found by its own key, not by "= ANY (p_user_name)":
+            -- Each user found by its own key, not by "= ANY (names)":
             -- a row another writer changed while this one waited is
             -- checked again, and that rescan would sort the whole array
             -- once per such row (the names in order: one lookup finds the
             -- index pages the one before it read).
             IF v_lock_all THEN
                 PERFORM 1
-                   FROM (SELECT DISTINCT x FROM unnest(p_user_name) AS x ORDER BY x) t
+                   FROM (SELECT DISTINCT r.user_name AS x FROM unnest(p_records) r ORDER BY 1) t
                    JOIN userbulk.users u ON u.user_name = t.x
                   WHERE u.account_id = v_account
                   ORDER BY u.id
@@ -164,7 +182,7 @@ BEGIN
             -- distinct role lists go to put_roles as a variable: with a
             -- subquery in its arguments PostgreSQL would not inline it, and
             -- it would look each entry up on its own.
-            v_lists := ARRAY(SELECT DISTINCT x.roles FROM unnest(p_roles) AS x(roles));
+            v_lists := ARRAY(SELECT DISTINCT r.roles FROM unnest(p_records) r);
             v_work := ARRAY(
             WITH spec AS MATERIALIZED (
                 SELECT l.roles, g.ids, g.errs
@@ -249,14 +267,7 @@ BEGIN
                         u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
                         u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
                    u.version, u.last_change)::userbulk.put_work
-              FROM unnest(p_idx, p_user_name, p_email, p_first_name, p_middle_name, p_last_name,
-                          p_phone, p_department, p_location, p_program_admin_role, p_locked_out,
-                          p_roles, p_access_automation, p_access_certification, p_access_complete,
-                          p_access_operational_matching, p_expected_version)
-                   AS b(idx, user_name, email, first_name, middle_name, last_name, phone,
-                        department, location, program_admin_role, locked_out, roles,
-                        access_automation, access_certification, access_complete,
-                        access_operational_matching, expected_version)
+              FROM unnest(p_records) AS b
               LEFT JOIN spec ON spec.roles = b.roles
               LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
               LEFT JOIN userbulk.departments d ON d.account_id = v_account AND d.code = b.department

@@ -57,7 +57,7 @@ INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES
      '7a000000-0000-4000-8000-0000000000a1');
 
 -- put_users as the module calls it, from records as JSON (what the module
--- sends as one array per column): userName, email, firstName, middleName,
+-- sends as one array of userbulk.put_input): userName, email, firstName, middleName,
 -- lastName, phone, department, location, par, lockedOut (default false),
 -- roles (JSON text, default []), the four read-only flags aa, ac, acp, aom,
 -- and version; idx is the record's position.
@@ -74,23 +74,13 @@ LANGUAGE sql AS $$
            (array_agg(a.before) FILTER (WHERE a.before IS NOT NULL))[1],
            (array_agg(a.after) FILTER (WHERE a.after IS NOT NULL))[1]
       FROM userbulk.put_users(p_account, 'tap-actor', 'tap-trace', p_options,
-        (SELECT array_agg((o - 1)::integer ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'userName' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'email' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'firstName' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'middleName' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'lastName' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'phone' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'department' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'location' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'par' ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(coalesce((e ->> 'lockedOut')::boolean, false) ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(coalesce(e -> 'roles', '[]')::text ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'aa')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'ac')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'acp')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'aom')::boolean ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'version')::bigint ORDER BY o) FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o)))
+        ARRAY(SELECT ROW((o - 1)::integer, e ->> 'userName', e ->> 'email', e ->> 'firstName',
+                         e ->> 'middleName', e ->> 'lastName', e ->> 'phone', e ->> 'department',
+                         e ->> 'location', e ->> 'par', coalesce((e ->> 'lockedOut')::boolean, false),
+                         coalesce(e -> 'roles', '[]')::text, (e ->> 'aa')::boolean,
+                         (e ->> 'ac')::boolean, (e ->> 'acp')::boolean, (e ->> 'aom')::boolean,
+                         (e ->> 'version')::bigint)::userbulk.put_input
+                FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o) ORDER BY o))
            WITH ORDINALITY AS a(idx, user_id, version, field, code, message, before, after, n)
      GROUP BY a.idx, a.user_id, a.version
      ORDER BY a.idx

@@ -71,13 +71,11 @@ void ub_tb_json_string(ub_textbuf *tb, const char *s)
     ub_json_quote(s, tb_sink, tb);
 }
 
-void ub_tb_array_element(ub_textbuf *tb, const char *s)
+/* s with each '"' written as quote and each '\\' as backslash (n bytes
+ * each): the escapes of one level of quoting, or of two. */
+static void put_escaped_text(ub_textbuf *tb, const char *s, const char *quote,
+                             const char *backslash, apr_size_t n)
 {
-    if (s == NULL) {
-        ub_tb_put(tb, "NULL", 4);
-        return;
-    }
-    ub_tb_putc(tb, '"');
     while (*s) {
         const char *run = s;
 
@@ -88,9 +86,19 @@ void ub_tb_array_element(ub_textbuf *tb, const char *s)
         if (*s == '\0') {
             break;
         }
-        ub_tb_putc(tb, '\\');
-        ub_tb_putc(tb, *s++);
+        ub_tb_put(tb, *s == '"' ? quote : backslash, n);
+        s++;
     }
+}
+
+void ub_tb_array_element(ub_textbuf *tb, const char *s)
+{
+    if (s == NULL) {
+        ub_tb_put(tb, "NULL", 4);
+        return;
+    }
+    ub_tb_putc(tb, '"');
+    put_escaped_text(tb, s, "\\\"", "\\\\", 2);
     ub_tb_putc(tb, '"');
 }
 
@@ -99,22 +107,10 @@ void ub_tb_row_field(ub_textbuf *tb, const char *s)
     if (s == NULL) {
         return;
     }
-    ub_tb_put(tb, "\\\"", 2);                 /* \" : the row's quote */
-    while (*s) {
-        const char *run = s;
-
-        while (*s && *s != '"' && *s != '\\') {
-            s++;
-        }
-        ub_tb_put(tb, run, (apr_size_t)(s - run));
-        if (*s == '\0') {
-            break;
-        }
-        /* \" or \\ for the row, each of its two characters escaped again
-         * for the array */
-        ub_tb_put(tb, *s == '"' ? "\\\\\\\"" : "\\\\\\\\", 4);
-        s++;
-    }
+    /* the row's quotes and escapes (\" and \\), each character of them
+     * escaped again for the array */
+    ub_tb_put(tb, "\\\"", 2);
+    put_escaped_text(tb, s, "\\\\\\\"", "\\\\\\\\", 4);
     ub_tb_put(tb, "\\\"", 2);
 }
 

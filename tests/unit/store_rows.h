@@ -26,19 +26,20 @@ static const char *const ub_test_store_columns[UB_PUT_COLUMNS] = {
     "access_operational_matching", "expected_version"
 };
 
-/* The elements of one literal as JSON: strings, or null for NULL; bare
- * tokens come as strings too. NULL when the literal is malformed. */
-static json_t *ub_test_array_elements(const char *s)
+/* The items of one list literal, open item,item,... close, as JSON: a
+ * double-quoted item (backslash escapes) as a string; a bare one as a
+ * string too, or null: in an array the bare NULL (an empty item is
+ * malformed), in a row the empty item (row: nonzero). NULL when the list
+ * is malformed or text follows it. An array may be empty ({}). */
+static json_t *ub_test_list(const char *s, char open, char close, int row)
 {
     json_t *out = json_array();
-    size_t len = strlen(s);
-    char *buf = malloc(len + 1);
+    char *buf = malloc(strlen(s) + 1);
 
-    if (buf == NULL || len < 2 || s[0] != '{' || s[len - 1] != '}') {
+    if (buf == NULL || *s++ != open) {
         goto bad;
     }
-    s++;
-    if (*s == '}') {
+    if (!row && *s == close && s[1] == '\0') {
         free(buf);
         return out;
     }
@@ -59,21 +60,21 @@ static json_t *ub_test_array_elements(const char *s)
             json_array_append_new(out, json_string(buf));
         }
         else {
-            while (*s && *s != ',' && *s != '}') {
+            while (*s && *s != ',' && *s != close) {
                 buf[n++] = *s++;
             }
             buf[n] = '\0';
-            if (n == 0) {
+            if (n == 0 && !row) {
                 goto bad;
             }
-            json_array_append_new(out, strcmp(buf, "NULL") == 0 ? json_null()
-                                                                : json_string(buf));
+            json_array_append_new(out, (row ? n == 0 : strcmp(buf, "NULL") == 0)
+                                       ? json_null() : json_string(buf));
         }
         if (*s == ',') {
             s++;
             continue;
         }
-        if (*s == '}' && s[1] == '\0') {
+        if (*s == close && s[1] == '\0') {
             break;
         }
         goto bad;
@@ -84,6 +85,25 @@ bad:
     free(buf);
     json_decref(out);
     return NULL;
+}
+
+/* The elements of one array literal {...}. */
+static json_t *ub_test_array_elements(const char *s)
+{
+    return ub_test_list(s, '{', '}', 0);
+}
+
+/* The fields of one row literal (...) of userbulk.put_input; NULL when it
+ * has another number of fields than the row type. */
+static json_t *ub_test_row_fields(const char *s)
+{
+    json_t *out = ub_test_list(s, '(', ')', 1);
+
+    if (out != NULL && json_array_size(out) != UB_PUT_COLUMNS) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* One value of a column, typed as the column is. */
@@ -109,60 +129,6 @@ static json_t *ub_test_store_value(int column, json_t *elem)
     default:
         return json_string(s);
     }
-}
-
-/* The fields of one row literal "(f,f,...)" as JSON strings, null for an
- * empty field; NULL when the row is malformed or has another number of
- * fields than the row type. */
-static json_t *ub_test_row_fields(const char *s)
-{
-    json_t *out = json_array();
-    char *buf = malloc(strlen(s) + 1);
-
-    if (buf == NULL || *s++ != '(') {
-        goto bad;
-    }
-    for (;;) {
-        size_t n = 0;
-
-        if (*s == '"') {
-            for (s++; *s && *s != '"'; s++) {
-                if (*s == '\\' && s[1] != '\0') {
-                    s++;
-                }
-                buf[n++] = *s;
-            }
-            if (*s++ != '"') {
-                goto bad;
-            }
-            buf[n] = '\0';
-            json_array_append_new(out, json_string(buf));
-        }
-        else {
-            while (*s && *s != ',' && *s != ')') {
-                buf[n++] = *s++;
-            }
-            buf[n] = '\0';
-            json_array_append_new(out, n == 0 ? json_null() : json_string(buf));
-        }
-        if (*s == ',') {
-            s++;
-            continue;
-        }
-        if (*s == ')' && s[1] == '\0') {
-            break;
-        }
-        goto bad;
-    }
-    if (json_array_size(out) != UB_PUT_COLUMNS) {
-        goto bad;
-    }
-    free(buf);
-    return out;
-bad:
-    free(buf);
-    json_decref(out);
-    return NULL;
 }
 
 /* The records as a JSON array of objects, or NULL when the literal or a

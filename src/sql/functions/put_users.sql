@@ -30,11 +30,7 @@
 -- jsonb values written to audit_change, so the answer is the audit row,
 -- byte for byte (a dry run's, what the real run would write). Otherwise
 -- both are null, and nothing more is computed or sent.
--- The working set of one put_users call: one element per record, held in
--- a variable of the call (userbulk.put_work[]), so it lives no longer than
--- the call. (A temporary table would outlive the transaction: creating it
--- is catalog work, and a session that had one must commit its removal at
--- exit, which under synchronous replication can hold up a fast shutdown.)
+
 -- One record as the module sends it: roles as JSON,
 -- [{"roleId":..,"roleName":..}]; the access_* flags (read-only) null when
 -- not sent; expected_version the version the client read, if sent.
@@ -58,6 +54,11 @@ SELECT userbulk.ensure_row_type('put_input', $cols$
     expected_version            bigint
 $cols$) \g /dev/null
 
+-- The working set of one put_users call: one element per record, held in
+-- a variable of the call (userbulk.put_work[]), so it lives no longer than
+-- the call. (A temporary table would outlive the transaction: creating it
+-- is catalog work, and a session that had one must commit its removal at
+-- exit, which under synchronous replication can hold up a fast shutdown.)
 SELECT userbulk.ensure_row_type('put_work', $cols$
     idx                integer,
     user_name          text,

@@ -219,9 +219,7 @@ BEGIN
                    CASE WHEN u.id IS NULL
                         THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
                         WHEN spec.errs IS NULL
-                         AND (b.department IS NULL OR d.code IS NOT NULL)
-                         AND (b.location IS NULL OR l.code IS NOT NULL)
-                         AND (b.program_admin_role IS NULL OR p.code IS NOT NULL)
+                         AND known.department AND known.location AND known.program_admin_role
                          AND coalesce(b.expected_version = u.version, true)
                          AND coalesce(b.access_automation = u.access_automation, true)
                          AND coalesce(b.access_certification = u.access_certification, true)
@@ -229,13 +227,13 @@ BEGIN
                          AND coalesce(b.access_operational_matching = u.access_operational_matching, true)
                         THEN '[]'::jsonb
                         ELSE to_jsonb(array_remove(ARRAY[
-                           CASE WHEN b.department IS NOT NULL AND d.code IS NULL
+                           CASE WHEN NOT known.department
                                THEN jsonb_build_object('field', 'departmentId', 'code', 'unknown_code',
                                     'message', format('department %s is not configured for the account', b.department)) END,
-                           CASE WHEN b.location IS NOT NULL AND l.code IS NULL
+                           CASE WHEN NOT known.location
                                THEN jsonb_build_object('field', 'locationId', 'code', 'unknown_code',
                                     'message', format('location %s is not configured for the account', b.location)) END,
-                           CASE WHEN b.program_admin_role IS NOT NULL AND p.code IS NULL
+                           CASE WHEN NOT known.program_admin_role
                                THEN jsonb_build_object('field', 'programAdminRoleId', 'code', 'unknown_code',
                                     'message', format('program admin role %s is not configured for the account', b.program_admin_role)) END,
                            CASE WHEN b.expected_version <> u.version
@@ -271,11 +269,25 @@ BEGIN
               FROM unnest(p_records) AS b
               LEFT JOIN spec ON spec.roles = b.roles
               LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
-              LEFT JOIN userbulk.departments d ON d.account_id = v_account AND d.code = b.department
-              LEFT JOIN userbulk.locations l ON l.account_id = v_account AND l.code = b.location
-              LEFT JOIN userbulk.program_admin_roles p
-                     ON p.account_id = v_account AND p.code = b.program_admin_role
              CROSS JOIN LATERAL (SELECT u.role_ids AS ids) cur   -- kept by 017's triggers
+             -- the codes the record names, each known to the account or not:
+             -- the one its user has already is (the keys of users hold
+             -- it), so only a new code is looked up, and a record resending
+             -- its user's codes costs no lookup
+             CROSS JOIN LATERAL (
+                   SELECT b.department IS NULL OR coalesce(b.department = u.department_code, false)
+                          OR EXISTS (SELECT FROM userbulk.departments d
+                                      WHERE d.account_id = v_account AND d.code = b.department)
+                              AS department,
+                          b.location IS NULL OR coalesce(b.location = u.location_code, false)
+                          OR EXISTS (SELECT FROM userbulk.locations l
+                                      WHERE l.account_id = v_account AND l.code = b.location)
+                              AS location,
+                          b.program_admin_role IS NULL
+                          OR coalesce(b.program_admin_role = u.program_admin_role_code, false)
+                          OR EXISTS (SELECT FROM userbulk.program_admin_roles p
+                                      WHERE p.account_id = v_account AND p.code = b.program_admin_role)
+                              AS program_admin_role) known
              CROSS JOIN LATERAL (
                    SELECT u.id IS NOT NULL
                           AND ((u.email, u.first_name, u.middle_name, u.last_name, u.phone1,

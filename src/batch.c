@@ -304,14 +304,44 @@ static const char *roles_json(ub_textbuf *one, const apr_array_header_t *roles)
     return ub_tb_text(one);
 }
 
+/* The batch's distinct lists of roles: a record names its own by number
+ * (from 1), and each goes to PostgreSQL once, in lists, as an element of
+ * an array of texts. */
+typedef struct {
+    apr_hash_t *number;     /* list's JSON text -> its number (int *) */
+    ub_textbuf lists;       /* the array literal so far: {"[...]","[...]" */
+    int count;
+} role_lists;
+
+/* The number of this list of roles (its JSON text); a list not seen
+ * before is added. */
+static int role_list_number(apr_pool_t *pool, role_lists *rl, const char *json,
+                            apr_size_t len)
+{
+    int *n = apr_hash_get(rl->number, json, (apr_ssize_t)len);
+
+    if (n == NULL) {
+        n = apr_palloc(pool, sizeof(*n));
+        *n = ++rl->count;
+        apr_hash_set(rl->number, apr_pstrmemdup(pool, json, len), (apr_ssize_t)len, n);
+        if (*n > 1) {
+            ub_tb_putc(&rl->lists, ',');
+        }
+        ub_tb_array_element(&rl->lists, json);
+    }
+    return *n;
+}
+
 /* Appends the record as one element of the array of rows: "(f,f,...)",
  * its fields in the order of userbulk.put_input (batch.h). */
-static void put_record(ub_textbuf *tb, ub_textbuf *one, const ub_put_record *rec)
+static void put_record(apr_pool_t *pool, ub_textbuf *tb, ub_textbuf *one,
+                       role_lists *rl, const ub_put_record *rec)
 {
     const ub_put_row *row = &rec->row;
     const char *const text[] = { rec->user_name, row->email, row->first_name,
         row->middle_name, row->last_name, row->phone, row->department,
         row->location, row->program_admin_role };
+    const char *json;
     size_t t;
     int k;
 
@@ -324,7 +354,8 @@ static void put_record(ub_textbuf *tb, ub_textbuf *one, const ub_put_record *rec
     ub_tb_putc(tb, ',');
     put_flag(tb, row->locked_out);
     ub_tb_putc(tb, ',');
-    ub_tb_row_field(tb, roles_json(one, row->roles));
+    json = roles_json(one, row->roles);
+    ub_tb_int(tb, role_list_number(pool, rl, json, one->len));
     for (k = 0; k < 4; k++) {
         ub_tb_putc(tb, ',');
         put_flag(tb, row->access[k]);
@@ -341,12 +372,17 @@ void ub_put_batch_store_input(apr_pool_t *pool, const ub_put_batch *batch,
 {
     const ub_put_record *recs = (const ub_put_record *)batch->records->elts;
     ub_textbuf tb, one;
+    role_lists rl;
     int i;
 
     ub_tb_init(&one, pool, 256);
     /* about the body's size, its escapes included: grown (doubling) when
      * a body with many quotes takes more */
     ub_tb_init(&tb, pool, batch->body_len + batch->body_len / 4 + 64);
+    rl.number = apr_hash_make(pool);
+    rl.count = 0;
+    ub_tb_init(&rl.lists, pool, 256);
+    ub_tb_putc(&rl.lists, '{');
     ub_tb_putc(&tb, '{');
     out->count = 0;
     for (i = 0; i < batch->records->nelts; i++) {
@@ -356,8 +392,10 @@ void ub_put_batch_store_input(apr_pool_t *pool, const ub_put_batch *batch,
         if (out->count++ > 0) {
             ub_tb_putc(&tb, ',');
         }
-        put_record(&tb, &one, &recs[i]);
+        put_record(pool, &tb, &one, &rl, &recs[i]);
     }
     ub_tb_putc(&tb, '}');
+    ub_tb_putc(&rl.lists, '}');
     out->records = ub_tb_text(&tb);
+    out->role_lists = ub_tb_text(&rl.lists);
 }

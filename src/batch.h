@@ -68,7 +68,7 @@ typedef enum {
     UB_PUT_LOCATION,
     UB_PUT_PROGRAM_ADMIN_ROLE,
     UB_PUT_LOCKED_OUT,          /* boolean */
-    UB_PUT_ROLES,               /* text: [{"roleId":..,"roleName":..}] */
+    UB_PUT_ROLE_LIST,           /* integer: its list in role_lists, from 1 */
     UB_PUT_ACCESS_AUTOMATION,   /* boolean, NULL when not sent ... */
     UB_PUT_ACCESS_CERTIFICATION,
     UB_PUT_ACCESS_COMPLETE,
@@ -80,6 +80,10 @@ typedef enum {
 typedef struct {
     const char *records;
     int count;
+    /* The records' distinct lists of roles, one PostgreSQL array literal
+     * of JSON texts, [{"roleId":..,"roleName":..}] each, in the order of
+     * their first record; a record names its list by number. */
+    const char *role_lists;
 } ub_put_store_input;
 
 void ub_put_batch_store_input(apr_pool_t *pool, const ub_put_batch *batch,

@@ -9,12 +9,13 @@
 #include "json.h"
 
 /* apr_dbd's pgsql driver turns %s into $n; the casts are ours. After the
- * caller and the options, the records as one array of rows (batch.h). The
+ * caller and the options, the lists of roles and the records as one array
+ * of rows (batch.h). The
  * answers are read by column name: the SQL functions' row types say what
  * the columns are (src/sql/functions/). */
 static const char sql_put_users[] =
     "SELECT * "
-    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::userbulk.put_input[])";
+    "FROM userbulk.put_users(%s, %s, %s, %s::jsonb, %s::text[], %s::userbulk.put_input[])";
 
 static const char sql_account_update[] =
     "SELECT * FROM userbulk.account_update(%s, %s, %s, %s::jsonb)";
@@ -567,7 +568,7 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
                                 ub_put_batch *batch, const char *body_hash,
                                 int *key_reused)
 {
-    const char *args[5];
+    const char *args[6];
     ub_put_store_input input;
     put_answer p;
 
@@ -583,14 +584,15 @@ apr_status_t ub_store_put_users(const ub_request *req, ub_db *db,
     if (args[3] == NULL) {
         return APR_ENOMEM;
     }
-    args[4] = input.records;
+    args[4] = input.role_lists;
+    args[5] = input.records;
     memset(&p, 0, sizeof(p));
     p.req = req;
     p.db = db;
     p.batch = batch;
     p.key_reused = key_reused;
     /* Only once every row is read and checked is the change committed. */
-    return each_row(req, db, UB_STMT_PUT_USERS, 0, 5, args, take_put_row, &p);
+    return each_row(req, db, UB_STMT_PUT_USERS, 0, 6, args, take_put_row, &p);
 }
 
 apr_status_t ub_store_select_row(const ub_request *req, ub_db *db,

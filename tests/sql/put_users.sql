@@ -1,6 +1,6 @@
 -- userbulk.put_users (src/sql/functions/put_users.sql), called directly.
 \ir lib/setup.sql
-SELECT plan(45);
+SELECT plan(47);
 
 -- --- each record against the directory ---------------------------------------
 SELECT is(pg_temp.codes('[{"userName":"nobody.tap","email":"n@tap.example"}]'), '0:not_found',
@@ -33,11 +33,23 @@ SELECT matches((SELECT errors ->> 0 FROM pg_temp.put('[{"userName":"u3.tap","ema
 -- The literal the module writes (tests/unit/test_batch.c,
 -- store_input_literal_escapes_twice), read by PostgreSQL as the values sent.
 SELECT is((SELECT r.first_name || '|' || coalesce(r.middle_name, 'NULL') || '|' || r.last_name
-                  || '|' || r.locked_out || '|' || r.roles || '|' || coalesce(r.expected_version::text, 'NULL')
-             FROM unnest('{"(0,\"u3.tap\",\"u3@tap.example\",\"a\\\"b\\\\c\",,\"\",,,,,f,\"[]\",,,,,)"}'::userbulk.put_input[]) r),
-          'a"b\c|NULL||false|[]|NULL', 'the records'' literal: quotes and backslashes escaped twice, NULL empty, '''' quoted');
-SELECT is((SELECT count(*) FROM userbulk.put_users('tap', 'a', 't', '{}', '{}')),
+                  || '|' || r.locked_out || '|' || r.role_list || '|' || coalesce(r.expected_version::text, 'NULL')
+             FROM unnest('{"(0,\"u3.tap\",\"u3@tap.example\",\"a\\\"b\\\\c\",,\"\",,,,,f,1,,,,,)"}'::userbulk.put_input[]) r),
+          'a"b\c|NULL||false|1|NULL', 'the records'' literal: quotes and backslashes escaped twice, NULL empty, '''' quoted');
+SELECT is((SELECT count(*) FROM userbulk.put_users('tap', 'a', 't', '{}', '{}', '{}')),
           0::bigint, 'an empty batch answers no row');
+SELECT throws_ok($$SELECT count(*) FROM userbulk.put_users('tap', 'a', 't', '{}', '{"[]"}',
+                     ARRAY[ROW(0, 'u3.tap', 'u3@tap.example', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                               false, 2, NULL, NULL, NULL, NULL, NULL)::userbulk.put_input])$$,
+                 '22023', NULL, 'a record naming no list of roles is refused whole');
+SELECT is((SELECT string_agg(r.idx || ':' || coalesce(r.code, ''), ',' ORDER BY r.idx)
+             FROM userbulk.put_users('tap', 'a', 't', '{"dry_run": true}',
+                  '{"[{\"roleName\":\"Nope\"}]","[]"}',
+                  ARRAY[ROW(0, 'u3.tap', 'u3@tap.example', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                            false, 2, NULL, NULL, NULL, NULL, NULL)::userbulk.put_input,
+                        ROW(1, 'u2.tap', 'u2@tap.example', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                            false, 1, NULL, NULL, NULL, NULL, NULL)::userbulk.put_input]) r),
+          '0:,1:unknown_role', 'each record is decided with the list its number names');
 SELECT is((SELECT version FROM pg_temp.u('u3.tap')), 1::bigint, 'no failed record changed its user');
 SELECT is((SELECT count(*) FROM userbulk.audit WHERE trace_id = 'tap-trace'), 0::bigint, '... nor wrote an audit row');
 

@@ -160,10 +160,11 @@ is q_db(q{SELECT id || ' ' || actor || ' ' || trace_id || ' ' || after::text FRO
 
 # The functions work on the upgraded data.
 my $acme = q_db(q{SELECT id FROM userbulk.accounts WHERE code = 'acme'});
-# (one record, as the module sends it: an array of rows of userbulk.put_input)
+# (one record, as the module sends it: the lists of roles, and an array of
+# rows of userbulk.put_input naming theirs by number)
 my ($row) = db_query_on($CI, q{SELECT idx, code FROM userbulk.put_users('acme', 'migrate.t', 'trace-upgrade',
-    '{}'::jsonb, ARRAY[ROW(0, 'carol.acme', 'carol@acme.example', 'Carol2', NULL, NULL, NULL, NULL,
-                           NULL, NULL, false, '[]', NULL, NULL, NULL, NULL, NULL)::userbulk.put_input])});
+    '{}'::jsonb, '{"[]"}', ARRAY[ROW(0, 'carol.acme', 'carol@acme.example', 'Carol2', NULL, NULL, NULL, NULL,
+                           NULL, NULL, false, 1, NULL, NULL, NULL, NULL, NULL)::userbulk.put_input])});
 ok defined $row, 'put_users answers on the upgraded database';
 is q_db(q{SELECT first_name FROM userbulk.users WHERE user_name = 'carol.acme'}), 'Carol2',
    '... and applies a change';

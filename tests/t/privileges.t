@@ -85,9 +85,9 @@ is db_query(q{SELECT string_agg(p.proname, ',' ORDER BY p.proname) FROM pg_proc 
 # --- ... and they work ----------------------------------------------------------------------
 # (each record's error codes gathered from its rows: one row per error)
 my $put = q{SELECT idx || ':' || coalesce(json_agg(code) FILTER (WHERE code IS NOT NULL), '[]')::text
-  FROM userbulk.put_users('acme', 'privileges.t', 'trace-priv', '{}'::jsonb,
+  FROM userbulk.put_users('acme', 'privileges.t', 'trace-priv', '{}'::jsonb, '{"[{\\"roleName\\":\\"Viewer\\"}]"}',
     ARRAY[ROW(0, 'bob.acme', 'bob@acme.example', 'Robert', NULL, 'Baker', NULL, NULL, NULL, NULL,
-              false, '[{"roleName":"Viewer"}]', NULL, NULL, NULL, NULL, NULL)::userbulk.put_input])
+              false, 1, NULL, NULL, NULL, NULL, NULL)::userbulk.put_input])
  GROUP BY idx};
 my ($row) = eval { db_query_on($API, $put) };
 is $row->[0], '0:[]', 'put_users works as the API role' or diag $@;

@@ -1,8 +1,10 @@
 /*
  * store_rows.h: the store's input for PUT /users (one PostgreSQL array
- * literal of rows of userbulk.put_input, see ub_put_batch_store_input)
- * read back into one JSON object per record, keyed by column name, so that
- * unit tests and the fuzz target check what PostgreSQL would read.
+ * literal of rows of userbulk.put_input and one of the lists of roles, see
+ * ub_put_batch_store_input) read back into one JSON object per record,
+ * keyed by column name, its role_list replaced by the list it names
+ * (roles, parsed), so that unit tests and the fuzz target check what
+ * PostgreSQL would read.
  * Header-only: both include it.
  *
  * The literal grammar read here is the subset the writer produces: the
@@ -22,7 +24,7 @@
 static const char *const ub_test_store_columns[UB_PUT_COLUMNS] = {
     "idx", "user_name", "email", "first_name", "middle_name", "last_name",
     "phone", "department", "location", "program_admin_role", "locked_out",
-    "roles", "access_automation", "access_certification", "access_complete",
+    "role_list", "access_automation", "access_certification", "access_complete",
     "access_operational_matching", "expected_version"
 };
 
@@ -116,6 +118,7 @@ static json_t *ub_test_store_value(int column, json_t *elem)
     }
     switch (column) {
     case UB_PUT_IDX:
+    case UB_PUT_ROLE_LIST:
     case UB_PUT_EXPECTED_VERSION:
         return json_integer(strtoll(s, NULL, 10));
     case UB_PUT_LOCKED_OUT:
@@ -124,21 +127,39 @@ static json_t *ub_test_store_value(int column, json_t *elem)
     case UB_PUT_ACCESS_COMPLETE:
     case UB_PUT_ACCESS_OPERATIONAL_MATCHING:
         return strcmp(s, "t") == 0 ? json_true() : strcmp(s, "f") == 0 ? json_false() : NULL;
-    case UB_PUT_ROLES:
-        return json_loads(s, 0, NULL);
     default:
         return json_string(s);
     }
 }
 
-/* The records as a JSON array of objects, or NULL when the literal or a
- * row is malformed, or the count differs. */
+/* The list of roles a row names (role_list, from 1), parsed, in place of
+ * its number; 0 when the number names no list, or the list is no JSON. */
+static int ub_test_resolve_roles(json_t *row, json_t *lists)
+{
+    json_int_t n = json_integer_value(json_object_get(row, "role_list"));
+    json_t *roles;
+
+    if (n < 1 || (size_t)n > json_array_size(lists)) {
+        return 0;
+    }
+    roles = json_loads(json_string_value(json_array_get(lists, (size_t)n - 1)), 0, NULL);
+    if (roles == NULL) {
+        return 0;
+    }
+    json_object_del(row, "role_list");
+    json_object_set_new(row, "roles", roles);
+    return 1;
+}
+
+/* The records as a JSON array of objects, or NULL when a literal or a row
+ * is malformed, the count differs, or a row names no list of roles. */
 static json_t *ub_test_store_rows(const ub_put_store_input *in)
 {
     json_t *elems = ub_test_array_elements(in->records), *rows = NULL;
+    json_t *lists = ub_test_array_elements(in->role_lists);
     size_t k;
 
-    if (elems == NULL || (int)json_array_size(elems) != in->count) {
+    if (elems == NULL || lists == NULL || (int)json_array_size(elems) != in->count) {
         goto done;
     }
     rows = json_array();
@@ -157,7 +178,7 @@ static json_t *ub_test_store_rows(const ub_put_store_input *in)
             json_object_set_new(row, ub_test_store_columns[c], v);
         }
         json_decref(fields);
-        if (c < UB_PUT_COLUMNS) {
+        if (c < UB_PUT_COLUMNS || !ub_test_resolve_roles(row, lists)) {
             json_decref(row);
             json_decref(rows);
             rows = NULL;
@@ -167,6 +188,7 @@ static json_t *ub_test_store_rows(const ub_put_store_input *in)
     }
 done:
     json_decref(elems);
+    json_decref(lists);
     return rows;
 }
 

@@ -819,7 +819,31 @@ START_TEST(store_input_literal_escapes_twice)
     ck_assert_int_eq(in.count, 1);
     ck_assert_str_eq(in.records,
         "{\"(0,\\\"u3.tap\\\",\\\"u3@tap.example\\\",\\\"a\\\\\\\"b\\\\\\\\c\\\",,\\\"\\\","
-        ",,,,f,\\\"[]\\\",,,,,)\"}");
+        ",,,,f,1,,,,,)\"}");
+    ck_assert_str_eq(in.role_lists, "{\"[]\"}");
+}
+END_TEST
+
+/* Each distinct list of roles goes once, in the order of its first
+ * record, escaped for the array; records name theirs by number. */
+START_TEST(store_input_sends_each_list_of_roles_once)
+{
+    ub_put_store_input in;
+    int count;
+    json_t *rows;
+    ub_put_batch *b = parse_batch("[{" ALICE ",'roles':[{'roleName':'A\\'s'}]},"
+                                  "{'userName':'bob','email':'bob@example.com'},"
+                                  "{'userName':'carol','email':'carol@example.com',"
+                                  "'roles':[{'roleName':'A\\'s'}]}]");
+
+    ub_put_batch_store_input(ut_pool, b, &in);
+    ck_assert_str_eq(in.role_lists,
+        "{\"[{\\\"roleId\\\":null,\\\"roleName\\\":\\\"A\\\\\\\"s\\\"}]\",\"[]\"}");
+    rows = store_input(b, &count);
+    ck_assert_int_eq(count, 3);
+    ut_assert_json_str(rows, "[0].roles[0].roleName", "A\"s");
+    ut_assert_json_size(rows, "[1].roles", 0);
+    ut_assert_json_str(rows, "[2].roles[0].roleName", "A\"s");
 }
 END_TEST
 
@@ -899,6 +923,7 @@ Suite *batch_suite(void)
     tcase_add_test(tc, store_input_row_access_flags_null_when_not_sent);
     tcase_add_test(tc, store_input_row_keeps_name_parts_not_sent_null);
     tcase_add_test(tc, store_input_row_roles_in_request_order);
+    tcase_add_test(tc, store_input_sends_each_list_of_roles_once);
     tcase_add_test(tc, store_input_keeps_strings_as_sent);
     tcase_add_test(tc, store_input_literal_escapes_twice);
     suite_add_tcase(s, tc);

@@ -12,7 +12,10 @@
 -- lengths: an array costs PostgreSQL a tenth of what parsing the same
 -- records as JSON does, and one array of rows less than one array per
 -- column (whose 17 parts PostgreSQL keeps apart until the pass reads
--- them together).
+-- them together). Their lists of roles come once each, in p_role_lists
+-- (JSON text, [{"roleId":..,"roleName":..}]), and a record names its own
+-- by number: the records of a batch share a few lists, each resolved
+-- once and found by position.
 --
 -- p_options: {"atomic": apply only if every record passes, "failed":
 -- some records already failed the module's own checks, "dry_run": decide
@@ -31,8 +34,8 @@
 -- byte for byte (a dry run's, what the real run would write). Otherwise
 -- both are null, and nothing more is computed or sent.
 
--- One record as the module sends it: roles as JSON,
--- [{"roleId":..,"roleName":..}]; the access_* flags (read-only) null when
+-- One record as the module sends it: role_list the number of its list of
+-- roles in p_role_lists, from 1; the access_* flags (read-only) null when
 -- not sent; expected_version the version the client read, if sent.
 SELECT userbulk.ensure_row_type('put_input', $cols$
     idx                         integer,
@@ -46,7 +49,7 @@ SELECT userbulk.ensure_row_type('put_input', $cols$
     location                    text,
     program_admin_role          text,
     locked_out                  boolean,
-    roles                       text,
+    role_list                   integer,
     access_automation           boolean,
     access_certification        boolean,
     access_complete             boolean,
@@ -81,9 +84,16 @@ SELECT userbulk.ensure_row_type('put_work', $cols$
     last_change        bigint
 $cols$) \g /dev/null
 
+-- One list of p_role_lists as resolved: the ids of the roles it names,
+-- sorted, and the error of its entries that name none (NULL: none).
+SELECT userbulk.ensure_row_type('put_role_list', $cols$
+    ids  uuid[],
+    errs jsonb
+$cols$) \g /dev/null
+
 CREATE OR REPLACE FUNCTION userbulk.put_users(
     p_account text, p_actor text, p_trace text, p_options jsonb,
-    p_records userbulk.put_input[])
+    p_role_lists text[], p_records userbulk.put_input[])
 RETURNS SETOF userbulk.put_result
 LANGUAGE plpgsql
 SET jit = off       -- compiling costs more than a batch of 1000 rows runs
@@ -105,7 +115,10 @@ DECLARE
     v_relinked integer;    -- and those that change the roles
     v_done     integer;
     v_request  bigint;     -- the request's row in userbulk.audit_request
-    v_lists    text[];     -- the batch's distinct role lists
+    -- p_role_lists resolved, in their order: a record's is
+    -- v_lists[role_list] (a plpgsql array is read by position in constant
+    -- time)
+    v_lists    userbulk.put_role_list[];
     -- the records as decided: user, place (at), role ids, errors ('[]':
     -- none), the fields changed before and after (NULL: no change), and
     -- the version found
@@ -113,6 +126,12 @@ DECLARE
     v_taken    integer[];  -- the idx whose address is taken
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
+    IF EXISTS (SELECT FROM unnest(p_records) r
+                WHERE r.role_list IS NULL
+                   OR r.role_list NOT BETWEEN 1 AND coalesce(cardinality(p_role_lists), 0)) THEN
+        RAISE EXCEPTION 'put_users: a record''s role_list names no list of p_role_lists'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     -- A retried request: answer what the first one answered. A concurrent
     -- first request with the same key is waited for by the insert.
@@ -176,18 +195,19 @@ BEGIN
 
             -- 2. One pass over the batch: find each user (another account's
             -- users do not exist here), check codes, read-only flags and
-            -- roles (each distinct list of roles resolved once), and work
-            -- out which fields the record changes: only those go to the
-            -- audit trail, and a record changing nothing writes nothing.
-            -- The error list is built only for a record that has one. The
-            -- distinct role lists go to put_roles as a variable: with a
-            -- subquery in its arguments PostgreSQL would not inline it, and
-            -- it would look each entry up on its own.
-            v_lists := ARRAY(SELECT DISTINCT r.roles FROM unnest(p_records) r);
-            v_work := ARRAY(
-            WITH spec AS MATERIALIZED (
-                SELECT l.roles, g.ids, g.errs
-                  FROM (SELECT q.list,
+            -- roles, and work out which fields the record changes: only
+            -- those go to the audit trail, and a record changing nothing
+            -- writes nothing. The error list is built only for a record
+            -- that has one. First the lists of roles, each resolved once
+            -- (again on a retry: a role may have gone meanwhile), all
+            -- entries of all lists in one set: p_role_lists goes to
+            -- put_roles as it is (with a subquery in its arguments
+            -- PostgreSQL would not inline it, and it would look each entry
+            -- up on its own).
+            v_lists := ARRAY(
+                SELECT ROW(coalesce(g.ids, '{}'), g.errs)::userbulk.put_role_list
+                  FROM unnest(p_role_lists) WITH ORDINALITY AS l(roles, list)
+                  LEFT JOIN (SELECT q.list,
                                array_agg(DISTINCT q.role_id ORDER BY q.role_id)
                                    FILTER (WHERE q.role_id IS NOT NULL) AS ids,
                                -- the positions of the entries that name no
@@ -199,9 +219,10 @@ BEGIN
                                    jsonb_build_array(jsonb_build_object('unknown_roles',
                                        to_jsonb(array_agg(q.pos ORDER BY q.pos)
                                                     FILTER (WHERE q.role_id IS NULL)))) END AS errs
-                          FROM userbulk.put_roles(v_account, v_lists) q
-                         GROUP BY q.list) g
-                  JOIN unnest(v_lists) WITH ORDINALITY AS l(roles, list) ON l.list = g.list)
+                          FROM userbulk.put_roles(v_account, p_role_lists) q
+                         GROUP BY q.list) g ON g.list = l.list
+                 ORDER BY l.list);
+            v_work := ARRAY(
             -- (the values to write only for a record that changes its
             -- user: the others' are never read, and a batch resending
             -- what is stored carries no copy of it through the steps)
@@ -215,7 +236,7 @@ BEGIN
                    CASE WHEN ch.changed THEN b.location END,
                    CASE WHEN ch.changed THEN b.program_admin_role END,
                    CASE WHEN ch.changed THEN b.locked_out END,
-                   u.id, u.ctid, CASE WHEN ch.changed THEN coalesce(spec.ids, '{}') END,
+                   u.id, u.ctid, CASE WHEN ch.changed THEN spec.ids END,
                    CASE WHEN u.id IS NULL
                         THEN userbulk.err('userName', 'not_found', 'no user with this userName in the account')
                         WHEN spec.errs IS NULL
@@ -259,15 +280,15 @@ BEGIN
                         u.email, b.email, u.first_name, b.first_name, u.middle_name, b.middle_name,
                         u.last_name, b.last_name, u.phone1, b.phone, u.department_code, b.department,
                         u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
-                        u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
+                        u.locked_out, b.locked_out, cur.ids, spec.ids) END,
                    CASE WHEN ch.changed THEN userbulk.put_diff(true,
                         u.email, b.email, u.first_name, b.first_name, u.middle_name, b.middle_name,
                         u.last_name, b.last_name, u.phone1, b.phone, u.department_code, b.department,
                         u.location_code, b.location, u.program_admin_role_code, b.program_admin_role,
-                        u.locked_out, b.locked_out, cur.ids, coalesce(spec.ids, '{}')) END,
+                        u.locked_out, b.locked_out, cur.ids, spec.ids) END,
                    u.version, u.last_change)::userbulk.put_work
               FROM unnest(p_records) AS b
-              LEFT JOIN spec ON spec.roles = b.roles
+             CROSS JOIN LATERAL (SELECT (v_lists[b.role_list]).*) spec
               LEFT JOIN userbulk.users u ON u.account_id = v_account AND u.user_name = b.user_name
              CROSS JOIN LATERAL (SELECT u.role_ids AS ids) cur   -- kept by 017's triggers
              -- the codes the record names, each known to the account or not:
@@ -296,7 +317,7 @@ BEGIN
                                IS DISTINCT FROM
                                (b.email, b.first_name, b.middle_name, b.last_name, b.phone,
                                 b.department, b.location, b.program_admin_role, b.locked_out)
-                               OR cur.ids IS DISTINCT FROM coalesce(spec.ids, '{}')) AS changed
+                               OR cur.ids IS DISTINCT FROM spec.ids) AS changed
                    OFFSET 0) ch);
 
             -- 3. A batch that changes nothing (a daily sync resending what

@@ -59,8 +59,9 @@ INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES
 -- put_users as the module calls it, from records as JSON (what the module
 -- sends as one array of userbulk.put_input): userName, email, firstName, middleName,
 -- lastName, phone, department, location, par, lockedOut (default false),
--- roles (JSON text, default []), the four read-only flags aa, ac, acp, aom,
--- and version; idx is the record's position.
+-- roles (JSON, default []: each distinct list goes once, in p_role_lists,
+-- and a record names its own by number), the four read-only flags aa, ac,
+-- acp, aom, and version; idx is the record's position.
 -- The answer as the tests read it: a record's error rows (put_result: one
 -- row per error, or one without for a record that has none) gathered back
 -- into one JSON array per record, in their order; before and after as the
@@ -73,11 +74,13 @@ LANGUAGE sql AS $$
                               ORDER BY a.n) FILTER (WHERE a.code IS NOT NULL), '[]'),
            (array_agg(a.before) FILTER (WHERE a.before IS NOT NULL))[1],
            (array_agg(a.after) FILTER (WHERE a.after IS NOT NULL))[1]
-      FROM userbulk.put_users(p_account, 'tap-actor', 'tap-trace', p_options,
+      FROM (SELECT ARRAY(SELECT DISTINCT coalesce(e -> 'roles', '[]')::text
+                           FROM jsonb_array_elements(p_records) e ORDER BY 1) AS lists) l,
+           userbulk.put_users(p_account, 'tap-actor', 'tap-trace', p_options, l.lists,
         ARRAY(SELECT ROW((o - 1)::integer, e ->> 'userName', e ->> 'email', e ->> 'firstName',
                          e ->> 'middleName', e ->> 'lastName', e ->> 'phone', e ->> 'department',
                          e ->> 'location', e ->> 'par', coalesce((e ->> 'lockedOut')::boolean, false),
-                         coalesce(e -> 'roles', '[]')::text, (e ->> 'aa')::boolean,
+                         array_position(l.lists, coalesce(e -> 'roles', '[]')::text), (e ->> 'aa')::boolean,
                          (e ->> 'ac')::boolean, (e ->> 'acp')::boolean, (e ->> 'aom')::boolean,
                          (e ->> 'version')::bigint)::userbulk.put_input
                 FROM jsonb_array_elements(p_records) WITH ORDINALITY r(e, o) ORDER BY o))

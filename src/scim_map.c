@@ -3,6 +3,7 @@
  */
 #include <string.h>
 #include <strings.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include "scim_map.h"
 #include "scim_filter.h"
@@ -48,10 +49,16 @@ static const char *const ignored[] = {
 };
 static const char *const read_only[] = { "id", "meta", "schemas", NULL };
 
+int ub_scim_name_is(const char *name, const char *attr, apr_size_t len)
+{
+    return len > 0 && apr_tolower(*name) == apr_tolower(*attr)
+           && strncasecmp(name, attr, len) == 0 && name[len] == '\0';
+}
+
 static int in_list(const char *const *list, const char *attr, apr_size_t len)
 {
     for (; *list; list++) {
-        if (strlen(*list) == len && strncasecmp(*list, attr, len) == 0) {
+        if (ub_scim_name_is(*list, attr, len)) {
             return 1;
         }
     }

@@ -93,6 +93,12 @@ int ub_scim_map_takes_type(const ub_scim_map *m, const char *type);
 /* Whether doc's schemas list the User schema. */
 int ub_scim_has_user_schema(const ub_jval *doc);
 
+/* Whether the attribute name (NUL-terminated) is attr[0..len), ignoring
+ * ASCII case, as SCIM's names are compared. The first letters first: a
+ * PATCH path is compared with every row of the map, and most names differ
+ * there. */
+int ub_scim_name_is(const char *name, const char *attr, apr_size_t len);
+
 /* Whether attr (no URN prefix, any case) is an attribute of the User
  * schema that this directory ignores (no column), or readOnly (id, meta,
  * schemas): *read_only says which. */

@@ -174,7 +174,7 @@ static int ignored_sub(const patch_path *p, const char *sub)
 
 static int attr_is(const ub_scim_map *m, const patch_path *p)
 {
-    return strlen(m->attr) == p->attr_len && strncasecmp(m->attr, p->attr, p->attr_len) == 0;
+    return ub_scim_name_is(m->attr, p->attr, p->attr_len);
 }
 
 /* A value refused by the mapping's checks, as a SCIM error. */

@@ -7,6 +7,7 @@
 #include "unit.h"
 #include "jdoc.h"
 #include "scim_patch.h"
+#include "scim_map.h"
 #include "scim_write.h"
 #include "textbuf.h"
 
@@ -275,6 +276,18 @@ START_TEST(if_match_forms)
 }
 END_TEST
 
+/* Attribute names compare whole and ignoring case, as SCIM's do. */
+START_TEST(attribute_names_compare_whole_ignoring_case)
+{
+    ck_assert(ub_scim_name_is("userName", "USERNAME", 8));
+    ck_assert(ub_scim_name_is("emails", "Emails[type eq \"work\"]", 6));
+    ck_assert(!ub_scim_name_is("userName", "userNam", 7));
+    ck_assert(!ub_scim_name_is("userName", "userNames", 9));
+    ck_assert(!ub_scim_name_is("name", "game", 4));
+    ck_assert(!ub_scim_name_is("name", "", 0));
+}
+END_TEST
+
 Suite *scim_patch_suite(void)
 {
     Suite *s = suite_create("scim_patch");
@@ -288,6 +301,7 @@ Suite *scim_patch_suite(void)
     tcase_add_test(tc, patch_operations_capped);
     tcase_add_test(tc, read_user_maps_every_column);
     tcase_add_test(tc, if_match_forms);
+    tcase_add_test(tc, attribute_names_compare_whole_ignoring_case);
     suite_add_tcase(s, tc);
     return s;
 }

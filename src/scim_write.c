@@ -15,9 +15,6 @@
 #include "store.h"
 #include "textbuf.h"
 
-/* The engine's array arguments, in its order after the five scalars. */
-enum { A_IDX, A_OP, A_ID, A_SET, A_EXPECTED, A_COLS, N_ARRAYS = A_COLS + UB_SCIM_NCOLS };
-_Static_assert(5 + N_ARRAYS == UB_SCIM_WRITE_ARGS, "the engine takes 5 scalars and the arrays");
 
 typedef struct {
     const ub_request *req;
@@ -101,49 +98,67 @@ static apr_status_t take_row(void *baton, const ub_store_rows *rows)
     return APR_SUCCESS;
 }
 
-apr_status_t ub_scim_write_run(const ub_request *req, const ub_db_source *dbs,
-                               apr_array_header_t *ops, const char *options,
-                               const char *base, ub_outcome *outcome)
+/* Appends the operation as one element of the array of rows:
+ * "(idx,op,id,set,expected,columns...)", in the order of
+ * userbulk.scim_input (src/sql/functions/scim_write.sql), each text
+ * escaped for the row and again for the array. */
+static void put_operation(ub_textbuf *tb, int idx, const ub_scim_op *op)
 {
-    ub_textbuf col[N_ARRAYS];
-    const char *args[UB_SCIM_WRITE_ARGS];
-    write_answer a;
-    ub_db *db;
-    apr_status_t rv;
-    int i, c, n = 0;
+    int c;
 
-    for (c = 0; c < N_ARRAYS; c++) {
-        ub_tb_init(&col[c], req->pool, 64 + (apr_size_t)ops->nelts * 16);
-        ub_tb_putc(&col[c], '{');
+    ub_tb_put(tb, "\"(", 2);
+    ub_tb_int(tb, idx);
+    ub_tb_putc(tb, ',');
+    ub_tb_row_field(tb, op->op);
+    ub_tb_putc(tb, ',');
+    ub_tb_row_field(tb, op->id);
+    ub_tb_putc(tb, ',');
+    ub_tb_int(tb, op->cols.set);
+    ub_tb_putc(tb, ',');
+    if (op->expected > 0) {
+        ub_tb_int(tb, op->expected);
     }
+    for (c = 0; c < UB_SCIM_NCOLS; c++) {
+        ub_tb_putc(tb, ',');
+        ub_tb_row_field(tb, op->cols.v[c]);
+    }
+    ub_tb_put(tb, ")\"", 2);
+}
+
+const char *ub_scim_write_input(apr_pool_t *pool, const apr_array_header_t *ops, int *count)
+{
+    ub_textbuf tb;
+    int i;
+
+    ub_tb_init(&tb, pool, 64 + (apr_size_t)ops->nelts * 256);
+    ub_tb_putc(&tb, '{');
+    *count = 0;
     for (i = 0; i < ops->nelts; i++) {
         const ub_scim_op *op = &APR_ARRAY_IDX(ops, i, ub_scim_op);
 
         if (op->skip) {
             continue;
         }
-        if (n++ > 0) {
-            for (c = 0; c < N_ARRAYS; c++) {
-                ub_tb_putc(&col[c], ',');
-            }
+        if ((*count)++ > 0) {
+            ub_tb_putc(&tb, ',');
         }
-        ub_tb_int(&col[A_IDX], i);
-        ub_tb_array_element(&col[A_OP], op->op);
-        ub_tb_array_element(&col[A_ID], op->id);
-        ub_tb_int(&col[A_SET], op->cols.set);
-        if (op->expected > 0) {
-            ub_tb_int(&col[A_EXPECTED], op->expected);
-        }
-        else {
-            ub_tb_puts(&col[A_EXPECTED], "NULL");
-        }
-        for (c = 0; c < UB_SCIM_NCOLS; c++) {
-            ub_tb_array_element(&col[A_COLS + c], op->cols.v[c]);
-        }
+        put_operation(&tb, i, op);
     }
-    for (c = 0; c < N_ARRAYS; c++) {
-        ub_tb_putc(&col[c], '}');
-    }
+    ub_tb_putc(&tb, '}');
+    return ub_tb_text(&tb);
+}
+
+apr_status_t ub_scim_write_run(const ub_request *req, const ub_db_source *dbs,
+                               apr_array_header_t *ops, const char *options,
+                               const char *base, ub_outcome *outcome)
+{
+    const char *args[UB_SCIM_WRITE_ARGS];
+    write_answer a;
+    ub_db *db;
+    apr_status_t rv;
+    int n;
+
+    args[5] = ub_scim_write_input(req->pool, ops, &n);
     if (n == 0) {
         return APR_SUCCESS;
     }
@@ -152,9 +167,6 @@ apr_status_t ub_scim_write_run(const ub_request *req, const ub_db_source *dbs,
     args[2] = req->trace_id;
     args[3] = options;
     args[4] = base;
-    for (c = 0; c < N_ARRAYS; c++) {
-        args[5 + c] = ub_tb_text(&col[c]);
-    }
     memset(&a, 0, sizeof(a));
     a.req = req;
     a.ops = ops;

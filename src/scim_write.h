@@ -26,6 +26,13 @@ typedef struct {
                                  * its audit row has them; NULL: no change */
 } ub_scim_op;
 
+/* The operations of ops not skipped as the engine takes them: one
+ * PostgreSQL array literal of rows of userbulk.scim_input,
+ * {"(idx,op,id,set,expected,user_name,...)",...}, each text escaped for
+ * the row and again for the array, NULL an empty field. *count: how many
+ * (0: nothing to send). */
+const char *ub_scim_write_input(apr_pool_t *pool, const apr_array_header_t *ops, int *count);
+
 /* Sends the operations of ops (ub_scim_op) not skipped to the engine, in
  * one transaction, with options (JSON: atomic, failed, dry_run,
  * resources, diff), and fills their answers. APR_SUCCESS, or the

@@ -114,14 +114,11 @@ static const char sql_scim_group_change[] =
     "%s::text[], %s::text[], %s::text[], %s, %s::integer, %s::boolean)";
 static const char sql_scim_group_delete[] =
     SCIM_GROUP_COLS "FROM userbulk.scim_group_delete(%s, %s, %s, %s, %s::text[], %s::integer)";
-/* After the caller, the options and the base URL, one array per column
- * of the operations (src/scim_write.c, ub_scim_write_run). */
+/* After the caller, the options and the base URL, the operations as one
+ * array of rows (src/scim_write.c, ub_scim_write_run). */
 static const char sql_scim_write[] =
     "SELECT idx, status, id, version, field, code, message, resource, before, after "
-    "FROM userbulk.scim_write(%s, %s, %s, %s::jsonb, %s, %s::integer[], %s::text[], "
-    "%s::text[], %s::integer[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], "
-    "%s::text[], %s::text[], %s::text[], %s::text[])";
+    "FROM userbulk.scim_write(%s, %s, %s, %s::jsonb, %s, %s::userbulk.scim_input[])";
 
 static const char sql_revert[] =
     "SELECT idx, user_id, user_name, version, code, message, before, after, request_id, reverts "

@@ -74,9 +74,9 @@ apr_status_t ub_store_account_update(const ub_request *req, ub_db *db,
                                      ub_store_row_fn *fn, void *baton);
 
 /* Runs userbulk.scim_write (args: account, actor, trace id, options,
- * base URL, then the operations' columns: UB_SCIM_WRITE_ARGS in all) and
- * hands each row to fn as ub_store_account_update does. */
-#define UB_SCIM_WRITE_ARGS 23
+ * base URL, then the operations as one array of rows: UB_SCIM_WRITE_ARGS
+ * in all) and hands each row to fn as ub_store_account_update does. */
+#define UB_SCIM_WRITE_ARGS 6
 apr_status_t ub_store_scim_write(const ub_request *req, ub_db *db, const char **args,
                                  ub_store_row_fn *fn, void *baton);
 

@@ -2,7 +2,7 @@
 -- module calls it, as the API role. Users u1..u6 of account tap
 -- (lib/setup.sql), ids ...0101 to ...0106; x1 of tap2 is ...0109.
 \ir lib/setup.sql
-SELECT plan(45);
+SELECT plan(46);
 
 -- The engine from operations as JSON: op, id, set (bits), version and the
 -- values (userName, email, given, middle, family, display, phone1, phone2,
@@ -10,24 +10,12 @@ SELECT plan(45);
 CREATE FUNCTION pg_temp.w(p_ops jsonb, p_options jsonb DEFAULT '{}', p_account text DEFAULT 'tap')
 RETURNS SETOF userbulk.scim_write_result LANGUAGE sql AS $$
     SELECT * FROM userbulk.scim_write(p_account, 'tap-actor', 'tap-w', p_options, 'https://h/scim/v2',
-        (SELECT array_agg((o - 1)::integer ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'op' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'id' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(coalesce((e ->> 'set')::integer, 0) ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'version')::bigint ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'userName' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'email' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'given' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'middle' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'family' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'display' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'phone1' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'phone2' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg((e ->> 'lockedOut')::boolean ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'externalId' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'employee' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'department' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)),
-        (SELECT array_agg(e ->> 'manager' ORDER BY o) FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o)))
+        ARRAY(SELECT ROW((o - 1)::integer, e ->> 'op', e ->> 'id', coalesce((e ->> 'set')::integer, 0),
+                         (e ->> 'version')::bigint, e ->> 'userName', e ->> 'email', e ->> 'given',
+                         e ->> 'middle', e ->> 'family', e ->> 'display', e ->> 'phone1', e ->> 'phone2',
+                         (e ->> 'lockedOut')::boolean, e ->> 'externalId', e ->> 'employee',
+                         e ->> 'department', e ->> 'manager')::userbulk.scim_input
+                FROM jsonb_array_elements(p_ops) WITH ORDINALITY r(e, o) ORDER BY o))
 $$;
 -- "idx:status:code" of each row, comma-separated
 CREATE FUNCTION pg_temp.wcodes(p_ops jsonb, p_options jsonb DEFAULT '{}')
@@ -37,6 +25,17 @@ RETURNS text LANGUAGE sql AS $$
 $$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO userbulk_api;
 SET LOCAL ROLE userbulk_api;
+
+-- The literal the module writes (tests/unit/test_scim_patch.c,
+-- write_input_literal_escapes_twice), read by PostgreSQL as the values sent.
+SELECT is((SELECT string_agg(concat_ws('|', r.idx, r.op, coalesce(r.id, 'NULL'), r.set,
+                                       coalesce(r.expected::text, 'NULL'), coalesce(r.user_name, 'NULL'),
+                                       coalesce(r.email, 'NULL'), coalesce(r.first_name, 'NULL'),
+                                       coalesce(r.middle_name, 'NULL'), coalesce(r.locked_out::text, 'NULL'),
+                                       coalesce(r.manager, 'NULL')), ';')
+             FROM unnest('{"(0,\"patch\",\"abc\",6,3,,\"a\\\"b\\\\c\",\"\",,,,,,,,,,)","(2,\"create\",,1,,\"u\",,,,,,,,\"true\",,,,)"}'::userbulk.scim_input[]) r),
+          '0|patch|abc|6|3|NULL|a"b\c||NULL|NULL|NULL;2|create|NULL|1|NULL|u|NULL|NULL|NULL|true|NULL',
+          'the operations'' literal: quotes and backslashes escaped twice, NULL empty, '''' quoted');
 
 -- --- no temporary object: the work set lives in the call -------------------------
 -- (A session keeping a temporary table must commit its removal at exit,

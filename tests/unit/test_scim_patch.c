@@ -288,6 +288,59 @@ START_TEST(attribute_names_compare_whole_ignoring_case)
 }
 END_TEST
 
+/* The operations as the engine reads them, byte for byte: one array of
+ * rows of userbulk.scim_input, each text quoted for the row and the row
+ * for the array (a quote or a backslash escaped twice), NULL an empty
+ * field, a skipped operation left out. tests/sql/scim_write.sql reads
+ * this same text back. */
+START_TEST(write_input_literal_escapes_twice)
+{
+    apr_array_header_t *ops = apr_array_make(ut_pool, 3, sizeof(ub_scim_op));
+    ub_scim_op *op;
+    int n = -1;
+    const char *lit;
+
+    op = apr_array_push(ops);
+    memset(op, 0, sizeof(*op));
+    op->op = "patch";
+    op->id = "abc";
+    op->cols.set = 6;
+    op->expected = 3;
+    op->cols.v[UB_SCIM_COL_EMAIL] = "a\"b\\c";
+    op->cols.v[UB_SCIM_COL_GIVEN] = "";
+    op = apr_array_push(ops);
+    memset(op, 0, sizeof(*op));
+    op->op = "delete";
+    op->id = "x";
+    op->skip = 1;
+    op = apr_array_push(ops);
+    memset(op, 0, sizeof(*op));
+    op->op = "create";
+    op->cols.set = 1;
+    op->cols.v[UB_SCIM_COL_USER_NAME] = "u";
+    op->cols.v[UB_SCIM_COL_LOCKED_OUT] = "true";
+    lit = ub_scim_write_input(ut_pool, ops, &n);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(lit,
+        "{\"(0,\\\"patch\\\",\\\"abc\\\",6,3,,\\\"a\\\\\\\"b\\\\\\\\c\\\",\\\"\\\",,,,,,,,,,)\","
+        "\"(2,\\\"create\\\",,1,,\\\"u\\\",,,,,,,,\\\"true\\\",,,,)\"}");
+}
+END_TEST
+
+START_TEST(write_input_of_nothing_is_empty)
+{
+    apr_array_header_t *ops = apr_array_make(ut_pool, 1, sizeof(ub_scim_op));
+    ub_scim_op *op = apr_array_push(ops);
+    int n = -1;
+
+    memset(op, 0, sizeof(*op));
+    op->op = "delete";
+    op->skip = 1;
+    ck_assert_str_eq(ub_scim_write_input(ut_pool, ops, &n), "{}");
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 Suite *scim_patch_suite(void)
 {
     Suite *s = suite_create("scim_patch");
@@ -302,6 +355,8 @@ Suite *scim_patch_suite(void)
     tcase_add_test(tc, read_user_maps_every_column);
     tcase_add_test(tc, if_match_forms);
     tcase_add_test(tc, attribute_names_compare_whole_ignoring_case);
+    tcase_add_test(tc, write_input_literal_escapes_twice);
+    tcase_add_test(tc, write_input_of_nothing_is_empty);
     suite_add_tcase(s, tc);
     return s;
 }

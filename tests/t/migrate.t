@@ -147,6 +147,17 @@ is q_db(q{SELECT count(*) FROM userbulk.users u WHERE u.last_change IS NOT NULL}
    '... and only a user with a history has a head';
 is q_db(q{SELECT count(*) FROM pg_index WHERE indrelid = 'userbulk.audit_change'::regclass}), 1,
    '... audit_change has one index, its primary key (request_id, user_id)';
+is q_db(q{SELECT string_agg(pg_get_indexdef(i.indexrelid, 0, false), '; ')
+            FROM pg_index i
+           WHERE i.indrelid = 'userbulk.users'::regclass
+             AND (i.indisprimary OR 'id' IN (SELECT a.attname FROM pg_attribute a
+                                              WHERE a.attrelid = i.indrelid
+                                                AND a.attnum = ANY (i.indkey)))}),
+   'CREATE UNIQUE INDEX users_pkey ON userbulk.users USING btree (account_id, id)',
+   '022: users has one index on its id, its primary key (account_id, id)';
+is q_db(q{SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE c.conname = 'users_manager'}),
+   'FOREIGN KEY (account_id, manager_id) REFERENCES users(account_id, id) ON DELETE SET NULL (manager_id)',
+   '... which the manager\'s foreign key references';
 ok q_db(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'userbulk'::regnamespace
             AND proname IN ('put_users', 'account_update')}) == 2,
    'functions/ was applied (put_users, account_update exist)';

@@ -15,7 +15,6 @@
 #include "store.h"
 #include "textbuf.h"
 
-
 typedef struct {
     const ub_request *req;
     apr_array_header_t *ops;

@@ -53,9 +53,9 @@ ub_put_batch *ub_put_batch_parse(const ub_request *req, const char *body,
 /* The records still valid, as the store takes them: one PostgreSQL array
  * literal of rows of userbulk.put_input, {"(idx,user_name,...)",...}, the
  * valid records in request order, and how many. An array of typed rows,
- * because PostgreSQL reads it about ten times faster than the same records
- * as JSON, and a quarter faster than one array per column. The columns
- * of a row, in order: */
+ * because PostgreSQL reads it faster than the same records as JSON, or as
+ * one array per column (README, Benchmark). The columns of a row, in
+ * order: */
 typedef enum {
     UB_PUT_IDX,                 /* integer: position in the request */
     UB_PUT_USER_NAME,           /* text ... */

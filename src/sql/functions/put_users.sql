@@ -9,10 +9,10 @@
 --
 -- The records come as one array of userbulk.put_input (below), the
 -- records the module found valid, already checked for types, formats and
--- lengths: an array costs PostgreSQL a tenth of what parsing the same
--- records as JSON does, and one array of rows less than one array per
--- column (whose 17 parts PostgreSQL keeps apart until the pass reads
--- them together). Their lists of roles come once each, in p_role_lists
+-- lengths: an array costs PostgreSQL less than parsing the same records
+-- as JSON, and one array of rows less than one array per column (whose
+-- 17 parts PostgreSQL keeps apart until the pass reads them together;
+-- README, Benchmark). Their lists of roles come once each, in p_role_lists
 -- (JSON text, [{"roleId":..,"roleName":..}]), and a record names its own
 -- by number: the records of a batch share a few lists, each resolved
 -- once and found by position.

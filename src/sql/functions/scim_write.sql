@@ -130,9 +130,9 @@ $cols$) \g /dev/null
 -- was read; last_change: the head of its history there, which its audit
 -- row links to)
 
--- One operation as the module sends it (one array of these rows: one
--- array of 1000 rows PostgreSQL reads in about half the time of one array
--- per column):
+-- One operation as the module sends it (one array of these rows, which
+-- PostgreSQL reads whole, where it kept the parts of one array per column
+-- apart until the pass read them together; README, Benchmark):
 --   idx       its place in the request
 --   op        'create', 'put', 'patch' or 'delete'
 --   id        the user's id as the path named it (put, patch, delete);

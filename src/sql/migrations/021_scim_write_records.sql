@@ -1,7 +1,7 @@
 -- 021: scim_write takes its operations as one array of rows
 -- (userbulk.scim_input[], functions/scim_write.sql) instead of one array
--- per column, as put_users does since 019: PostgreSQL reads the bench's
--- 1000 operations in about half the time. The earlier signature goes
+-- per column, as put_users does since 019: PostgreSQL reads them in less
+-- time (README, Benchmark). The earlier signature goes
 -- (one function of each name: privileges.sql grants by name); functions/
 -- creates the new one in the same transaction. A module of an earlier
 -- release calls the earlier signature: upgrade the module with the schema.

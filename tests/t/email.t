@@ -17,6 +17,10 @@ use UserBulk::Reliability qw(seed_users);
 use Encode qw(encode_utf8);
 use File::Copy ();
 use File::Path ();
+use File::Temp ();
+use List::Util ();
+use POSIX ();
+use Time::HiRes ();
 
 my $ALICE = '20000000-0000-4000-8000-000000000001';
 my $N = 10;         # u1.acme .. u10.acme
@@ -95,9 +99,76 @@ sub fresh {
     is email_of('alice.acme'), 'alice@acme.example', 'POST: alice keeps her address';
 
     my $err = eval { q_utf8("UPDATE userbulk.users SET email = 'ÉVA\@example.com' WHERE user_name = 'alice.acme'"); '' } // $@;
-    like $err, qr/users_email_unique/, 'the unique index refuses the address directly';
+    like $err, qr/user_emails_pkey/, 'the key of user_emails refuses the address directly';
     is q_utf8("SELECT userbulk.fold_email('ÉVA\@Example.COM')"), encode_utf8('éva@example.com'),
        'fold_email lowers non-ASCII letters under locale C';
+    reset_demo();
+}
+
+# --- one address asked for by several clients at once (user_emails' key, 023) -------
+# Six clients, each for its own user, all asking for the same new address
+# at the same moment, in twelve rounds (half PUT /users, half SCIM PATCH):
+# in every round one gets it and the others are told it is taken; no
+# client sees a server error, and user_emails ends as users.
+{
+    fresh();
+    my ($clients, $rounds) = (6, 12);
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my %ids = map { ("u$_.acme" => scalar db_query("SELECT id FROM userbulk.users WHERE user_name = 'u$_.acme'")) }
+              1 .. $clients;
+    my $start = Time::HiRes::time() + 1;
+    my @pids;
+    for my $c (1 .. $clients) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my @out;
+            for my $r (1 .. $rounds) {
+                Time::HiRes::sleep(List::Util::max(0, $start + 0.25 * $r - Time::HiRes::time()));
+                my $addr = "race$r\@acme.example";
+                my ($code, $taken);
+                if ($r % 2) {
+                    my ($res, $b) = put_records([ { userName => "u$c.acme", email => $addr } ]);
+                    $code = $res->code;
+                    my ($idx, $all_email) = failed_by_email($b);
+                    $taken = @$idx == 1 && $all_email ? 1 : 0;
+                } else {
+                    my $res = json_request(PATCH => "/scim/v2/Users/$ids{\"u$c.acme\"}", token(),
+                        { schemas => [ 'urn:ietf:params:scim:api:messages:2.0:PatchOp' ],
+                          Operations => [ { op => 'replace', path => 'emails[type eq "work"].value', value => $addr } ] },
+                        [ 'Content-Type' => 'application/scim+json' ]);
+                    $code = $res->code;
+                    $taken = $code == 409 && (($res->json // {})->{scimType} // '') eq 'uniqueness' ? 1 : 0;
+                }
+                push @out, "$r $code $taken";
+            }
+            open my $fh, '>', "$dir/$c" or die $!;
+            print $fh join("\n", @out), "\n";
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    waitpid $_, 0 for @pids;
+    my (%won, @bad);
+    for my $c (1 .. $clients) {
+        open my $fh, '<', "$dir/$c" or die "client $c left no answers";
+        while (my $line = <$fh>) {
+            my ($r, $code, $taken) = split ' ', $line;
+            if ($code == 200 && !$taken) { $won{$r}++ }
+            elsif (!$taken) { push @bad, "round $r client $c: $code" }
+        }
+    }
+    ok !@bad, 'no client got another answer than the address or "taken"' or diag join "\n", @bad;
+    is join(',', map { $won{$_} // 0 } 1 .. $rounds), join(',', (1) x $rounds),
+       'in every round exactly one client got the address';
+    is db_query(q{SELECT count(*) FROM (SELECT email_lower FROM userbulk.users
+                                          GROUP BY 1 HAVING count(*) > 1) d}), 0,
+       'no address is held by two users';
+    is db_query(q{SELECT count(*) FROM userbulk.users u
+                   FULL JOIN userbulk.user_emails e
+                     ON e.user_id = u.id AND e.account_id = u.account_id AND e.email_lower = u.email_lower
+                  WHERE u.id IS NULL OR e.user_id IS NULL}), 0,
+       'user_emails ends as users: every address once, each with its user';
     reset_demo();
 }
 

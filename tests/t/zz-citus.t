@@ -67,17 +67,15 @@ my %NOT_BY_ACCOUNT_ID = (
     schema_version => 'local table of migrate.sh, read by no request',
     idempotency    => 'distributed by its text column account (the token\'s code): no other table joins it',
 );
-my %DIST_COLUMN = (idempotency => 'account');
+# Tables distributed by another column than account_id, even where they
+# have one: user_emails by the address it keeps unique across accounts
+# (migration 023).
+my %DIST_COLUMN = (idempotency => 'account', user_emails => 'email_lower');
 
 # (a)'s known system-wide reads: a pattern of the query level (the text
 # between the parentheses around the table, whitespace collapsed) that
 # reads a distributed table without the account => why it may.
 my %SYSTEM_WIDE = (
-    qr/LEFT JOIN userbulk\.users u ON u\.email_lower = x\.addr AND u\.id <> x\.user_id/ =>
-        'userbulk.email_taken (PUT /users, SCIM writes): an email is unique system-wide '
-        . '(users_email_unique); under Citus a table of its own keyed by the address (README)',
-    qr/^SELECT \$\d+ FROM userbulk\.users u WHERE u\.email_lower = userbulk\.fold_email\(p_change ->> \$\d+\) AND u\.id <> v_ids\[\$\d+\]$/ =>
-        'account_update: the same system-wide email check, for one user',
     qr/^SELECT \$\d+ FROM userbulk\.users t WHERE t\.user_name = b\.user_name$/ =>
         'scim_write: userName is unique system-wide (users.user_name UNIQUE); '
         . 'under Citus a table of its own keyed by the name (README)',
@@ -184,10 +182,10 @@ my $tables = admin_json(q{
 my %dist;    # table or view => its distribution column
 my @unknown;
 for my $t (@$tables) {
-    if ($t->{by_account}) {
-        $dist{ $t->{name} } = 'account_id';
-    } elsif (exists $DIST_COLUMN{ $t->{name} }) {
+    if (exists $DIST_COLUMN{ $t->{name} }) {
         $dist{ $t->{name} } = $DIST_COLUMN{ $t->{name} };
+    } elsif ($t->{by_account}) {
+        $dist{ $t->{name} } = 'account_id';
     } elsif (!exists $NOT_BY_ACCOUNT_ID{ $t->{name} }) {
         push @unknown, $t->{name};
     }

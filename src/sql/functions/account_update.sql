@@ -21,6 +21,7 @@ AS $fn$
 DECLARE
     v_account  uuid;
     v_ids      uuid[];
+    v_moved    uuid[];     -- the targets whose address changes
     v_roles    uuid[];
     v_used     uuid[];
     v_status   uuid[];
@@ -146,8 +147,8 @@ BEGIN
             END IF;
 
             IF p_change ? 'email' AND EXISTS (
-                   SELECT 1 FROM userbulk.users u
-                    WHERE u.email_lower = userbulk.fold_email(p_change ->> 'email') AND u.id <> v_ids[1]) THEN
+                   SELECT 1 FROM userbulk.user_emails e
+                    WHERE e.email_lower = userbulk.fold_email(p_change ->> 'email') AND e.user_id <> v_ids[1]) THEN
                 RETURN NEXT userbulk.refusal('ValidationError', 'email_taken',
                     'email: is already the address of another user');
                 RETURN;
@@ -433,10 +434,26 @@ BEGIN
             -- src/account_request.c): an UPDATE that names the column makes
             -- PostgreSQL compute email_lower (generated, folded by ICU)
             -- again on every row it writes, address changed or not.
+            -- Its entry in user_emails moves here, set-based, not by the
+            -- row trigger (userbulk.writes_emails, migration 023): the
+            -- key's check stays in this statement's attempt, which a
+            -- conflict retries.
             IF s_email THEN
+                v_moved := ARRAY(SELECT u.id FROM userbulk.users u
+                                  WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                                    AND u.email IS DISTINCT FROM v_new.email);
+                PERFORM set_config('userbulk.writes_emails', 'on', true);
+                DELETE FROM userbulk.user_emails e
+                 USING userbulk.users u
+                 WHERE u.account_id = v_account AND u.id = ANY (v_moved)
+                   AND e.email_lower = u.email_lower AND e.user_id = u.id
+                   AND e.account_id = u.account_id;
                 UPDATE userbulk.users u SET email = v_new.email
-                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
-                   AND u.email IS DISTINCT FROM v_new.email;
+                 WHERE u.account_id = v_account AND u.id = ANY (v_moved);
+                INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
+                     SELECT u.email_lower, u.account_id, u.id FROM userbulk.users u
+                      WHERE u.account_id = v_account AND u.id = ANY (v_moved);
+                PERFORM set_config('userbulk.writes_emails', '', true);
             END IF;
             EXIT;
         EXCEPTION

@@ -279,9 +279,10 @@ RETURNS TABLE (idx integer) LANGUAGE sql STABLE AS $$
         SELECT e.idx, e.user_id, e.addr FROM unnest(p_idx, p_user, p_addr) AS e(idx, user_id, addr)
     ), edge AS MATERIALIZED (
         -- the user holding the address an entry asks for, if not its own
-        SELECT x.idx, x.user_id, x.addr, u.id AS holder
+        -- (user_emails: every user's address, migration 023)
+        SELECT x.idx, x.user_id, x.addr, e.user_id AS holder
           FROM entry x
-          LEFT JOIN userbulk.users u ON u.email_lower = x.addr AND u.id <> x.user_id
+          LEFT JOIN userbulk.user_emails e ON e.email_lower = x.addr AND e.user_id <> x.user_id
          WHERE x.addr IS NOT NULL
     ), lost (idx, user_id) AS (
         SELECT e.idx, e.user_id FROM edge e

@@ -388,6 +388,11 @@ BEGIN
                 -- (the request's id now: each changed user's row names it
                 -- as the head of its history, userbulk.user_history)
                 v_request := nextval('userbulk.audit_request_id_seq');
+                -- (the addresses' entries move in 5b, not by the row
+                -- trigger of users: migration 023)
+                IF v_addresses > 0 THEN
+                    PERFORM set_config('userbulk.writes_emails', 'on', true);
+                END IF;
                 WITH changed AS (
                     UPDATE userbulk.users u
                        SET email = w.email, first_name = w.first_name,
@@ -420,6 +425,25 @@ BEGIN
             END IF;
             IF NOT v_apply THEN
                 EXIT;
+            END IF;
+
+            -- 5b. The new addresses in user_emails (migration 023), which
+            -- holds them unique: the batch's old ones all out, then the new
+            -- ones in, so that users of the batch may trade theirs, and a
+            -- conflict with another transaction is raised here, in this
+            -- attempt. (The UPDATE above is HOT: no index of users has the
+            -- address.)
+            IF v_addresses > 0 THEN
+                DELETE FROM userbulk.user_emails e
+                 USING unnest(v_work) w
+                 WHERE w.errors = '[]' AND w.after ? 'email'
+                   AND e.email_lower = userbulk.fold_email(w.before ->> 'email')
+                   AND e.user_id = w.user_id AND e.account_id = v_account;
+                INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
+                     SELECT userbulk.fold_email(w.email), v_account, w.user_id
+                       FROM unnest(v_work) w
+                      WHERE w.errors = '[]' AND w.after ? 'email';
+                PERFORM set_config('userbulk.writes_emails', '', true);
             END IF;
 
             -- 6. The role links of the records that change roles. The

@@ -223,6 +223,7 @@ DECLARE
     v_done      integer;
     v_expect    integer;
     v_creates   integer;
+    v_moves     integer;   -- the changes of an address
     v_refused   integer;
     v_ask_idx   integer[];
     v_ask_user  uuid[];
@@ -472,8 +473,10 @@ BEGIN
                                       AND w.op IN ('put', 'patch')),
                    count(*) FILTER (WHERE w.status = 0 AND w.op IN ('put', 'patch')),
                    count(*) FILTER (WHERE w.status = 0 AND w.op = 'create'),
-                   count(*) FILTER (WHERE w.status <> 0)
-              INTO v_changes, v_expect, v_locking, v_creates, v_refused
+                   count(*) FILTER (WHERE w.status <> 0),
+                   count(*) FILTER (WHERE w.status = 0 AND w.op IN ('put', 'patch')
+                                      AND w.after ? 'email')
+              INTO v_changes, v_expect, v_locking, v_creates, v_refused, v_moves
               FROM unnest(v_work) w;
             v_apply := NOT v_dry AND NOT (v_atomic AND (
                            coalesce((p_options ->> 'failed')::boolean, false) OR v_refused > 0));
@@ -481,6 +484,11 @@ BEGIN
             -- names it as the head of its history, userbulk.user_history)
             v_request := CASE WHEN v_apply AND v_changes > 0
                               THEN nextval('userbulk.audit_request_id_seq') END;
+            -- (the addresses' entries move in 4b, not by the row trigger
+            -- of users: migration 023)
+            IF v_apply AND v_moves > 0 THEN
+                PERFORM set_config('userbulk.writes_emails', 'on', true);
+            END IF;
             IF v_lock_all THEN
                 -- (locked in step 1) Deletions first (they free
                 -- addresses), then the changes (one statement: swaps hold,
@@ -561,6 +569,24 @@ BEGIN
                 END IF;
             END IF;
 
+            -- 4b. The new addresses in user_emails (migration 023), which
+            -- holds them unique, before the creations (an address a change
+            -- frees may be one's): the old ones all out, then the new ones
+            -- in, so that users of the batch may trade theirs, and a
+            -- conflict with another transaction is raised in this attempt.
+            -- (A deletion's entry went with its user, by the trigger.)
+            IF v_apply AND v_moves > 0 THEN
+                DELETE FROM userbulk.user_emails e
+                 USING unnest(v_work) w
+                 WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email'
+                   AND e.email_lower = userbulk.fold_email(w.before ->> 'email')
+                   AND e.user_id = w.user_id AND e.account_id = v_account;
+                INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
+                     SELECT userbulk.fold_email(w.email), v_account, w.user_id
+                       FROM unnest(v_work) w
+                      WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email';
+                PERFORM set_config('userbulk.writes_emails', '', true);
+            END IF;
             IF v_creates > 0 AND (v_apply OR v_diff) THEN
                 v_defaults := ARRAY(SELECT ro.id FROM userbulk.roles ro
                                      WHERE ro.account_id = v_account AND ro.is_default

@@ -18,7 +18,6 @@ use Encode qw(encode_utf8);
 use File::Copy ();
 use File::Path ();
 use File::Temp ();
-use List::Util ();
 use POSIX ();
 use Time::HiRes ();
 
@@ -107,23 +106,34 @@ sub fresh {
 
 # --- one address asked for by several clients at once (user_emails' key, 023) -------
 # Six clients, each for its own user, all asking for the same new address
-# at the same moment, in twelve rounds (half PUT /users, half SCIM PATCH):
-# in every round one gets it and the others are told it is taken; no
-# client sees a server error, and user_emails ends as users.
+# at the same moment, in twelve rounds (half PUT /users, half SCIM PATCH;
+# a round starts when every client has its answer of the one before): in
+# every round one gets it and the others are told it is taken; no client
+# sees a server error, and user_emails ends as users.
 {
     fresh();
     my ($clients, $rounds) = (6, 12);
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     my %ids = map { ("u$_.acme" => scalar db_query("SELECT id FROM userbulk.users WHERE user_name = 'u$_.acme'")) }
               1 .. $clients;
-    my $start = Time::HiRes::time() + 1;
+    # every client's answer of round $r is in: a file each
+    my $barrier = sub {
+        my ($r, $c) = @_;
+        open my $fh, '>', "$dir/done.$r.$c" or die $!;
+        close $fh;
+        my $until = Time::HiRes::time() + 120;
+        while (scalar(my @in = glob("$dir/done.$r.*")) < $clients) {
+            die "round $r: the other clients did not answer" if Time::HiRes::time() > $until;
+            Time::HiRes::sleep(0.005);
+        }
+    };
     my @pids;
     for my $c (1 .. $clients) {
         my $pid = fork // die "fork: $!";
         if (!$pid) {
             my @out;
             for my $r (1 .. $rounds) {
-                Time::HiRes::sleep(List::Util::max(0, $start + 0.25 * $r - Time::HiRes::time()));
+                $barrier->($r - 1, $c);
                 my $addr = "race$r\@acme.example";
                 my ($code, $taken);
                 if ($r % 2) {
@@ -141,6 +151,7 @@ sub fresh {
                 }
                 push @out, "$r $code $taken";
             }
+            $barrier->($rounds, $c);
             open my $fh, '>', "$dir/$c" or die $!;
             print $fh join("\n", @out), "\n";
             close $fh;

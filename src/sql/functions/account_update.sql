@@ -434,10 +434,9 @@ BEGIN
             -- src/account_request.c): an UPDATE that names the column makes
             -- PostgreSQL compute email_lower (generated, folded by ICU)
             -- again on every row it writes, address changed or not.
-            -- Its entry in user_emails moves here, set-based, not by the
-            -- row trigger (userbulk.writes_emails, migration 023): the
-            -- key's check stays in this statement's attempt, which a
-            -- conflict retries.
+            -- Its entry in user_emails moves here, not by the row trigger
+            -- of users (userbulk.writes_emails, migration 023), in the
+            -- same way as the batches' (put_users, 5b).
             IF s_email THEN
                 v_moved := ARRAY(SELECT u.id FROM userbulk.users u
                                   WHERE u.account_id = v_account AND u.id = ANY (v_ids)

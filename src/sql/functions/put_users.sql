@@ -429,10 +429,11 @@ BEGIN
 
             -- 5b. The new addresses in user_emails (migration 023), which
             -- holds them unique: the batch's old ones all out, then the new
-            -- ones in, so that users of the batch may trade theirs, and a
-            -- conflict with another transaction is raised here, in this
-            -- attempt. (The UPDATE above is HOT: no index of users has the
-            -- address.)
+            -- ones in, in address order (so that users of the batch may
+            -- trade theirs, and two batches wanting the same addresses
+            -- queue in one order); a conflict with another transaction is
+            -- raised here, in this attempt. (No index of users has the
+            -- address: the UPDATE above can be HOT.)
             IF v_addresses > 0 THEN
                 DELETE FROM userbulk.user_emails e
                  USING unnest(v_work) w
@@ -442,7 +443,8 @@ BEGIN
                 INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
                      SELECT userbulk.fold_email(w.email), v_account, w.user_id
                        FROM unnest(v_work) w
-                      WHERE w.errors = '[]' AND w.after ? 'email';
+                      WHERE w.errors = '[]' AND w.after ? 'email'
+                      ORDER BY 1;
                 PERFORM set_config('userbulk.writes_emails', '', true);
             END IF;
 

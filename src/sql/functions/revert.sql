@@ -387,9 +387,10 @@ BEGIN
                    AND w.code IS NULL AND w.after IS NOT NULL;
                 -- The addresses put back, in user_emails (which holds them
                 -- unique): the users' present ones all out, then the old
-                -- ones in, so that users may trade theirs back, and a
-                -- conflict with another transaction is raised in this
-                -- attempt.
+                -- ones in, in address order (so that users may trade theirs
+                -- back, and two writers wanting the same addresses queue in
+                -- one order); a conflict with another transaction is raised
+                -- in this attempt.
                 IF v_moves THEN
                     DELETE FROM userbulk.user_emails e
                      USING unnest(v_work) w
@@ -399,7 +400,8 @@ BEGIN
                     INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
                          SELECT userbulk.fold_email(w.after ->> 'email'), v_account, w.user_id
                            FROM unnest(v_work) w
-                          WHERE w.code IS NULL AND w.after ? 'email';
+                          WHERE w.code IS NULL AND w.after ? 'email'
+                          ORDER BY 1;
                     PERFORM set_config('userbulk.writes_emails', '', true);
                 END IF;
 

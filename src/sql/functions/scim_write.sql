@@ -572,8 +572,10 @@ BEGIN
             -- 4b. The new addresses in user_emails (migration 023), which
             -- holds them unique, before the creations (an address a change
             -- frees may be one's): the old ones all out, then the new ones
-            -- in, so that users of the batch may trade theirs, and a
-            -- conflict with another transaction is raised in this attempt.
+            -- in, in address order (so that users of the batch may trade
+            -- theirs, and two batches wanting the same addresses queue in
+            -- one order); a conflict with another transaction is raised in
+            -- this attempt.
             -- (A deletion's entry went with its user, by the trigger.)
             IF v_apply AND v_moves > 0 THEN
                 DELETE FROM userbulk.user_emails e
@@ -584,7 +586,8 @@ BEGIN
                 INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
                      SELECT userbulk.fold_email(w.email), v_account, w.user_id
                        FROM unnest(v_work) w
-                      WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email';
+                      WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email'
+                      ORDER BY 1;
                 PERFORM set_config('userbulk.writes_emails', '', true);
             END IF;
             IF v_creates > 0 AND (v_apply OR v_diff) THEN

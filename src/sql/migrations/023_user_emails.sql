@@ -27,20 +27,23 @@
 --     costs nothing for a row whose address stays;
 --   * TRUNCATE of users empties user_emails.
 --
--- The key of user_emails is DEFERRABLE INITIALLY IMMEDIATE, as
--- users_email_unique was: the functions move all of a batch's entries out
--- and then in, so two users swapping their addresses in one batch pass,
--- and a conflict is raised in the statement that makes it. An UPDATE
--- written by hand moves its rows' entries one by one; the row trigger
--- defers the key's check to the commit (SET CONSTRAINTS), so such a
--- statement may swap addresses too, and one that takes an address still
--- held fails when its transaction commits.
+-- The key of user_emails is checked as each entry goes in (not
+-- DEFERRABLE, where users_email_unique was). Two transactions giving the
+-- same address to two users at once then queue at the key: the second
+-- waits for the first and fails (23505) when it commits, where with a
+-- deferred check both could go in and then wait on each other, a
+-- deadlock (tests/t/email.t races six clients for one address). Swaps
+-- still pass: the functions move all of a batch's entries out and then
+-- in, and the row trigger of a hand-written UPDATE first removes the
+-- entry of the new address if its user no longer has it (a user the same
+-- statement moved away, whose own trigger has not run yet). Entries go in
+-- in address order, so two batches wanting the same addresses wait in
+-- one order.
 --
 -- Concurrent writers (READ COMMITTED): a user's entry is moved by the
 -- transaction that updated (and so locked) the user's row, so two writers
 -- of one user's address are serialized by the row; two writers giving
--- the same address to two users meet on the key of user_emails, as they
--- met on users_email_unique.
+-- the same address to two users meet on the key of user_emails.
 --
 -- Never write user_emails by hand: write users, and the triggers follow.
 -- Builds one index and copies every address: run it at a quiet time.
@@ -49,7 +52,7 @@ CREATE TABLE userbulk.user_emails (
     email_lower text NOT NULL,
     account_id  uuid NOT NULL,
     user_id     uuid NOT NULL,
-    CONSTRAINT user_emails_pkey PRIMARY KEY (email_lower) DEFERRABLE INITIALLY IMMEDIATE
+    CONSTRAINT user_emails_pkey PRIMARY KEY (email_lower)
 );
 COMMENT ON TABLE userbulk.user_emails IS
     'Every user''s folded address (users.email_lower), unique across the system: kept by '
@@ -67,7 +70,7 @@ LANGUAGE plpgsql AS $fn$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
-             SELECT n.email_lower, n.account_id, n.id FROM ub_new_users n;
+             SELECT n.email_lower, n.account_id, n.id FROM ub_new_users n ORDER BY n.email_lower;
     ELSIF TG_OP = 'DELETE' THEN
         DELETE FROM userbulk.user_emails e USING ub_old_users o
          WHERE e.email_lower = o.email_lower AND e.user_id = o.id AND e.account_id = o.account_id;
@@ -79,14 +82,22 @@ END
 $fn$;
 
 -- After an UPDATE of a user's address or key that no function moves
--- itself: its entry, moved. The key's check waits for the commit, so that
--- the rows of one statement may trade their addresses.
+-- itself: its entry, moved. The new address's entry is first removed if
+-- its user no longer has that address: another row of the same statement
+-- (which has already been written) gave it up, and its own trigger, which
+-- would remove the entry, comes later; so one statement may swap
+-- addresses. A user of another transaction is seen as committed: an
+-- address it still holds there is taken.
 CREATE FUNCTION userbulk.user_emails_move() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    SET CONSTRAINTS userbulk.user_emails_pkey DEFERRED;
     DELETE FROM userbulk.user_emails e
      WHERE e.email_lower = OLD.email_lower AND e.user_id = OLD.id AND e.account_id = OLD.account_id;
+    DELETE FROM userbulk.user_emails e
+     WHERE e.email_lower = NEW.email_lower
+       AND NOT EXISTS (SELECT 1 FROM userbulk.users u
+                        WHERE u.account_id = e.account_id AND u.id = e.user_id
+                          AND u.email_lower = e.email_lower);
     INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
          VALUES (NEW.email_lower, NEW.account_id, NEW.id);
     RETURN NULL;

@@ -28,13 +28,13 @@ static void refuse_unknown(ub_fields *f, const ub_jval *obj, const char *parent,
         return;
     }
     for (i = 0; i < obj->len; i++) {
-        const char *key = obj->u.members[i].key;
+        const ub_jmember *m = &obj->u.members[i];
         const char *const *k;
 
-        for (k = known; *k != NULL && ((*k)[0] != key[0] || strcmp(*k, key) != 0); k++)
+        for (k = known; *k != NULL && !ub_jkey_is(m, *k); k++)
             ;
         if (*k == NULL) {
-            ub_field_fail(f, ub_field_path(f->pool, parent, key),
+            ub_field_fail(f, ub_field_path(f->pool, parent, m->key),
                           "unknown_field", "is not a field of a user");
         }
     }

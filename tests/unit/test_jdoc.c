@@ -206,6 +206,29 @@ START_TEST(nested_containers_keep_document_order)
 }
 END_TEST
 
+/* Keys found whole: not by a prefix, nor a key found by its own prefix,
+ * whatever the order; the empty key and a key with an escape too. */
+START_TEST(object_keys_are_found_whole)
+{
+    const ub_jval *v = parsed(ut_q("{'userName':1,'user':2,'userNames':3,'':4,'a\\u00e9':5}"));
+
+    ck_assert_int_eq(ub_jobj_get(v, "userName")->u.integer, 1);
+    ck_assert_int_eq(ub_jobj_get(v, "user")->u.integer, 2);
+    ck_assert_int_eq(ub_jobj_get(v, "userNames")->u.integer, 3);
+    ck_assert_int_eq(ub_jobj_get(v, "")->u.integer, 4);
+    ck_assert_int_eq(ub_jobj_get(v, "a\xc3\xa9")->u.integer, 5);
+    ck_assert_ptr_null(ub_jobj_get(v, "use"));
+    ck_assert_ptr_null(ub_jobj_get(v, "userNamess"));
+    ck_assert_ptr_null(ub_jobj_get(v, "username"));
+    ck_assert_ptr_null(ub_jobj_get(v, "a"));
+    ck_assert(ub_jkey_is(member(v, 1), "user"));
+    ck_assert(!ub_jkey_is(member(v, 1), "userName"));
+    ck_assert(!ub_jkey_is(member(v, 0), "user"));
+    ck_assert(ub_jkey_is(member(v, 3), ""));
+    ck_assert(!ub_jkey_is(member(v, 3), "x"));
+}
+END_TEST
+
 START_TEST(array_items_in_order)
 {
     const ub_jval *v = parsed(ut_q("[3,'two',1,[0],{},null,false,true,-1.5]"));
@@ -898,6 +921,7 @@ Suite *jdoc_suite(void)
     tc = ut_tcase("grammar");
     tcase_add_test(tc, top_level_scalars);
     tcase_add_test(tc, nested_containers_keep_document_order);
+    tcase_add_test(tc, object_keys_are_found_whole);
     tcase_add_test(tc, array_items_in_order);
     tcase_add_test(tc, many_items_and_members);
     tcase_add_test(tc, empty_containers);

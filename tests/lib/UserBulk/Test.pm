@@ -31,7 +31,7 @@ use UserBulk::Token qw(mint_token ISSUER AUDIENCE);
 our @EXPORT_OK = qw(token json_request raw_request decode_json_body encode_json
                     db_query db_query_on db_conninfo api_conninfo admin_conninfo pg_bin
                     reset_demo capture error_log_file error_log_mark
-                    error_log_lines role_ids_drift audit_chain_drift ISSUER AUDIENCE
+                    error_log_lines role_ids_drift audit_chain_drift user_emails_drift ISSUER AUDIENCE
                     ADMIN_ROLE PUT_USERS ACCOUNT_UPDATE);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -172,6 +172,19 @@ sub role_ids_drift {
     return db_query(q{SELECT count(*) FROM userbulk.users u
                        WHERE u.role_ids IS DISTINCT FROM ARRAY(SELECT ur.role_id FROM userbulk.user_roles ur
                                                                 WHERE ur.user_id = u.id ORDER BY ur.role_id)});
+}
+
+# How many users lack their entry in user_emails (migration 023), or have
+# another, plus the entries that name no user or not its address: 0 after
+# any writer, whatever it did. On the database of conninfo CI, or the
+# test database's.
+sub user_emails_drift {
+    my ($ci) = @_;
+    return db_query_on($ci // db_conninfo(),
+                       q{SELECT count(*) FROM userbulk.users u
+                           FULL JOIN userbulk.user_emails e
+                             ON e.user_id = u.id AND e.account_id = u.account_id AND e.email_lower = u.email_lower
+                          WHERE u.id IS NULL OR e.user_id IS NULL});
 }
 
 # How many users' histories (migration 018) are not one chain: walking

@@ -26,11 +26,9 @@ use warnings;
 use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
-use File::Temp qw(tempdir);
 use JSON::PP ();
-use POSIX ();
 use UserBulk::Test qw(:all);
-use UserBulk::Reliability qw(lock_session wait_until);
+use UserBulk::Reliability qw(lock_session in_background wait_for_waiters);
 
 use constant USER_SCHEMA  => 'urn:ietf:params:scim:schemas:core:2.0:User';
 use constant PATCH_SCHEMA => 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -42,7 +40,6 @@ my $ALICE  = '20000000-0000-4000-8000-000000000001';
 my $BOB    = '20000000-0000-4000-8000-000000000002';
 my $GLOBEX_ROLE = '10000000-0000-4000-8000-000000000011';
 my $SCIM = [ Accept => 'application/scim+json', 'Content-Type' => 'application/scim+json' ];
-my $DIR = tempdir(CLEANUP => 1);
 
 reset_demo();
 # the account's clock row, so that a writer's commit takes its lock
@@ -78,30 +75,8 @@ sub new_user {
     return $id;
 }
 
-# Runs CODE in a child process; returns a sub that waits for it and gives
-# what CODE returned (a string).
-sub in_background {
-    my ($code) = @_;
-    my $file = "$DIR/bg-" . rand();
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $out = eval { $code->() } // "died: $@";
-        open my $fh, '>', $file or POSIX::_exit(1);
-        print {$fh} $out;
-        close $fh;
-        POSIX::_exit(0);
-    }
-    return sub {
-        waitpid $pid, 0;
-        open my $fh, '<', $file or return 'no result';
-        local $/;
-        return scalar <$fh>;
-    };
-}
 # SQL in its own session: 'ok' or psql's error.
 sub sql_result { my ($sql) = @_; return sub { my $r = eval { db_query($sql); 'ok' }; $r // "error: $@" } }
-sub waiters { return db_query("SELECT count(*) FROM pg_locks WHERE NOT granted") }
-sub wait_for_waiters { my ($n) = @_; return wait_until(30, sub { waiters() >= $n }) }
 
 # The writers: each links USER to ROLE (by id, ROLE_NAME by name) and
 # answers its HTTP status or 'ok'.

@@ -20,14 +20,11 @@ use warnings;
 use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
-use File::Temp qw(tempdir);
-use POSIX ();
 use UserBulk::Test qw(:all);
-use UserBulk::Reliability qw(lock_session wait_until);
+use UserBulk::Reliability qw(lock_session in_background wait_for_waiters);
 
 my $ACME = '00000000-0000-4000-8000-00000000000a';
 my $SCIM = [ Accept => 'application/scim+json', 'Content-Type' => 'application/scim+json' ];
-my $DIR = tempdir(CLEANUP => 1);
 
 reset_demo();
 db_query("INSERT INTO userbulk.audit_feed_clock (account_id, seq)
@@ -50,28 +47,6 @@ sub holder {
                       WHERE e.email_lower = lower('$addr')") // 'nobody';
 }
 
-# Runs CODE in a child process; returns a sub that waits for it and gives
-# what CODE returned (a string).
-sub in_background {
-    my ($code) = @_;
-    my $file = "$DIR/bg-" . rand();
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        my $out = eval { $code->() } // "died: $@";
-        open my $fh, '>', $file or POSIX::_exit(1);
-        print {$fh} $out;
-        close $fh;
-        POSIX::_exit(0);
-    }
-    return sub {
-        waitpid $pid, 0;
-        open my $fh, '<', $file or return 'no result';
-        local $/;
-        return scalar <$fh>;
-    };
-}
-sub waiters { return db_query("SELECT count(*) FROM pg_locks WHERE NOT granted") }
-sub wait_for_waiters { my ($n) = @_; return wait_until(30, sub { waiters() >= $n }) }
 sub dba_update { my ($u, $addr) = @_; return "UPDATE userbulk.users SET email = '$addr' WHERE id = '$u->[0]'" }
 
 # The API writers: each gives user U the address ADDR and answers "given",

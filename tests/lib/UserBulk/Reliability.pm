@@ -25,13 +25,16 @@ use Apache::Test ();
 use Cwd ();
 use Exporter 'import';
 use File::Spec::Functions qw(catfile);
+use File::Temp ();
 use IPC::Open2 ();
+use POSIX ();
 use Time::HiRes qw(sleep time);
 use UserBulk::Test qw(db_query error_log_lines);
 
 our @EXPORT_OK = qw(reset_demo seed_users db_fingerprint httpd_parent httpd_children
                     vm_rss_kb crash_lines wait_for_log project_root pg_tool db_session_query
-                    httpd_child_of_connection lock_session wait_until);
+                    httpd_child_of_connection lock_session wait_until
+                    in_background wait_for_waiters);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 sub project_root {
@@ -195,6 +198,36 @@ sub wait_until {
         return $v if $v || time > $until;
         sleep 0.05;
     }
+}
+
+# Runs CODE in a child process; returns a sub that waits for it and gives
+# what CODE returned (a string, or "died: ..." when it died).
+my $BACKGROUND_DIR;
+sub in_background {
+    my ($code) = @_;
+    $BACKGROUND_DIR //= File::Temp::tempdir(CLEANUP => 1);
+    my $file = "$BACKGROUND_DIR/bg-" . rand();
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $out = eval { $code->() } // "died: $@";
+        open my $fh, '>', $file or POSIX::_exit(1);
+        print {$fh} $out;
+        close $fh;
+        POSIX::_exit(0);
+    }
+    return sub {
+        waitpid $pid, 0;
+        open my $fh, '<', $file or return 'no result';
+        local $/;
+        return scalar <$fh>;
+    };
+}
+
+# Waits (30 s at most) until N sessions of the test database wait for a
+# lock; returns whether they do.
+sub wait_for_waiters {
+    my ($n) = @_;
+    return wait_until(30, sub { db_query("SELECT count(*) FROM pg_locks WHERE NOT granted") >= $n });
 }
 
 sub vm_rss_kb {

@@ -28,7 +28,7 @@ use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
 use JSON::PP ();
 use UserBulk::Test qw(:all);
-use UserBulk::Reliability qw(lock_session in_background wait_for_waiters);
+use UserBulk::Reliability qw(lock_session in_background wait_for_waiters hold_commits);
 
 use constant USER_SCHEMA  => 'urn:ietf:params:scim:schemas:core:2.0:User';
 use constant PATCH_SCHEMA => 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -42,10 +42,6 @@ my $GLOBEX_ROLE = '10000000-0000-4000-8000-000000000011';
 my $SCIM = [ Accept => 'application/scim+json', 'Content-Type' => 'application/scim+json' ];
 
 reset_demo();
-# the account's clock row, so that a writer's commit takes its lock
-db_query("INSERT INTO userbulk.audit_feed_clock (account_id, seq)
-          SELECT '$ACME', coalesce(max(f.seq), 0) FROM userbulk.audit_feed f WHERE f.account_id = '$ACME'
-          ON CONFLICT DO NOTHING");
 
 # Links whose user or role is not there in the link's account.
 sub dangling {
@@ -113,7 +109,7 @@ for my $writer (sort keys %LINKER) {
     {
         my ($role, $name) = new_role();
         my $user = new_user();
-        my $clock = lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$ACME' FOR UPDATE");
+        my $clock = hold_commits($ACME);
         my $hold = $writer eq "a DBA's INSERT"
             ? lock_session("INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES ('$ACME', '$user', '$role')")
             : undef;
@@ -151,7 +147,7 @@ for my $writer (sort keys %LINKER) {
 {
     # the creation first: deleting the default role waits, then is refused
     my ($role) = new_role(default => 1);
-    my $clock = lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$ACME' FOR UPDATE");
+    my $clock = hold_commits($ACME);
     my $bulk = sub {
         my ($n) = @_;
         return sub {
@@ -195,7 +191,7 @@ for my $writer ('POST', 'SCIM Groups PATCH', "a DBA's INSERT") {
     # the writer first: SCIM DELETE waits, then takes the new links with the user
     my ($role, $name) = new_role();
     my $user = new_user();
-    my $clock = lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$ACME' FOR UPDATE");
+    my $clock = hold_commits($ACME);
     my $hold = $writer eq "a DBA's INSERT"
         ? lock_session("INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES ('$ACME', '$user', '$role')")
         : undef;
@@ -276,7 +272,7 @@ for my $writer ('PUT /users', 'POST', 'SCIM Groups PATCH') {
         my $user = new_user();
         db_query("INSERT INTO userbulk.user_roles (account_id, user_id, role_id) VALUES ('$ACME', '$user', '$r2')")
             if $dba eq 'DELETE';
-        my $clock = lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$ACME' FOR UPDATE");
+        my $clock = hold_commits($ACME);
         my $w = in_background(sub { $LINKER{$writer}->($user, $r1, $n1) });
         ok wait_for_waiters(1), "role_ids: $writer relinks a user, held at its commit";
         my $d = in_background(sql_result($dba eq 'INSERT'

@@ -21,15 +21,12 @@ use FindBin ();
 use lib "$FindBin::RealBin/../lib";
 use Apache::Test qw(-withtestmore);
 use UserBulk::Test qw(:all);
-use UserBulk::Reliability qw(lock_session in_background wait_for_waiters);
+use UserBulk::Reliability qw(lock_session in_background wait_for_waiters hold_commits);
 
 my $ACME = '00000000-0000-4000-8000-00000000000a';
 my $SCIM = [ Accept => 'application/scim+json', 'Content-Type' => 'application/scim+json' ];
 
 reset_demo();
-db_query("INSERT INTO userbulk.audit_feed_clock (account_id, seq)
-          SELECT '$ACME', coalesce(max(f.seq), 0) FROM userbulk.audit_feed f WHERE f.account_id = '$ACME'
-          ON CONFLICT DO NOTHING");
 
 my $USER_N = 0;
 # A new user of acme, with an address of its own: [id, userName, address].
@@ -89,7 +86,7 @@ for my $writer (sort keys %WRITER) {
     {
         my ($a, $b) = (new_user(), new_user());
         my $x = 'race' . ++$X_N . '@acme.example';
-        my $clock = lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$ACME' FOR UPDATE");
+        my $clock = hold_commits($ACME);
         my $w = in_background(sub { $WRITER{$writer}->($a, $x) });
         ok wait_for_waiters(1), "$writer gives A a new address, held at its commit";
         my $d = in_background(sub { my $r = eval { db_query(dba_update($b, $x)); 'ok' }; $r // "error: $@" });

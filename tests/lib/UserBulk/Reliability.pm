@@ -34,7 +34,7 @@ use UserBulk::Test qw(db_query error_log_lines);
 our @EXPORT_OK = qw(reset_demo seed_users db_fingerprint httpd_parent httpd_children
                     vm_rss_kb crash_lines wait_for_log project_root pg_tool db_session_query
                     httpd_child_of_connection lock_session wait_until
-                    in_background wait_for_waiters);
+                    in_background wait_for_waiters hold_commits);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 sub project_root {
@@ -221,6 +221,19 @@ sub in_background {
         local $/;
         return scalar <$fh>;
     };
+}
+
+# Holds every writer of ACCOUNT's users at its COMMIT, until the returned
+# session's release (or commit): the session locks the account's row of
+# audit_feed_clock, which the change feed's commit-time trigger takes, so
+# a writer held there has written its rows and taken its locks. Makes the
+# row first when the account has none yet.
+sub hold_commits {
+    my ($account) = @_;
+    db_query("INSERT INTO userbulk.audit_feed_clock (account_id, seq)
+              SELECT '$account', coalesce(max(f.seq), 0) FROM userbulk.audit_feed f WHERE f.account_id = '$account'
+              ON CONFLICT DO NOTHING");
+    return lock_session("SELECT 1 FROM userbulk.audit_feed_clock WHERE account_id = '$account' FOR UPDATE");
 }
 
 # Waits (30 s at most) until N sessions of the test database wait for a

@@ -17,7 +17,7 @@
 --
 -- The helpers called inside the statements (userbulk.err, put_roles,
 -- put_errors, iso, refusal, scim_resource, scim_project, scim_where, scim_diff,
--- email_taken, the scim_group_* helpers, changes_page, revert_fields, revert_keys) stay as they are: a SECURITY DEFINER or SET
+-- email_taken, move_addresses, the scim_group_* helpers, changes_page, revert_fields, revert_keys) stay as they are: a SECURITY DEFINER or SET
 -- clause would stop PostgreSQL from inlining the SQL ones. They need no
 -- grant: they run as the owner.
 

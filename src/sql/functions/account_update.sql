@@ -21,7 +21,9 @@ AS $fn$
 DECLARE
     v_account  uuid;
     v_ids      uuid[];
-    v_moved    uuid[];     -- the targets whose address changes
+    -- the targets whose address changes, from and to (folded)
+    v_moved    uuid[];
+    v_from     text[];
     v_roles    uuid[];
     v_used     uuid[];
     v_status   uuid[];
@@ -435,24 +437,20 @@ BEGIN
             -- PostgreSQL compute email_lower (generated, folded by ICU)
             -- again on every row it writes, address changed or not.
             -- Its entry in user_emails moves here, not by the row trigger
-            -- of users (userbulk.writes_emails, migration 023), in the
-            -- same way as the batches' (put_users, 5b).
+            -- of users (userbulk.writes_emails, migration 023), as the
+            -- batches' do (userbulk.move_addresses).
             IF s_email THEN
-                v_moved := ARRAY(SELECT u.id FROM userbulk.users u
-                                  WHERE u.account_id = v_account AND u.id = ANY (v_ids)
-                                    AND u.email IS DISTINCT FROM v_new.email);
-                PERFORM set_config('userbulk.writes_emails', 'on', true);
-                DELETE FROM userbulk.user_emails e
-                 USING userbulk.users u
-                 WHERE u.account_id = v_account AND u.id = ANY (v_moved)
-                   AND e.email_lower = u.email_lower AND e.user_id = u.id
-                   AND e.account_id = u.account_id;
-                UPDATE userbulk.users u SET email = v_new.email
-                 WHERE u.account_id = v_account AND u.id = ANY (v_moved);
-                INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
-                     SELECT u.email_lower, u.account_id, u.id FROM userbulk.users u
-                      WHERE u.account_id = v_account AND u.id = ANY (v_moved);
-                PERFORM set_config('userbulk.writes_emails', '', true);
+                SELECT array_agg(u.id), array_agg(u.email_lower) INTO v_moved, v_from
+                  FROM userbulk.users u
+                 WHERE u.account_id = v_account AND u.id = ANY (v_ids)
+                   AND u.email IS DISTINCT FROM v_new.email;
+                IF v_moved IS NOT NULL THEN
+                    PERFORM set_config('userbulk.writes_emails', 'on', true);
+                    UPDATE userbulk.users u SET email = v_new.email
+                     WHERE u.account_id = v_account AND u.id = ANY (v_moved);
+                    PERFORM userbulk.move_addresses(v_account, v_moved, v_from,
+                        array_fill(userbulk.fold_email(v_new.email), ARRAY[cardinality(v_moved)]));
+                END IF;
             END IF;
             EXIT;
         EXCEPTION

@@ -295,3 +295,27 @@ RETURNS TABLE (idx integer) LANGUAGE sql STABLE AS $$
     )
     SELECT DISTINCT l.idx FROM lost l
 $$;
+
+-- The addresses a writer of users moved, in user_emails (migration 023),
+-- which holds them unique: users p_user[i] of p_account went from the
+-- folded address p_from[i] to p_to[i]. Their old entries all out, then
+-- the new ones in, in address order, so that users of one batch may trade
+-- addresses and two batches wanting the same ones queue in one order; a
+-- conflict with another transaction is raised here, in the caller's
+-- attempt. The caller set userbulk.writes_emails to 'on' before its
+-- UPDATE of users (so that the row trigger left the entries to it); this
+-- sets it back. Called by put_users, scim_write, revert_request and
+-- account_update.
+CREATE OR REPLACE FUNCTION userbulk.move_addresses(p_account uuid, p_user uuid[], p_from text[],
+                                                  p_to text[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM userbulk.user_emails e
+     USING unnest(p_user, p_from) AS x(user_id, addr)
+     WHERE e.email_lower = x.addr AND e.user_id = x.user_id AND e.account_id = p_account;
+    INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
+         SELECT x.addr, p_account, x.user_id FROM unnest(p_user, p_to) AS x(user_id, addr)
+          ORDER BY 1;
+    PERFORM set_config('userbulk.writes_emails', '', true);
+END
+$$;

@@ -124,6 +124,10 @@ DECLARE
     -- the version found
     v_work     userbulk.put_work[];
     v_taken    integer[];  -- the idx whose address is taken
+    -- the users whose address the batch changes, from and to (folded)
+    v_moved    uuid[];
+    v_from     text[];
+    v_to       text[];
 BEGIN
     SELECT a.id INTO v_account FROM userbulk.accounts a WHERE a.code = p_account;
     IF EXISTS (SELECT FROM unnest(p_records) r
@@ -427,25 +431,16 @@ BEGIN
                 EXIT;
             END IF;
 
-            -- 5b. The new addresses in user_emails (migration 023), which
-            -- holds them unique: the batch's old ones all out, then the new
-            -- ones in, in address order (so that users of the batch may
-            -- trade theirs, and two batches wanting the same addresses
-            -- queue in one order); a conflict with another transaction is
-            -- raised here, in this attempt. (No index of users has the
-            -- address: the UPDATE above can be HOT.)
+            -- 5b. The new addresses in user_emails (migration 023,
+            -- userbulk.move_addresses), which holds them unique. (No index
+            -- of users has the address: the UPDATE above can be HOT.)
             IF v_addresses > 0 THEN
-                DELETE FROM userbulk.user_emails e
-                 USING unnest(v_work) w
-                 WHERE w.errors = '[]' AND w.after ? 'email'
-                   AND e.email_lower = userbulk.fold_email(w.before ->> 'email')
-                   AND e.user_id = w.user_id AND e.account_id = v_account;
-                INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
-                     SELECT userbulk.fold_email(w.email), v_account, w.user_id
-                       FROM unnest(v_work) w
-                      WHERE w.errors = '[]' AND w.after ? 'email'
-                      ORDER BY 1;
-                PERFORM set_config('userbulk.writes_emails', '', true);
+                SELECT array_agg(w.user_id), array_agg(userbulk.fold_email(w.before ->> 'email')),
+                       array_agg(userbulk.fold_email(w.email))
+                  INTO v_moved, v_from, v_to
+                  FROM unnest(v_work) w
+                 WHERE w.errors = '[]' AND w.after ? 'email';
+                PERFORM userbulk.move_addresses(v_account, v_moved, v_from, v_to);
             END IF;
 
             -- 6. The role links of the records that change roles. The

@@ -156,7 +156,10 @@ DECLARE
     v_attempt integer := 0;
     v_failed  boolean;     -- a user cannot be put back
     v_taken   integer[];   -- the idx whose address is another user's
-    v_moves   boolean;     -- whether an address is put back
+    -- the users whose address comes back, from and to (folded)
+    v_moved   uuid[];
+    v_from    text[];
+    v_to      text[];
     -- each user the request changed: found where (at) and at which
     -- version, the request's before (target: what comes back) and the
     -- roles it names, if any; why it cannot be put back (code, message:
@@ -338,9 +341,12 @@ BEGIN
                 -- Every field the request changed, back; by place. (The
                 -- addresses' entries move below, not by the row trigger of
                 -- users: migration 023.)
-                v_moves := EXISTS (SELECT 1 FROM unnest(v_work) w
-                                    WHERE w.code IS NULL AND w.after ? 'email');
-                IF v_moves THEN
+                SELECT array_agg(w.user_id), array_agg(userbulk.fold_email(w.before ->> 'email')),
+                       array_agg(userbulk.fold_email(w.after ->> 'email'))
+                  INTO v_moved, v_from, v_to
+                  FROM unnest(v_work) w
+                 WHERE w.code IS NULL AND w.after ? 'email';
+                IF v_moved IS NOT NULL THEN
                     PERFORM set_config('userbulk.writes_emails', 'on', true);
                 END IF;
                 UPDATE userbulk.users u SET
@@ -385,24 +391,10 @@ BEGIN
                   FROM unnest(v_work) w CROSS JOIN LATERAL (SELECT w.after AS t) x
                  WHERE u.ctid = w.at AND u.id = w.user_id AND u.account_id = v_account
                    AND w.code IS NULL AND w.after IS NOT NULL;
-                -- The addresses put back, in user_emails (which holds them
-                -- unique): the users' present ones all out, then the old
-                -- ones in, in address order (so that users may trade theirs
-                -- back, and two writers wanting the same addresses queue in
-                -- one order); a conflict with another transaction is raised
-                -- in this attempt.
-                IF v_moves THEN
-                    DELETE FROM userbulk.user_emails e
-                     USING unnest(v_work) w
-                     WHERE w.code IS NULL AND w.after ? 'email'
-                       AND e.email_lower = userbulk.fold_email(w.before ->> 'email')
-                       AND e.user_id = w.user_id AND e.account_id = v_account;
-                    INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
-                         SELECT userbulk.fold_email(w.after ->> 'email'), v_account, w.user_id
-                           FROM unnest(v_work) w
-                          WHERE w.code IS NULL AND w.after ? 'email'
-                          ORDER BY 1;
-                    PERFORM set_config('userbulk.writes_emails', '', true);
+                -- The addresses put back, in user_emails (migration 023,
+                -- userbulk.move_addresses), which holds them unique.
+                IF v_moved IS NOT NULL THEN
+                    PERFORM userbulk.move_addresses(v_account, v_moved, v_from, v_to);
                 END IF;
 
                 DELETE FROM userbulk.user_roles ur

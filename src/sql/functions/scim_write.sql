@@ -224,6 +224,10 @@ DECLARE
     v_expect    integer;
     v_creates   integer;
     v_moves     integer;   -- the changes of an address
+    -- their users, from and to (folded)
+    v_movers    uuid[];
+    v_from      text[];
+    v_to        text[];
     v_refused   integer;
     v_ask_idx   integer[];
     v_ask_user  uuid[];
@@ -569,26 +573,17 @@ BEGIN
                 END IF;
             END IF;
 
-            -- 4b. The new addresses in user_emails (migration 023), which
-            -- holds them unique, before the creations (an address a change
-            -- frees may be one's): the old ones all out, then the new ones
-            -- in, in address order (so that users of the batch may trade
-            -- theirs, and two batches wanting the same addresses queue in
-            -- one order); a conflict with another transaction is raised in
-            -- this attempt.
-            -- (A deletion's entry went with its user, by the trigger.)
+            -- 4b. The new addresses in user_emails (migration 023,
+            -- userbulk.move_addresses), which holds them unique, before the
+            -- creations: an address a change frees may be one's. (A
+            -- deletion's entry went with its user, by the trigger.)
             IF v_apply AND v_moves > 0 THEN
-                DELETE FROM userbulk.user_emails e
-                 USING unnest(v_work) w
-                 WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email'
-                   AND e.email_lower = userbulk.fold_email(w.before ->> 'email')
-                   AND e.user_id = w.user_id AND e.account_id = v_account;
-                INSERT INTO userbulk.user_emails (email_lower, account_id, user_id)
-                     SELECT userbulk.fold_email(w.email), v_account, w.user_id
-                       FROM unnest(v_work) w
-                      WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email'
-                      ORDER BY 1;
-                PERFORM set_config('userbulk.writes_emails', '', true);
+                SELECT array_agg(w.user_id), array_agg(userbulk.fold_email(w.before ->> 'email')),
+                       array_agg(userbulk.fold_email(w.email))
+                  INTO v_movers, v_from, v_to
+                  FROM unnest(v_work) w
+                 WHERE w.status = 0 AND w.op IN ('put', 'patch') AND w.after ? 'email';
+                PERFORM userbulk.move_addresses(v_account, v_movers, v_from, v_to);
             END IF;
             IF v_creates > 0 AND (v_apply OR v_diff) THEN
                 v_defaults := ARRAY(SELECT ro.id FROM userbulk.roles ro
